@@ -1,0 +1,230 @@
+"""The `walt3d` command: the same pipeline as the app, headless. The project folder comes first."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import __version__
+from .errors import Cancelled, Walt3DError
+from .jobs import JobContext
+
+
+@contextmanager
+def progress_bar(desc: str, quiet: bool = False):
+    """A JobContext that draws a tqdm bar on stderr."""
+    if quiet:
+        yield JobContext()
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="frame", dynamic_ncols=True, leave=False, file=sys.stderr)
+
+    def update(done, total, message):
+        if total and bar.total != total:
+            bar.total = total
+        bar.n = done
+        if message:
+            bar.set_postfix_str(message[:40], refresh=False)
+        bar.refresh()
+
+    try:
+        yield JobContext(update)
+    finally:
+        bar.close()
+
+
+def _camera_id(project, name: str | None) -> int:
+    return project.camera(name).id if name else project.default_camera().id
+
+
+def cmd_init(args) -> int:
+    from .store import Project
+
+    with Project.create(args.project) as p:
+        if args.camera:
+            p.add_camera(args.camera, args.tz)
+        print(f"Created {p.root}")
+    return 0
+
+
+def cmd_add_source(args) -> int:
+    from .store import Project
+    from .timelapse import parse_user_time
+
+    with Project.open(args.project) as p:
+        cam_id = None
+        if args.camera:
+            names = {c.name: c.id for c in p.cameras()}
+            cam_id = names.get(args.camera) or p.add_camera(args.camera, args.tz)
+        for path in args.paths:
+            tz = p.camera(cam_id).tz if cam_id else (args.tz or None)
+            start = parse_user_time(args.start, tz or "UTC") if args.start else None
+            with progress_bar(f"importing {Path(path).name}", args.quiet) as ctx:
+                src = p.add_source(path, cam_id, ctx=ctx, start=start, fps=args.fps)
+            cam_id = src.camera_id
+            print(f"Added {src.n_frames} frames from {src.path} (capture times from {src.time_origin})")
+            if src.skipped:
+                print(f"  skipped {len(src.skipped)} unreadable: " +
+                      ", ".join(s["name"] for s in src.skipped[:10]) + (" ..." if len(src.skipped) > 10 else ""))
+    return 0
+
+
+def cmd_background(args) -> int:
+    from .background import compute_backgrounds
+    from .store import Project
+
+    with Project.open(args.project) as p:
+        cam = _camera_id(p, args.camera)
+        hours = None if args.all else args.hours_per_window
+        with progress_bar("median background", args.quiet) as ctx:
+            keys = compute_backgrounds(p, cam, hours_per_window=hours, ctx=ctx)
+        print(f"Stored {len(keys)} background(s): {', '.join(keys)}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from .calibration import calibrate_from_lines_file, summary
+    from .camera import Camera
+    from .store import Project
+
+    with Project.open(args.project) as p:
+        cam = _camera_id(p, args.camera)
+        if args.lines:
+            camera = calibrate_from_lines_file(args.lines)
+        elif args.load:
+            camera = Camera.load(args.load)
+        else:
+            camera = p.calibration(cam)
+            if camera is None:
+                raise Walt3DError("This camera has no calibration yet.", "Give --lines FILE or --load camera.json.")
+        if args.lines or args.load:
+            p.set_calibration(cam, camera)
+        if args.save:
+            camera.save(args.save)
+        print(summary(camera))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .store import Project
+
+    with Project.open(args.project, readonly=True) as p:
+        info = p.info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"Project {info['project']} (schema {info['schema_version']})")
+    for c in info["cameras"]:
+        size = "x".join(str(v) for v in c["size"]) if c["size"][0] else "?"
+        print(f"  camera {c['name']} ({size}, {c['tz']}): {c['frames']} frames from {len(c['sources'])} source(s)"
+              + (f", {c['skipped']} skipped" if c["skipped"] else ""))
+        if c["time_span"]:
+            from datetime import datetime, timezone
+
+            a, b = (datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds") for t in c["time_span"])
+            print(f"    time span {a} .. {b}")
+        cal = c["calibration"]
+        if cal:
+            print(f"    calibration: {cal['provenance'].get('method', '?')}, f = {cal['K'][0][0]:.1f} px, "
+                  f"camera height {cal['d']:.2f} m")
+        else:
+            print("    calibration: none")
+        bgs = ", ".join(f"{b['window']} ({b['n_frames']} frames)" for b in c["backgrounds"]) or "none"
+        print(f"    backgrounds: {bgs}")
+        if c["detections"]:
+            print(f"    detections: {c['detections']}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    with progress_bar("demo", args.quiet) as ctx:
+        root = run_demo(Path(args.out), ctx=ctx)
+    print(f"Demo project ready: {root}\nOpen it with: walt3d-studio {root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="walt3d", description="WALT3D Studio pipeline, headless.")
+    ap.add_argument("--version", action="version", version=f"walt3d {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="create a project folder NAME.walt3d")
+    s.add_argument("project")
+    s.add_argument("--camera", help="also add a camera with this name")
+    s.add_argument("--tz", help="the camera's IANA time zone (default: this machine's)")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("add-source", help="add folders of images or video files to a camera")
+    s.add_argument("project")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--camera", help="camera name (created if new; default: the first camera)")
+    s.add_argument("--tz", help="time zone for a new camera")
+    s.add_argument("--start", help="capture time of the first frame (ISO 8601, camera local time)")
+    s.add_argument("--fps", type=float, help="frames per second of capture (overrides file times)")
+    s.set_defaults(func=cmd_add_source)
+
+    s = sub.add_parser("background", help="compute the median background per time window")
+    s.add_argument("project")
+    s.add_argument("--camera")
+    s.add_argument("--hours-per-window", type=int, default=1, help="window length in hours of day (default 1)")
+    s.add_argument("--all", action="store_true", help="one background over all frames")
+    s.set_defaults(func=cmd_background)
+
+    s = sub.add_parser("calibrate", help="calibrate a camera from lines, or load/save camera.json")
+    s.add_argument("project")
+    s.add_argument("--camera")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--lines", help="lines file (see docs/calibration.md)")
+    g.add_argument("--load", help="a camera.json to store for this camera")
+    s.add_argument("--save", help="write the camera's calibration to this camera.json")
+    s.set_defaults(func=cmd_calibrate)
+
+    s = sub.add_parser("info", help="counts, time span, calibration")
+    s.add_argument("project")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("demo", help="build the demo project from the bundled footage")
+    s.add_argument("out", help="folder to create the demo project in")
+    s.set_defaults(func=cmd_demo)
+
+    # Later stages add their subcommands from their own packages (light imports only at this point).
+    import importlib
+
+    for module in STAGE_COMMANDS:
+        importlib.import_module(module).register(sub)
+    return ap
+
+
+# Modules with a `register(subparsers)` function adding a stage's subcommands.
+STAGE_COMMANDS: list[str] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Walt3DError as e:
+        if args.debug:
+            raise
+        print(f"error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"  {e.hint}", file=sys.stderr)
+        return 2
+    except Cancelled:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,411 @@
+"""The project on disk: a `NAME.walt3d/` folder holding one SQLite database (WAL) and array files.
+
+This module is the single source of truth and never imports Qt. Every public write is one transaction.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInputError, ProjectError, ProjectLockedError
+from ..jobs import JobContext, silent
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_NAME = "project.sqlite"
+SUFFIX = ".walt3d"
+
+
+@dataclass(frozen=True)
+class CameraRow:
+    id: int
+    name: str
+    tz: str
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    id: int
+    camera_id: int
+    kind: str
+    path: str
+    n_frames: int
+    time_origin: str
+    skipped: list
+
+
+@dataclass
+class FrameTable:
+    """One camera's frames in capture order: position in these arrays is the frame index users see."""
+
+    ids: np.ndarray  # int64 frame ids
+    times: np.ndarray  # float64 UTC seconds
+    source_ids: np.ndarray  # int64
+    source_index: np.ndarray  # int64 decode index within the source
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def position_at_time(self, t: float) -> int:
+        """Index of the last frame captured at or before t (clamped)."""
+        i = int(np.searchsorted(self.times, t, side="right")) - 1
+        return min(max(i, 0), len(self) - 1)
+
+
+def normalise_path(path: str | os.PathLike) -> Path:
+    p = Path(path).expanduser()
+    return p if p.name.endswith(SUFFIX) else p.with_name(p.name + SUFFIX)
+
+
+class Project:
+    """An open project. Use `Project.create` / `Project.open`; close it (or use `with`) when done."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int | None):
+        self.root = root
+        self.conn = conn
+        self._lock_fd = lock_fd
+        self.readonly = lock_fd is None
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> "Project":
+        root = normalise_path(path)
+        if root.exists() and any(root.iterdir()):
+            raise ProjectError(f"{root} already exists and is not empty.",
+                               "Choose another name, or open it with File > Open project.")
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "arrays").mkdir(exist_ok=True)
+        lock_fd = _take_lock(root)
+        conn = _connect(root / DB_NAME)
+        with conn:
+            for step in MIGRATIONS:
+                conn.executescript(step)
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("INSERT INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+        return cls(root, conn, lock_fd)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, readonly: bool = False) -> "Project":
+        root = Path(path).expanduser()
+        if not (root / DB_NAME).exists():
+            alt = normalise_path(root)
+            if (alt / DB_NAME).exists():
+                root = alt
+            else:
+                raise ProjectError(f"{root} is not a WALT3D Studio project (no {DB_NAME} inside).",
+                                   "Create one with `walt3d init PATH` or File > New project.")
+        lock_fd = None if readonly else _take_lock(root)
+        try:
+            conn = _connect(root / DB_NAME, readonly=readonly)
+            version = _schema_version(conn, root)
+            if version > SCHEMA_VERSION:
+                raise ProjectError(
+                    f"{root.name} was saved by a newer WALT3D Studio (schema {version}; this one knows {SCHEMA_VERSION}).",
+                    "Update WALT3D Studio to open it; the project has not been changed.")
+            if version < SCHEMA_VERSION:
+                if readonly:
+                    raise ProjectError(f"{root.name} uses an older schema ({version}) and must be upgraded first.",
+                                       "Open it once for writing (e.g. `walt3d info` without --readonly) to migrate.")
+                _migrate(conn, root, version)
+        except BaseException:
+            _release_lock(lock_fd)
+            raise
+        return cls(root, conn, lock_fd)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        _release_lock(self._lock_fd)
+        self._lock_fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextmanager
+    def transaction(self):
+        """One atomic write: commits on success, rolls back on any error."""
+        if self.readonly:
+            raise ProjectError("This project was opened read-only.", "Open it for writing to change it.")
+        with self.conn:
+            yield self.conn
+
+    @property
+    def name(self) -> str:
+        return self.root.name[: -len(SUFFIX)] if self.root.name.endswith(SUFFIX) else self.root.name
+
+    # -- cameras -------------------------------------------------------------------------------
+    def add_camera(self, name: str, tz: str | None = None) -> int:
+        from ..timelapse import default_timezone
+
+        tz = tz or default_timezone()
+        _check_tz(tz)
+        try:
+            with self.transaction() as c:
+                return c.execute("INSERT INTO cameras (name, tz, created_at) VALUES (?, ?, ?)",
+                                 (name, tz, time.time())).lastrowid
+        except sqlite3.IntegrityError:
+            raise BadInputError(f"A camera named {name!r} already exists.", "Pick another name.")
+
+    def cameras(self) -> list[CameraRow]:
+        rows = self.conn.execute("SELECT id, name, tz, width, height FROM cameras ORDER BY id").fetchall()
+        return [CameraRow(*r) for r in rows]
+
+    def camera(self, camera: int | str) -> CameraRow:
+        col = "id" if isinstance(camera, int) else "name"
+        row = self.conn.execute(f"SELECT id, name, tz, width, height FROM cameras WHERE {col} = ?",
+                                (camera,)).fetchone()
+        if row is None:
+            names = ", ".join(c.name for c in self.cameras()) or "none yet"
+            raise BadInputError(f"No camera {camera!r} in {self.name}.", f"Cameras: {names}.")
+        return CameraRow(*row)
+
+    def default_camera(self) -> CameraRow:
+        """The only camera, or the first; a project gets a camera named 'cam1' on its first source."""
+        cams = self.cameras()
+        if not cams:
+            raise BadInputError(f"{self.name} has no camera yet.", "Add a time-lapse first (walt3d add-source).")
+        return cams[0]
+
+    def set_calibration(self, camera_id: int, camera) -> None:
+        """Store a `walt3d_studio.camera.Camera` (or None to clear it)."""
+        row = self.camera(camera_id)
+        if camera is not None and row.width and tuple(camera.image_size) != (row.width, row.height):
+            raise BadInputError(
+                f"The calibration is for {camera.image_size[0]}x{camera.image_size[1]} images but camera "
+                f"{row.name!r} has {row.width}x{row.height} frames.", "Calibrate on this camera's frames.")
+        text = json.dumps(camera.to_dict()) if camera is not None else None
+        with self.transaction() as c:
+            c.execute("UPDATE cameras SET calibration_json = ? WHERE id = ?", (text, camera_id))
+
+    def calibration(self, camera_id: int):
+        from ..camera import Camera
+
+        row = self.conn.execute("SELECT calibration_json FROM cameras WHERE id = ?", (camera_id,)).fetchone()
+        return Camera.from_dict(json.loads(row[0])) if row and row[0] else None
+
+    # -- sources and frames --------------------------------------------------------------------
+    def add_source(self, path: str | os.PathLike, camera_id: int | None = None, *, ctx: JobContext | None = None,
+                   start: float | None = None, fps: float | None = None) -> SourceRow:
+        """Scan a folder of images or a video and add its frames to a camera (created if there is none)."""
+        from ..timelapse import default_timezone, scan_source
+
+        ctx = ctx or silent()
+        path = Path(path).resolve()
+        if camera_id is None:
+            cams = self.cameras()
+            camera_id = cams[0].id if cams else self.add_camera("cam1", default_timezone())
+        cam = self.camera(camera_id)
+        if self.conn.execute("SELECT 1 FROM sources WHERE camera_id = ? AND path = ?",
+                             (camera_id, str(path))).fetchone():
+            raise BadInputError(f"{path} is already a source of camera {cam.name!r}.", "Nothing to do.")
+        scanned = scan_source(path, cam.tz, ctx, start=start, fps=fps)
+        w, h = scanned.size
+        if cam.width and (cam.width, cam.height) != (w, h):
+            raise BadInputError(
+                f"{path.name} has {w}x{h} frames but camera {cam.name!r} has {cam.width}x{cam.height}.",
+                "Add it to a new camera (one camera = one fixed view and size).")
+        with self.transaction() as c:
+            c.execute("UPDATE cameras SET width = ?, height = ? WHERE id = ?", (w, h, camera_id))
+            sid = c.execute(
+                "INSERT INTO sources (camera_id, kind, path, fps, start_time, time_origin, n_frames, skipped_json,"
+                " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (camera_id, scanned.kind, str(path), scanned.fps, scanned.start_time, scanned.time_origin,
+                 len(scanned.times), json.dumps(scanned.skipped), time.time())).lastrowid
+            names = scanned.file_names or [None] * len(scanned.times)
+            pts = scanned.pts or [None] * len(scanned.times)
+            c.executemany(
+                "INSERT INTO frames (camera_id, source_id, source_index, file_name, pts, capture_time)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(camera_id, sid, i, n, p, t) for i, (n, p, t) in enumerate(zip(names, pts, scanned.times))])
+        return self.source(sid)
+
+    def source(self, source_id: int) -> SourceRow:
+        r = self.conn.execute("SELECT id, camera_id, kind, path, n_frames, time_origin, skipped_json FROM sources"
+                              " WHERE id = ?", (source_id,)).fetchone()
+        return SourceRow(*r[:6], json.loads(r[6]))
+
+    def sources(self, camera_id: int | None = None) -> list[SourceRow]:
+        q = "SELECT id FROM sources" + (" WHERE camera_id = ?" if camera_id is not None else "") + " ORDER BY id"
+        return [self.source(r[0]) for r in self.conn.execute(q, () if camera_id is None else (camera_id,))]
+
+    def frame_table(self, camera_id: int) -> FrameTable:
+        rows = np.array(self.conn.execute(
+            "SELECT id, capture_time, source_id, source_index FROM frames WHERE camera_id = ?"
+            " ORDER BY capture_time, source_id, source_index", (camera_id,)).fetchall(), dtype=np.float64)
+        if rows.size == 0:
+            rows = np.zeros((0, 4))
+        return FrameTable(rows[:, 0].astype(np.int64), rows[:, 1], rows[:, 2].astype(np.int64),
+                          rows[:, 3].astype(np.int64))
+
+    def frame_reader(self, camera_id: int, cache_bytes: int = 512 << 20):
+        from ..frame_reader import FrameReader
+
+        return FrameReader(self, camera_id, cache_bytes=cache_bytes)
+
+    # -- backgrounds ---------------------------------------------------------------------------
+    def save_background(self, camera_id: int, window_key: str, median: np.ndarray, *, n_frames: int,
+                        first_time: float | None, last_time: float | None, settings: dict) -> None:
+        rel = Path("arrays") / "backgrounds" / f"cam{camera_id}_{window_key}.npz"
+        dest = self.root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, median=median.astype(np.float32))
+        os.replace(tmp, dest)
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO backgrounds (camera_id, window_key, n_frames, first_time, last_time, array_path,"
+                " settings_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (camera_id, window_key)"
+                " DO UPDATE SET n_frames = excluded.n_frames, first_time = excluded.first_time,"
+                " last_time = excluded.last_time, array_path = excluded.array_path,"
+                " settings_json = excluded.settings_json, created_at = excluded.created_at",
+                (camera_id, window_key, n_frames, first_time, last_time, str(rel), json.dumps(settings), time.time()))
+
+    def backgrounds(self, camera_id: int) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT window_key, n_frames, first_time, last_time, settings_json FROM backgrounds"
+            " WHERE camera_id = ? ORDER BY window_key", (camera_id,)).fetchall()
+        return [{"window": k, "n_frames": n, "first_time": a, "last_time": b, "settings": json.loads(s)}
+                for k, n, a, b, s in rows]
+
+    def load_background(self, camera_id: int, window_key: str) -> np.ndarray:
+        """The float32 median of one window (round with `background.to_display` to show it)."""
+        row = self.conn.execute("SELECT array_path FROM backgrounds WHERE camera_id = ? AND window_key = ?",
+                                (camera_id, window_key)).fetchone()
+        if row is None:
+            raise BadInputError(f"No background for window {window_key!r} yet.",
+                                "Compute it first (walt3d background, or Background > Compute).")
+        with np.load(self.root / row[0]) as z:
+            return z["median"]
+
+    def background_window_for_time(self, camera_id: int, t: float) -> str | None:
+        """The stored window whose settings cover capture time t, else the nearest stored one."""
+        from ..background import window_key_for_time
+
+        stored = self.backgrounds(camera_id)
+        if not stored:
+            return None
+        key = window_key_for_time(t, self.camera(camera_id).tz, stored[0]["settings"].get("hours_per_window", 1))
+        keys = [b["window"] for b in stored]
+        if key in keys:
+            return key
+        return "all" if "all" in keys else keys[0]
+
+    # -- summary -------------------------------------------------------------------------------
+    def info(self) -> dict:
+        out = {"project": str(self.root), "schema_version": SCHEMA_VERSION, "cameras": []}
+        for cam in self.cameras():
+            ft = self.frame_table(cam.id)
+            calib = self.calibration(cam.id)
+            skipped = sum(len(s.skipped) for s in self.sources(cam.id))
+            n_det = self.conn.execute("SELECT COUNT(*) FROM detections d JOIN frames f ON f.id = d.frame_id"
+                                      " WHERE f.camera_id = ?", (cam.id,)).fetchone()[0]
+            out["cameras"].append({
+                "id": cam.id, "name": cam.name, "tz": cam.tz, "size": [cam.width, cam.height],
+                "sources": [{"kind": s.kind, "path": s.path, "frames": s.n_frames, "time_origin": s.time_origin,
+                             "skipped": len(s.skipped)} for s in self.sources(cam.id)],
+                "frames": len(ft), "skipped": skipped,
+                "time_span": [float(ft.times[0]), float(ft.times[-1])] if len(ft) else None,
+                "calibration": calib.to_dict() if calib is not None else None,
+                "backgrounds": [{k: b[k] for k in ("window", "n_frames")} for b in self.backgrounds(cam.id)],
+                "detections": n_det,
+            })
+        return out
+
+
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as e:
+        raise ProjectError(f"Cannot open {path}: {e}.",
+                           "The database may be damaged; restore it from a backup (project.sqlite.bak-*).")
+    return conn
+
+
+def _schema_version(conn: sqlite3.Connection, root: Path) -> int:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise ProjectError(f"{root.name} is damaged or not a WALT3D Studio project ({e}).",
+                           "Restore project.sqlite from a backup, or create a new project.")
+    if row is None:
+        raise ProjectError(f"{root.name} has no schema version.", "The database is damaged; restore a backup.")
+    return int(row[0])
+
+
+def _migrate(conn: sqlite3.Connection, root: Path, version: int) -> None:
+    """Back the database up (SQLite's online backup), then apply the missing steps in one transaction."""
+    backup_path = root / f"{DB_NAME}.bak-v{version}"
+    backup = sqlite3.connect(backup_path)
+    try:
+        conn.backup(backup)
+    finally:
+        backup.close()
+    with conn:
+        for step in MIGRATIONS[version:]:
+            for statement in _split_sql(step):
+                conn.execute(statement)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration step (executescript would commit mid-way; we want one transaction)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    return [s for s in out if s]
+
+
+def _take_lock(root: Path) -> int:
+    """An exclusive lock on the project, held while it is open for writing, so two programs never both write."""
+    path = root / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another program"
+        os.close(fd)
+        raise ProjectLockedError(f"{root.name} is already open in {holder}.",
+                                 "Close it there first, or open this project read-only.")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"WALT3D Studio (pid {os.getpid()} on {socket.gethostname()})".encode(), 0)
+    return fd
+
+
+def _release_lock(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _check_tz(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInputError(f"Unknown time zone {tz!r}.", "Use an IANA name such as Europe/Berlin or UTC.")
+
