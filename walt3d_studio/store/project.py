@@ -369,12 +369,13 @@ def _migrate(conn: sqlite3.Connection, root: Path, version: int) -> None:
 def _split_sql(script: str) -> list[str]:
     """Statements of a migration step (executescript would commit mid-way; we want one transaction)."""
     out, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):  # a ';' inside a string or trigger does not end a statement
+            if buf.strip(" \n\t;"):
+                out.append(buf.strip())
             buf = ""
-    return [s for s in out if s]
+    return out
 
 
 def _take_lock(root: Path) -> int:

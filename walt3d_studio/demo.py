@@ -1,0 +1,47 @@
+"""The demo: a project built from the bundled footage, carried through every stage the program has."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .errors import BadInputError
+from .jobs import JobContext, silent
+from .resources import resource
+
+# (camera name, footage file, time zone, start time when the file has none, calibration file)
+DEMO_CAMERAS = [
+    ("parking-lot", "parking-lot-person-bicycle-car.gif", "UTC", "2024-05-01T08:00:00",
+     "parking-lot-person-bicycle-car.camera.json"),
+    ("top-down", "parking-lot-cars-top-down.mp4", "UTC", None, "parking-lot-cars-top-down.camera.json"),
+]
+
+
+def run_demo(out: Path, ctx: JobContext | None = None) -> Path:
+    """Build OUT/demo.walt3d from the bundled footage; an earlier demo project there is rebuilt."""
+    from .background_job import compute_backgrounds
+    from .camera import Camera
+    from .store import Project
+    from .timelapse import parse_user_time
+
+    ctx = ctx or silent()
+    out = Path(out)
+    root = out / "demo.walt3d"
+    if root.exists():
+        if not (root / ".demo").exists():
+            raise BadInputError(f"{root} exists and is not a demo project built by this command.",
+                                "Pick another output folder.")
+        shutil.rmtree(root)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = len(DEMO_CAMERAS) * 2
+    with Project.create(root) as project:
+        (root / ".demo").write_text("built by `walt3d demo`; safe to delete\n")
+        for i, (name, footage, tz, start, calib) in enumerate(DEMO_CAMERAS):
+            cam = project.add_camera(name, tz)
+            ctx.progress(2 * i, steps, f"importing {footage}")
+            project.add_source(resource("footage", footage), cam,
+                               start=parse_user_time(start, tz) if start else None)
+            project.set_calibration(cam, Camera.load(resource("demo", calib)))
+            ctx.progress(2 * i + 1, steps, f"background of {name}")
+            compute_backgrounds(project, cam, hours_per_window=1)
+        ctx.progress(steps, steps, "done")
+    return root
