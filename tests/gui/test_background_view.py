@@ -1,0 +1,97 @@
+"""Background > Compute as a job, and B showing the stored median of the window covering the frame."""
+import numpy as np
+from PySide6.QtCore import Qt
+
+from .gui_helpers import GIF, press, wait_job, write_frames
+
+
+def _project_with(qtbot, window, tmp_path, paths):
+    window.new_project(tmp_path / "p")
+    how, value = wait_job(qtbot, window.add_sources([str(p) for p in paths]))
+    assert how == "finished", value
+
+
+def test_compute_all_frames_then_toggle_with_b(qtbot, window, tmp_path):
+    from walt3d_studio.background import to_display
+
+    _project_with(qtbot, window, tmp_path, [GIF])
+    progress = []
+    job = window.compute_background(None)
+    job.progress.connect(lambda d, t, m: progress.append((d, t)))
+    assert not window.act_compute_bg.isEnabled() and not window.act_add_folder.isEnabled()  # job = only writer
+    how, keys = wait_job(qtbot, job)
+    assert how == "finished" and keys == ["all"]
+    assert progress and progress[-1][0] == progress[-1][1]
+    assert window.act_compute_bg.isEnabled()
+
+    press(qtbot, window, Qt.Key_Right)
+    frame = window.reader.frame(1)
+    press(qtbot, window, Qt.Key_B)
+    assert window.show_background and window.act_background.isChecked()
+    median = window.project.load_background(window.camera_id, "all")
+    expect = to_display(median)
+    assert np.array_equal(window.frame_view.image, expect)
+    assert not np.array_equal(expect, frame)
+    assert window.frame_view.banner.isVisible()
+    assert window.frame_view.banner.text() == "Background (window all, 41 frames)"
+    # on screen: a rendered pixel has the median's colour
+    view = window.frame_view
+    qtbot.wait(20)
+    img = view.grab().toImage()
+    for x, y in [(100, 200), (400, 60)]:
+        c = img.pixelColor(view.widget_pos_of_pixel(x, y))
+        assert max(abs(c.red() - int(expect[y, x, 0])), abs(c.green() - int(expect[y, x, 1])),
+                   abs(c.blue() - int(expect[y, x, 2]))) <= 16
+    # moving keeps showing the background; B again shows frames
+    press(qtbot, window, Qt.Key_End)
+    assert np.array_equal(window.frame_view.image, expect)
+    press(qtbot, window, Qt.Key_B)
+    assert not window.show_background and not window.frame_view.banner.isVisible()
+    assert np.array_equal(window.frame_view.image, window.reader.frame(40))
+
+
+def test_hour_windows_pick_the_window_of_the_frame(qtbot, window, tmp_path):
+    from walt3d_studio.background import to_display
+
+    a = write_frames(tmp_path / "morning", n=3, stamp="20240501_0700")
+    write_frames(tmp_path / "later", n=4, stamp="20240501_0900")
+    _project_with(qtbot, window, tmp_path, [tmp_path / "morning", tmp_path / "later"])
+    how, keys = wait_job(qtbot, window.compute_background(1))
+    assert how == "finished" and keys == ["h07", "h09"]
+    window.set_show_background(True)
+    assert window.frame_view.banner.text() == "Background (window h07, 3 frames)"
+    assert np.array_equal(window.frame_view.image, to_display(np.median(np.stack(a), axis=0)))
+    press(qtbot, window, Qt.Key_End)
+    assert window.frame_view.banner.text() == "Background (window h09, 4 frames)"
+
+
+def test_b_without_background_says_so(qtbot, window, tmp_path):
+    _project_with(qtbot, window, tmp_path, [GIF])
+    press(qtbot, window, Qt.Key_B)
+    assert not window.show_background
+    assert "Background > Compute" in window.statusBar().currentMessage()
+
+
+def test_cancel_background_from_panel_keeps_nothing(qtbot, window, tmp_path, monkeypatch):
+    import walt3d_studio.background_job as bj
+
+    _project_with(qtbot, window, tmp_path, [GIF])
+    started = []
+
+    def slow(project, cam, hours, ctx=None):
+        for i in range(1000):
+            started.append(i)
+            ctx.progress(i, 1000, "slow")
+            import time
+            time.sleep(0.005)
+        return ["all"]
+
+    monkeypatch.setattr(bj, "compute_backgrounds", slow)
+    job = window.compute_background(None)
+    assert window.job_panel.isVisible()
+    qtbot.waitUntil(lambda: len(started) > 3)
+    qtbot.mouseClick(window.job_panel.cancel_button, Qt.LeftButton)
+    how, _ = wait_job(qtbot, job)
+    assert how == "cancelled"
+    assert not window.job_panel.isVisible()
+    assert window.display.backgrounds == [] and window.act_compute_bg.isEnabled()

@@ -1,0 +1,497 @@
+"""The main window: menus, the open project, and the wiring between store, frame view, timeline and jobs.
+
+The window holds the one `Project` object of this process (its file lock is per open, so jobs reuse it).
+While a job runs, every action that writes to the project is disabled: the job is the only writer.
+Views read what they show from the store; the only state kept here is what is on screen.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QVBoxLayout,
+                               QWidget)
+
+from ..errors import BadInputError, Walt3DError
+from ..timelapse import VIDEO_EXTS
+from .errors import show_error
+from .frame_view import CameraDisplay, FrameView
+from .jobs import Job, JobPanel, JobRunner
+from .timeline import Timeline
+
+MAX_RECENT = 8
+HOURS_CHOICES = ["1 hour per window", "2 hours per window", "3 hours per window", "4 hours per window",
+                 "6 hours per window", "12 hours per window", "All frames (one background)"]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, remember_recent: bool = True):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.remember_recent = remember_recent  # off for headless runs (--screenshot): leave the user's list
+        self.project = None
+        self.camera_id: int | None = None
+        self.calibration = None  # Camera of the current camera, or None
+        self._hover = (-1, -1)
+        self.calibration_tool = None
+
+        self.jobs = JobRunner(self)
+        self.frame_view = FrameView()
+        self.display = CameraDisplay(self.frame_view, self)
+        self.display.displayed.connect(lambda _: self._on_hover(*self._hover))
+        self.display.failed.connect(self._on_frame_failed)
+        self.frame_view.setAcceptDrops(False)  # drops go up to the window
+        self.frame_view.viewport().setAcceptDrops(False)
+        self.timeline = Timeline()
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.frame_view, 1)
+        lay.addWidget(self.timeline)
+        self.setCentralWidget(central)
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.timeline.position_changed.connect(self._show_current)
+        self.frame_view.hovered.connect(self._on_hover)
+        self.jobs.busy_changed.connect(lambda _: self._update_actions())
+        self._update_title()
+        self._update_actions()
+
+    # ------------------------------------------------------------------------------ building
+    def _build_status_bar(self):
+        sb = self.statusBar()
+        self.job_panel = JobPanel(self.jobs)
+        self.frame_label = QLabel("")
+        self.time_label = QLabel("")
+        self.pixel_label = QLabel("")
+        self.pixel_label.setMinimumWidth(230)
+        sb.addPermanentWidget(self.job_panel)
+        for w in (self.frame_label, self.time_label, self.pixel_label):
+            sb.addPermanentWidget(w)
+
+    def _action(self, text, slot, shortcut=None, checkable=False, tip=None) -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+        a.setCheckable(checkable)
+        if tip:
+            a.setStatusTip(tip)
+        (a.toggled if checkable else a.triggered).connect(slot)
+        self.addAction(a)
+        return a
+
+    def _build_actions(self):
+        A = self._action
+        self.act_new = A("&New project…", self._ask_new_project, QKeySequence.New)
+        self.act_open = A("&Open project…", self._ask_open_project, QKeySequence.Open)
+        self.act_close = A("&Close project", self.close_project)
+        self.act_add_folder = A("Add time-lapse &folder…", self._ask_add_folder,
+                                tip="Add a folder of images to the current camera")
+        self.act_add_video = A("Add &video…", self._ask_add_video, tip="Add video files to the current camera")
+        self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
+        self.act_fit = A("&Fit frame", self.frame_view.fit, "F")
+        self.act_overlays = A("&Horizon and ground grid", self.set_overlays_visible, "G", checkable=True)
+        self.act_background = A("Show &background", self.set_show_background, "B", checkable=True,
+                                tip="Show the median background of the window covering this frame")
+        self.act_new_camera = A("&New camera…", self._ask_new_camera,
+                                tip="Add an empty camera; sources added next go to it")
+        self.act_load_cal = A("&Load calibration…", self._ask_load_calibration)
+        self.act_save_cal = A("&Save calibration…", self._ask_save_calibration)
+        self.act_calibrate = A("&Calibrate by lines…", self.start_calibration_tool)
+        self.act_compute_bg = A("&Compute…", self._ask_compute_background)
+        self.act_overlays.blockSignals(True)
+        self.act_overlays.setChecked(True)
+        self.act_overlays.blockSignals(False)
+        # writers: off while a job runs (the job is the project's only writer)
+        self._writers = [self.act_new, self.act_open, self.act_close, self.act_add_folder, self.act_add_video,
+                         self.act_new_camera, self.act_load_cal, self.act_calibrate, self.act_compute_bg]
+
+    def _build_menus(self):
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addActions([self.act_new, self.act_open])
+        self.recent_menu = m.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addAction(self.act_close)
+        m.addSeparator()
+        m.addActions([self.act_add_folder, self.act_add_video])
+        m.addSeparator()
+        m.addAction(self.act_quit)
+        m = mb.addMenu("&View")
+        m.addActions([self.act_fit, self.act_overlays, self.act_background])
+        m = mb.addMenu("&Go")
+        m.addActions(self.timeline.actions_list)
+        m = mb.addMenu("&Camera")
+        m.addAction(self.act_new_camera)
+        m.addSeparator()
+        m.addActions([self.act_load_cal, self.act_save_cal, self.act_calibrate])
+        m = mb.addMenu("&Background")
+        m.addAction(self.act_compute_bg)
+
+    def _build_toolbar(self):
+        tb = self.addToolBar("Camera")
+        tb.setObjectName("cameraToolbar")
+        tb.setMovable(False)
+        tb.addWidget(QLabel(" Camera: "))
+        self.camera_combo = QComboBox()
+        self.camera_combo.setMinimumWidth(160)
+        self.camera_combo.currentIndexChanged.connect(self._on_camera_combo)
+        tb.addWidget(self.camera_combo)
+
+    def _update_title(self):
+        self.setWindowTitle(f"{self.project.name} — WALT3D Studio" if self.project else "WALT3D Studio")
+
+    def _update_actions(self):
+        has_project = self.project is not None
+        has_frames = self.reader is not None and len(self.reader) > 0
+        busy = self.jobs.busy
+        for a in self._writers:
+            a.setEnabled(not busy)
+        for a in (self.act_close, self.act_add_folder, self.act_add_video, self.act_new_camera):
+            a.setEnabled(has_project and not busy)
+        for a in (self.act_load_cal, self.act_calibrate, self.act_compute_bg):
+            a.setEnabled(has_frames and not busy)
+        self.act_save_cal.setEnabled(self.calibration is not None)
+        self.act_background.setEnabled(has_frames)
+        self.camera_combo.setEnabled(has_project and not busy and self.camera_combo.count() > 1)
+        self.recent_menu.setEnabled(not busy)
+        self.frame_view.set_placeholder(
+            "Add a time-lapse: File > Add time-lapse folder… or Add video…, or drop a folder or video here."
+            if has_project else "Create a project (File > New project…) or open one (File > Open project…).")
+
+    # ------------------------------------------------------------------------------ project
+    def new_project(self, path: str | Path) -> bool:
+        """File > New project: create NAME.walt3d and make it the open project."""
+        from ..store import Project
+
+        return self._switch_project(lambda: Project.create(path))
+
+    def open_project(self, path: str | Path) -> bool:
+        from ..store import Project
+        from ..store.project import normalise_path
+
+        if self.project is not None and Path(path).expanduser().resolve() in (
+                self.project.root.resolve(), normalise_path(path).resolve()):
+            return True  # already open here (a second open would trip over our own lock)
+        return self._switch_project(lambda: Project.open(path))
+
+    def _switch_project(self, make) -> bool:
+        """Open the new project first: if that fails, the current one stays open and untouched."""
+        if self.jobs.busy:
+            show_error(self, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
+            return False
+        try:
+            project = make()
+        except Walt3DError as e:
+            show_error(self, e)
+            return False
+        self.close_project()
+        self.project = project
+        self._remember_recent(project.root)
+        self._update_title()
+        self._refresh_cameras()
+        return True
+
+    def close_project(self) -> None:
+        if self.project is None:
+            return
+        self.jobs.cancel_all()
+        if self.calibration_tool is not None:
+            self.calibration_tool.close_tool()
+        self.display.set_camera(None, None)
+        self.project.close()
+        self.project = None
+        self.camera_id, self.calibration = None, None
+        self.frame_view.set_geometry(None)
+        self.timeline.set_table(None)  # clears the view and the status bar
+        self.camera_combo.blockSignals(True)
+        self.camera_combo.clear()
+        self.camera_combo.blockSignals(False)
+        self._update_title()
+        self._update_actions()
+
+    def _refresh_cameras(self, select: int | None = None) -> None:
+        """Re-read the cameras (after an import or a new camera) and show `select` or the current one."""
+        cams = self.project.cameras() if self.project else []
+        want = select if select is not None else self.camera_id
+        if want not in [c.id for c in cams]:
+            want = cams[0].id if cams else None
+        self.camera_combo.blockSignals(True)
+        self.camera_combo.clear()
+        for c in cams:
+            size = f"{c.width}x{c.height}" if c.width else "empty"
+            self.camera_combo.addItem(f"{c.name} ({size})", c.id)
+        if want is not None:
+            self.camera_combo.setCurrentIndex([c.id for c in cams].index(want))
+        self.camera_combo.blockSignals(False)
+        self.select_camera(want, force=True)
+
+    def _on_camera_combo(self, index: int) -> None:
+        if index >= 0:
+            self.select_camera(self.camera_combo.itemData(index))
+
+    def select_camera(self, camera_id: int | None, force: bool = False) -> None:
+        if camera_id == self.camera_id and not force:
+            return
+        keep = self.timeline.position if camera_id == self.camera_id else 0
+        self.camera_id = camera_id
+        if camera_id is not None and self.camera_combo.currentData() != camera_id:
+            self.camera_combo.blockSignals(True)
+            self.camera_combo.setCurrentIndex(self.camera_combo.findData(camera_id))
+            self.camera_combo.blockSignals(False)
+        if self.calibration_tool is not None:
+            self.calibration_tool.close_tool()
+        self.display.set_camera(self.project, camera_id)
+        self.calibration = self.project.calibration(camera_id) if camera_id is not None else None
+        self.frame_view.set_geometry(self.calibration)
+        tz = self.project.camera(camera_id).tz if camera_id is not None else "UTC"
+        self.timeline.set_table(self.reader.table if self.reader else None, tz, keep)
+        self._update_actions()
+
+    @property
+    def reader(self):
+        return self.display.reader
+
+    def settle(self) -> None:
+        """Wait until the frame at the playhead is on screen (screenshots, tests, benchmarks)."""
+        self.display.settle()
+
+    # ------------------------------------------------------------------------------ showing
+    def _show_current(self, pos: int) -> None:
+        self.frame_label.setText(f"Frame {pos} / {self.timeline.count}" if pos >= 0 else "")
+        self.time_label.setText(self.timeline.current_time_text())
+        self.display.show(pos, self.timeline.current_time(), self.timeline.tz)
+
+    def _on_frame_failed(self, error) -> None:
+        self.timeline.pause()
+        show_error(self, error)
+
+    def _on_hover(self, x: int, y: int) -> None:
+        self._hover = (x, y)
+        img = self.display.shown
+        if x < 0 or img is None or not (x < img.shape[1] and y < img.shape[0]):
+            self.pixel_label.setText("")
+            return
+        v = img[y, x]
+        rgb = " ".join(str(int(c)) for c in np.atleast_1d(v))
+        self.pixel_label.setText(f"x {x}  y {y}  RGB {rgb}")
+
+    def set_overlays_visible(self, on: bool) -> None:
+        if self.act_overlays.isChecked() != on:
+            self.act_overlays.setChecked(on)  # re-enters through toggled
+            return
+        self.frame_view.set_overlays_visible(on)
+
+    # ------------------------------------------------------------------------------ background
+    def set_show_background(self, on: bool) -> None:
+        if on and not self.display.backgrounds:
+            self.statusBar().showMessage("No background yet: compute one with Background > Compute…", 5000)
+            on = False
+        self.display.show_background = on
+        if self.act_background.isChecked() != on:
+            self.act_background.blockSignals(True)
+            self.act_background.setChecked(on)
+            self.act_background.blockSignals(False)
+        self._show_current(self.timeline.position)
+
+    @property
+    def show_background(self) -> bool:
+        return self.display.show_background
+
+    def compute_background(self, hours_per_window: int | None = 1) -> Job | None:
+        """Background > Compute: run `compute_backgrounds` as a job (None = one window over all frames)."""
+        if self.camera_id is None:
+            return None
+        from ..background_job import compute_backgrounds
+
+        project, cam = self.project, self.camera_id
+        job = self.jobs.start(lambda ctx: compute_backgrounds(project, cam, hours_per_window, ctx=ctx),
+                              "Computing background")
+        job.finished.connect(lambda keys: self._after_background(cam, keys))
+        job.failed.connect(lambda e: show_error(self, e))
+        return job
+
+    def _after_background(self, cam: int, keys) -> None:
+        if cam != self.camera_id:
+            return
+        self.display.set_backgrounds(self.project.backgrounds(cam))
+        self.statusBar().showMessage(f"Stored background(s): {', '.join(keys)}", 5000)
+        self._show_current(self.timeline.position)
+
+    def _ask_compute_background(self):
+        item, ok = QInputDialog.getItem(self, "Compute background", "Median over:", HOURS_CHOICES, 0, False)
+        if ok:
+            hours = None if item.startswith("All") else int(item.split()[0])
+            self.compute_background(hours)
+
+    # ------------------------------------------------------------------------------ sources
+    def add_sources(self, paths, camera_id: int | None = None) -> Job | None:
+        """Add folders of images / video files to a camera (default: the current one) as one job."""
+        if self.project is None:
+            show_error(self, BadInputError("No project is open.", "Create or open a project first (File menu)."))
+            return None
+        if self.jobs.busy:
+            show_error(self, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
+            return None
+        paths = [Path(p) for p in paths]
+        project = self.project
+        cam = camera_id if camera_id is not None else self.camera_id
+
+        def work(ctx):
+            nonlocal cam
+            added = []
+            for p in paths:
+                added.append(project.add_source(p, cam, ctx=ctx))
+                cam = added[-1].camera_id  # the first import of a project creates its camera
+            return added
+
+        job = self.jobs.start(work, f"Adding {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1
+                                                                    else ""))
+        # every source that made it in is kept, even when a later one fails
+        job.ended.connect(lambda: self.project is project and self._refresh_cameras(select=cam))
+        job.failed.connect(lambda e: show_error(self, e))
+        job.finished.connect(lambda added: self.statusBar().showMessage(
+            "Added " + ", ".join(f"{s.n_frames} frames from {Path(s.path).name}" for s in added), 8000))
+        return job
+
+    def new_camera(self, name: str, tz: str | None = None) -> int | None:
+        try:
+            cam = self.project.add_camera(name, tz)
+        except Walt3DError as e:
+            show_error(self, e)
+            return None
+        self._refresh_cameras(select=cam)
+        return cam
+
+    # ------------------------------------------------------------------------------ calibration
+    def load_calibration(self, path: str | Path) -> bool:
+        from ..camera import Camera
+
+        try:
+            camera = Camera.load(path)
+            self.set_calibration(camera)
+        except Walt3DError as e:
+            show_error(self, e)
+            return False
+        return True
+
+    def set_calibration(self, camera) -> None:
+        """Store a Camera for the current camera (raises Walt3DError for a size mismatch) and show it."""
+        self.project.set_calibration(self.camera_id, camera)
+        self.calibration = camera
+        self.frame_view.set_geometry(camera)
+        self.frame_view.set_overlays_visible(self.act_overlays.isChecked())
+        self._update_actions()
+
+    def save_calibration(self, path: str | Path) -> bool:
+        try:
+            self.calibration.save(path)
+        except OSError as e:
+            show_error(self, Walt3DError(f"Cannot write {path}: {e.strerror or e}.", "Choose another folder."))
+            return False
+        return True
+
+    def start_calibration_tool(self) -> None:
+        from .calibration_tool import CalibrationTool
+
+        if self.calibration_tool is None:
+            self.calibration_tool = CalibrationTool(self)
+            self.addDockWidget(Qt.RightDockWidgetArea, self.calibration_tool)
+        self.calibration_tool.start()
+
+    # ------------------------------------------------------------------------------ dialogs
+    def _start_dir(self) -> str:
+        return str(self.settings.value("last_dir", str(Path.home())))
+
+    def _ask_new_project(self):
+        path, _ = QFileDialog.getSaveFileName(self, "New project", self._start_dir(), "WALT3D project (*.walt3d)")
+        if path:
+            self.new_project(path)
+
+    def _ask_open_project(self):
+        path = QFileDialog.getExistingDirectory(self, "Open project (a NAME.walt3d folder)", self._start_dir())
+        if path:
+            self.open_project(path)
+
+    def _ask_add_folder(self):
+        path = QFileDialog.getExistingDirectory(self, "Add a folder of time-lapse images", self._start_dir())
+        if path:
+            self.settings.setValue("last_dir", str(Path(path).parent))
+            self.add_sources([path])
+
+    def _ask_add_video(self):
+        patterns = " ".join(f"*{e}" for e in sorted(VIDEO_EXTS))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add videos", self._start_dir(), f"Videos ({patterns})")
+        if paths:
+            self.settings.setValue("last_dir", str(Path(paths[0]).parent))
+            self.add_sources(paths)
+
+    def _ask_new_camera(self):
+        name, ok = QInputDialog.getText(self, "New camera", "Name of the camera (one fixed view):")
+        if ok and name.strip():
+            self.new_camera(name.strip())
+
+    def _ask_load_calibration(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Load calibration", self._start_dir(), "Camera (*.json)")
+        if path:
+            self.load_calibration(path)
+
+    def _ask_save_calibration(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Save calibration", str(Path(self._start_dir()) /
+                                                                          "camera.json"), "Camera (*.json)")
+        if path:
+            self.save_calibration(path)
+
+    # ------------------------------------------------------------------------------ recent
+    def recent_projects(self) -> list[str]:
+        value = self.settings.value("recent_projects", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember_recent(self, root: Path) -> None:
+        if not self.remember_recent:
+            return
+        items = [str(root)] + [p for p in self.recent_projects() if p != str(root)]
+        self.settings.setValue("recent_projects", items[:MAX_RECENT])
+        self.settings.setValue("last_dir", str(root.parent))
+
+    def _fill_recent_menu(self):
+        menu: QMenu = self.recent_menu
+        menu.clear()
+        for p in self.recent_projects():
+            menu.addAction(p, lambda p=p: self.open_project(p))
+        if menu.isEmpty():
+            menu.addAction("(none)").setEnabled(False)
+
+    # ------------------------------------------------------------------------------ drag and drop
+    @staticmethod
+    def _droppable(event) -> list[Path]:
+        if not event.mimeData().hasUrls():
+            return []
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        return [p for p in paths if p.is_dir() or p.suffix.lower() in VIDEO_EXTS]
+
+    def dragEnterEvent(self, event):
+        if self._droppable(event) and self.project is not None and not self.jobs.busy:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event):
+        paths = self._droppable(event)
+        if paths:
+            event.acceptProposedAction()
+            self.add_sources(paths)
+
+    # ------------------------------------------------------------------------------ closing
+    def closeEvent(self, event):
+        self.timeline.pause()
+        self.close_project()
+        super().closeEvent(event)
