@@ -73,7 +73,7 @@ def cmd_add_source(args) -> int:
 
 
 def cmd_background(args) -> int:
-    from .background import compute_backgrounds
+    from .background_job import compute_backgrounds
     from .store import Project
 
     with Project.open(args.project) as p:
@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
-STAGE_COMMANDS: list[str] = []
+STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -150,6 +150,36 @@ MIGRATIONS: list[str] = [
         finished_at REAL
     );
     """,
+    # v2: mining. Cached per-track aggregates (kept in step with verdicts and labels by store/detections.py,
+    # so the tracks panel reads one table), the rule's own verdict beside the deciding one, trained occlusion
+    # classifiers, and a per-camera static-occluder mask.
+    """
+    ALTER TABLE tracks ADD COLUMN detector TEXT;
+    ALTER TABLE tracks ADD COLUMN n_labelled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tracks ADD COLUMN p_unoccluded REAL;   -- mean classifier P(unoccluded) over its detections
+    ALTER TABLE tracks ADD COLUMN label TEXT;          -- copy of the newest track-level human label (U/O/X)
+    CREATE INDEX tracks_by_camera ON tracks (camera_id, id);
+
+    ALTER TABLE verdicts ADD COLUMN rule_verdict TEXT; -- what the WALT rule said, whoever decided
+
+    CREATE TABLE classifiers (
+        id INTEGER PRIMARY KEY,
+        version TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL DEFAULT 'occlusion',
+        path TEXT NOT NULL,               -- relative to the project folder; a torch state_dict
+        metrics_json TEXT NOT NULL,       -- held-out accuracy, counts, seed, time taken
+        settings_json TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE static_occluders (
+        camera_id INTEGER PRIMARY KEY REFERENCES cameras(id) ON DELETE CASCADE,
+        array_path TEXT NOT NULL,         -- relative to the project folder; a PNG, non-zero = occluder
+        origin TEXT NOT NULL,             -- painted / learned
+        created_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,185 @@
+"""`walt3d mine`, `walt3d detectors`, `walt3d classifier ...`, `walt3d labels ...` (light imports here only)."""
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    s = sub.add_parser("mine", help="detect, track and judge occlusion; store mined objects and their crops")
+    s.add_argument("project")
+    s.add_argument("--camera", help="camera name (default: the first)")
+    s.add_argument("--detector", default=None, help="detector backend (default: foreground, or import with "
+                                                    "--import-detections); see `walt3d detectors`")
+    s.add_argument("--weights", help="weights file for detectors that need one (e.g. maskrcnn)")
+    s.add_argument("--import-detections", metavar="FILE", help="COCO results JSON or MOT txt computed elsewhere")
+    s.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="detector option (repeatable), e.g. threshold=30")
+    s.add_argument("--rule", action="append", default=[], metavar="KEY=VALUE",
+                   help="occlusion rule setting (repeatable): occluder_score, delta, border_px, mine_score, "
+                        "area_tolerance, area_window, min_mined_frames")
+    s.add_argument("--start", help="first capture time to mine (ISO 8601, camera local time)")
+    s.add_argument("--end", help="mine frames captured before this time (ISO 8601, camera local time)")
+    s.add_argument("--replace", action="store_true", help="mine frames again, dropping their earlier detections")
+    s.add_argument("--no-crops", action="store_true", help="do not write crops of mined objects")
+    s.add_argument("--no-classifier", action="store_true", help="ignore a trained classifier (the rule decides)")
+    s.add_argument("--shard-out", metavar="DIR", help="write results to DIR (project opened read-only) for a "
+                                                      "later --merge, instead of storing them")
+    s.add_argument("--merge", metavar="DIR", help="import a shard folder written by --shard-out")
+    s.add_argument("--workers", type=int, help="detection threads (default: CPUs, at most 4)")
+    s.set_defaults(func=cmd_mine)
+
+    s = sub.add_parser("detectors", help="list detector backends and whether they can run")
+    s.add_argument("--weights", help="check availability as if this weights file were given")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_detectors)
+
+    s = sub.add_parser("classifier", help="the occlusion classifier trained on people's labels")
+    csub = s.add_subparsers(dest="classifier_command", required=True)
+    t = csub.add_parser("train", help="train on the project's U/O/X labels, report held-out accuracy, apply it")
+    t.add_argument("project")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--no-apply", action="store_true", help="store the model but do not re-judge detections")
+    t.set_defaults(func=cmd_classifier_train)
+    t = csub.add_parser("apply", help="re-judge every detection with the active classifier")
+    t.add_argument("project")
+    t.add_argument("--camera")
+    t.set_defaults(func=cmd_classifier_apply)
+
+    s = sub.add_parser("labels", help="export or import occlusion labels as a COCO dataset")
+    lsub = s.add_subparsers(dest="labels_command", required=True)
+    t = lsub.add_parser("export", help="write labelled detections (crops + U/O/X) to a COCO JSON")
+    t.add_argument("project")
+    t.add_argument("file")
+    t.add_argument("--camera")
+    t.set_defaults(func=cmd_labels_export)
+    t = lsub.add_parser("import", help="add labels from a file written by `labels export`")
+    t.add_argument("project")
+    t.add_argument("file")
+    t.add_argument("--who", default="import", help="recorded as the labeller (default: import)")
+    t.set_defaults(func=cmd_labels_import)
+
+
+def _options(pairs: list[str]) -> dict:
+    from ..errors import BadInputError
+
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise BadInputError(f"Detector option {p!r} is not KEY=VALUE.", "For example: --option threshold=30")
+        k, v = p.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except ValueError:
+            out[k.strip()] = v
+    return out
+
+
+def cmd_mine(args) -> int:
+    from ..cli import _camera_id, progress_bar
+    from ..store import Project
+    from ..timelapse import parse_user_time
+    from .mine import MineSettings, merge_shard, mine, mine_shard
+
+    if args.merge:
+        with Project.open(args.project) as p:
+            rep = merge_shard(p, args.merge, replace=args.replace)
+        print(f"Merged {args.merge}: {rep.summary()}")
+        return 0
+    from ..errors import BadInputError
+    from .occlusion import RuleSettings
+
+    detector = args.detector or ("import" if args.import_detections else "foreground")
+    try:
+        rule = RuleSettings(**_options(args.rule))
+    except TypeError as e:
+        raise BadInputError(f"Unknown occlusion rule setting ({e}).", "See `walt3d mine --help` for the names.")
+    settings = MineSettings(rule=rule, detector=detector, weights=args.weights, import_path=args.import_detections,
+                            detector_options=_options(args.option), crops=not args.no_crops,
+                            use_classifier=not args.no_classifier, workers=args.workers)
+    with Project.open(args.project, readonly=bool(args.shard_out)) as p:
+        cam = _camera_id(p, args.camera)
+        tz = p.camera(cam).tz
+        start = parse_user_time(args.start, tz) if args.start else None
+        end = parse_user_time(args.end, tz) if args.end else None
+        with progress_bar(f"mining {p.camera(cam).name}", args.quiet) as ctx:
+            if args.shard_out:
+                from pathlib import Path
+
+                res = mine_shard(p, cam, settings, start=start, end=end, out_dir=Path(args.shard_out), ctx=ctx,
+                                 write=True)
+                print(f"Wrote shard {args.shard_out}: {len(res.frame_ids)} frames, {len(res.detections)} detections. "
+                      f"Import it with: walt3d mine {args.project} --merge {args.shard_out}")
+                return 0
+            rep = mine(p, cam, settings, start=start, end=end, replace=args.replace, ctx=ctx)
+    print(f"Mined {rep.summary()}")
+    return 0
+
+
+def cmd_detectors(args) -> int:
+    from .registry import list_detectors
+
+    rows = list_detectors(weights=args.weights)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=2))
+        return 0
+    for r in rows:
+        state = "available" if r.available else f"unavailable: {r.reason}"
+        print(f"{r.name:<12} {state}  [{r.origin}]\n    {r.description}")
+    return 0
+
+
+def cmd_classifier_train(args) -> int:
+    from ..cli import progress_bar
+    from ..store import Project
+    from .classifier import train_classifier
+
+    with Project.open(args.project) as p:
+        with progress_bar("occlusion classifier", args.quiet) as ctx:
+            rep = train_classifier(p, seed=args.seed, epochs=args.epochs, apply=not args.no_apply, ctx=ctx)
+    print(rep.summary())
+    if rep.applied:
+        print(f"Stored predictions for {rep.applied} detections (model {rep.version}).")
+    return 0
+
+
+def cmd_classifier_apply(args) -> int:
+    from ..cli import progress_bar
+    from ..store import Project
+    from .classifier import apply_classifier
+
+    with Project.open(args.project) as p:
+        cam = p.camera(args.camera).id if args.camera else None
+        with progress_bar("classifying", args.quiet) as ctx:
+            n = apply_classifier(p, cam, ctx=ctx)
+    print(f"Stored predictions for {n} detections.")
+    return 0
+
+
+def cmd_labels_export(args) -> int:
+    from ..cli import progress_bar
+    from ..store import Project
+    from .labels_dataset import export_labels
+
+    with Project.open(args.project) as p:
+        cam = p.camera(args.camera).id if args.camera else None
+        with progress_bar("exporting labels", args.quiet) as ctx:
+            n = export_labels(p, args.file, cam, ctx=ctx)
+    print(f"Exported {n} labelled detections to {args.file}")
+    return 0
+
+
+def cmd_labels_import(args) -> int:
+    from ..store import Project
+    from .labels_dataset import import_labels
+
+    from ..cli import progress_bar
+    from .crops import ensure_mined_crops
+
+    with Project.open(args.project) as p:
+        edit, matched, unmatched = import_labels(p, args.file, who=args.who)
+        with progress_bar("crops of newly mined objects", args.quiet) as ctx:
+            ensure_mined_crops(p, ctx=ctx)
+    print(f"Imported labels for {matched} detections ({len(edit.changes)} changed)"
+          + (f"; {unmatched} did not match any detection" if unmatched else ""))
+    return 0

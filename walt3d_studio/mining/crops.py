@@ -1,0 +1,99 @@
+"""RGBA crops of detections: written while mining (mined objects), and on demand for the ones a person or the
+classifier later marks unoccluded, so that later stages never decode video."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..jobs import JobContext, silent
+from .detection import Detection, decode_rle, rgba_crop
+
+
+def write_png_rgba(path: Path, rgba: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise OSError(f"could not encode {path.name}")
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(buf.tobytes())
+    os.replace(tmp, path)
+
+
+def read_png_rgba(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise FileNotFoundError(path)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGRA)
+    elif img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+    return cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
+
+
+def detection_from_row(box, rle: dict | None, category: str = "other", score: float = 1.0) -> Detection:
+    """Rebuild a Detection (local mask) from what the store holds."""
+    if rle is not None:
+        full = decode_rle(rle)
+        x, y, w, h = (int(round(v)) for v in box)
+        d = Detection.from_local_mask(full[y:y + h, x:x + w], x, y, category, score)
+        if d is not None:
+            return d
+    return Detection(category, float(score), tuple(float(v) for v in box))
+
+
+def ensure_crops(project, detection_ids, ctx: JobContext | None = None) -> int:
+    """Write the missing crops of these detections (decoding their frames in capture order). Returns how many."""
+    from ..store.detections import _chunks, detection_rles, set_crop_paths
+
+    ctx = ctx or silent()
+    ids = sorted({int(i) for i in detection_ids})
+    rows = []
+    for chunk in _chunks(ids, 500):
+        marks = ",".join("?" * len(chunk))
+        rows += project.conn.execute(
+            f"SELECT d.id, d.x, d.y, d.w, d.h, f.camera_id, f.id, f.capture_time, f.source_id, f.source_index "
+            f"FROM detections d JOIN frames f ON f.id = d.frame_id WHERE d.id IN ({marks}) "
+            f"AND (d.crop_path IS NULL OR d.crop_path = '')", chunk).fetchall()
+    if not rows:
+        return 0
+    rles = detection_rles(project, [r[0] for r in rows])
+    by_cam: dict[int, list] = {}
+    for r in rows:
+        by_cam.setdefault(r[5], []).append(r)
+    done = 0
+    paths: dict[int, str] = {}
+    for cam, items in by_cam.items():
+        reader = project.frame_reader(cam, cache_bytes=0)
+        try:
+            pos_of = {int(fid): i for i, fid in enumerate(reader.table.ids)}
+            items.sort(key=lambda r: pos_of[r[6]])
+            last_pos, frame = None, None
+            for r in items:
+                pos = pos_of[r[6]]
+                if pos != last_pos:
+                    frame = reader.frame(pos)
+                    last_pos = pos
+                det = detection_from_row(r[1:5], rles.get(r[0]))
+                rel = Path("arrays") / "crops" / f"cam{cam}" / "extra" / f"{r[0]}.png"
+                write_png_rgba(project.root / rel, rgba_crop(frame, det))
+                paths[r[0]] = str(rel)
+                done += 1
+                ctx.progress(done, len(rows), "writing crops")
+        finally:
+            reader.close()
+    set_crop_paths(project, paths)
+    return done
+
+
+def ensure_mined_crops(project, camera_id: int | None = None, ctx: JobContext | None = None) -> int:
+    """Crops for every detection whose effective verdict is unoccluded (a person's U, the classifier's or the
+    rule's) that has none yet -- run after labelling, so later stages find every mined object's crop."""
+    from ..store.detections import detection_table
+
+    t = detection_table(project, camera_id=camera_id)
+    need = t.mined & np.array([not c for c in t.crop_path], bool)
+    return ensure_crops(project, t.id[need], ctx) if need.any() else 0

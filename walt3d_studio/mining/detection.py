@@ -1,0 +1,193 @@
+"""What a detector returns, and the mask/box helpers every mining module shares.
+
+A `Detection` keeps its mask *local*: a bool array covering the integer box [x, y, w, h] (DESIGN "Boxes and
+masks": a pixel (i, j) covers [i, i+1) x [j, j+1), a mask's box is [x0, y0, x1 - x0 + 1, y1 - y0 + 1]).
+Full-image COCO RLE (what the store and the exports hold) is made from it without ever allocating a full frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CATEGORIES = ("car", "person", "other")
+
+
+@dataclass
+class FrameInfo:
+    """Where a frame sits: its row in `frames`, its position in the camera's capture order, its source."""
+
+    position: int
+    frame_id: int
+    source_id: int
+    source_index: int
+    capture_time: float
+    file_name: str | None = None
+
+
+@dataclass
+class Detection:
+    """One object in one frame.
+
+    box: [x, y, w, h] in pixels (floats allowed for box-only detectors).
+    mask: bool array of shape (h, w) for the integer box at `mask_xy`, or None for box-only detections.
+    score: detector confidence in [0, 1]; detectors without scores give 1.0.
+    """
+
+    category: str
+    score: float
+    box: tuple[float, float, float, float]
+    mask: np.ndarray | None = None
+    mask_xy: tuple[int, int] = (0, 0)
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_local_mask(cls, mask: np.ndarray, x0: int, y0: int, category: str, score: float = 1.0,
+                        **extra) -> "Detection | None":
+        """From a bool mask whose top-left pixel is (x0, y0); the box is tightened to the mask's pixels."""
+        mask = np.asarray(mask, bool)
+        rows = np.flatnonzero(mask.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(mask.any(axis=0))
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+        local = mask[r0:r1 + 1, c0:c1 + 1]
+        x, y = x0 + c0, y0 + r0
+        return cls(category, float(score), (float(x), float(y), float(c1 - c0 + 1), float(r1 - r0 + 1)),
+                   np.ascontiguousarray(local), (x, y), dict(extra))
+
+    @classmethod
+    def from_full_mask(cls, mask: np.ndarray, category: str, score: float = 1.0, **extra) -> "Detection | None":
+        return cls.from_local_mask(mask, 0, 0, category, score, **extra)
+
+    @property
+    def area(self) -> float:
+        if self.mask is not None:
+            return float(np.count_nonzero(self.mask))
+        return float(self.box[2] * self.box[3])
+
+    @property
+    def int_box(self) -> tuple[int, int, int, int]:
+        """The pixel index range the box covers, as x, y, w, h (for masks: exactly the mask's box)."""
+        if self.mask is not None:
+            h, w = self.mask.shape
+            return self.mask_xy[0], self.mask_xy[1], w, h
+        x, y, w, h = self.box
+        x0, y0 = int(np.floor(x)), int(np.floor(y))
+        x1, y1 = int(np.ceil(x + w)) - 1, int(np.ceil(y + h)) - 1
+        return x0, y0, max(1, x1 - x0 + 1), max(1, y1 - y0 + 1)
+
+    def local_mask(self) -> np.ndarray:
+        """The mask over `int_box` (all True for box-only detections)."""
+        if self.mask is not None:
+            return self.mask
+        _, _, w, h = self.int_box
+        return np.ones((h, w), bool)
+
+    def rle(self, width: int, height: int) -> dict | None:
+        """Full-image COCO RLE ({'size': [h, w], 'counts': str}) of the mask, or None for box-only."""
+        if self.mask is None:
+            return None
+        return encode_local_mask(self.mask, self.mask_xy[0], self.mask_xy[1], width, height)
+
+
+# ---------------------------------------------------------------------------------------------- masks
+
+
+def encode_local_mask(mask: np.ndarray, x0: int, y0: int, width: int, height: int) -> dict:
+    """COCO RLE of a full width x height image that is zero except `mask` placed at (x0, y0).
+
+    Runs are counted in column-major order over only the columns the mask spans, so the cost is that of the
+    box, not of the frame. Parts of the mask outside the image are clipped.
+    """
+    from pycocotools import mask as mask_util
+
+    mask = np.asarray(mask, bool)
+    h, w = mask.shape
+    # clip to the image
+    cx0, cy0 = max(0, -x0), max(0, -y0)
+    cx1, cy1 = min(w, width - x0), min(h, height - y0)
+    if cx1 <= cx0 or cy1 <= cy0:
+        counts = [width * height]
+    else:
+        m = mask[cy0:cy1, cx0:cx1]
+        X0, Y0 = x0 + cx0, y0 + cy0
+        cols = np.zeros((m.shape[1], height), np.uint8)  # the spanned columns, full height
+        cols[:, Y0:Y0 + m.shape[0]] = m.T
+        flat = cols.reshape(-1)
+        change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+        edges = np.concatenate(([0], change, [flat.size]))
+        runs = np.diff(edges)
+        lead = X0 * height
+        trail = (width - X0 - m.shape[1]) * height
+        runs = runs.tolist()
+        if flat[0]:  # the spanned region starts with a one: the leading zero run is everything before it
+            runs = [lead] + runs
+        else:
+            runs[0] += lead
+        if flat[-1]:
+            if trail:
+                runs.append(trail)
+        else:
+            runs[-1] += trail
+        counts = runs
+    rle = mask_util.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+
+
+def decode_rle(rle: dict) -> np.ndarray:
+    """Full-image bool mask from COCO RLE (compressed string or uncompressed list counts)."""
+    from pycocotools import mask as mask_util
+
+    r = dict(rle)
+    h, w = r["size"]
+    if isinstance(r["counts"], list):
+        r = mask_util.frPyObjects(r, h, w)
+    elif isinstance(r["counts"], str):
+        r["counts"] = r["counts"].encode("ascii")
+    return mask_util.decode(r).astype(bool)
+
+
+def rle_area(rle: dict) -> float:
+    from pycocotools import mask as mask_util
+
+    r = dict(rle)
+    if isinstance(r["counts"], str):
+        r["counts"] = r["counts"].encode("ascii")
+    return float(mask_util.area(r))
+
+
+def box_of_mask(mask: np.ndarray) -> list[int] | None:
+    """[x0, y0, x1 - x0 + 1, y1 - y0 + 1] over the mask's column/row index range, or None when empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix between boxes a (N, 4) and b (M, 4), both [x, y, w, h]."""
+    a = np.asarray(a, float).reshape(-1, 4)
+    b = np.asarray(b, float).reshape(-1, 4)
+    ax1, ay1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
+    bx1, by1 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def rgba_crop(frame: np.ndarray, det: Detection) -> np.ndarray:
+    """The object's RGBA crop over its integer box: RGB from the frame, alpha = mask (255 for box-only)."""
+    x, y, w, h = det.int_box
+    H, W = frame.shape[:2]
+    out = np.zeros((h, w, 4), np.uint8)
+    fx0, fy0, fx1, fy1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
+    if fx1 > fx0 and fy1 > fy0:
+        out[fy0 - y:fy1 - y, fx0 - x:fx1 - x, :3] = frame[fy0:fy1, fx0:fx1, :3]
+        alpha = det.local_mask()[fy0 - y:fy1 - y, fx0 - x:fx1 - x]
+        out[fy0 - y:fy1 - y, fx0 - x:fx1 - x, 3] = alpha.astype(np.uint8) * 255
+    return out

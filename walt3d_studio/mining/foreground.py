@@ -1,0 +1,371 @@
+"""The built-in detector, needing no weights: foreground against the median background of the frame's window.
+
+Per frame (all in OpenCV, which releases the GIL, so frames run in parallel on a thread pool):
+1. shrink frame and background by `downsample` (auto: about 360 rows) -- the difference test does not need
+   full resolution, and it is where the time goes -- and undo automatic exposure (scale each channel by the
+   median background / frame ratio);
+2. foreground = max over R, G, B of the difference to the background > `threshold`, where the difference is
+   taken to the range of background values within `jitter_px` (so a one-pixel camera shake does not light
+   up every painted line);
+3. clean it: open (drop speckle and one-pixel lines from compression), close (join an object's parts), and
+   optionally drop shadow-like pixels (darker, same chromaticity; off by default: it eats dark clothing);
+4. connected components are the instances; each component's hole-filled mask is scaled back to full
+   resolution (bilinear, threshold 1/2) and its box taken from the mask;
+5. class by size and shape: with a calibration, metric silhouette area, width and height at the object's
+   ground contact point (`Camera.backproject_to_ground`, `Camera.object_height`); without, pixel size and
+   aspect. Scores are 1.0 (the detector has no confidence), so the occlusion rule treats every blob as a
+   possible occluder.
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+import cv2
+import numpy as np
+
+from ..errors import BadInputError, CalibrationError
+from .detection import Detection, FrameInfo
+from .registry import RunInfo
+
+
+class ForegroundDetector:
+    name = "foreground"
+    needs_pixels = True
+    needs_background = True
+    thread_safe = True
+
+    def __init__(self, threshold: float = 25, min_area: float = 2.5e-4, max_area: float = 0.5,
+                 min_side_px: int = 5, downsample: int | None = None, close_frac: float = 0.025,
+                 fill_holes: bool = True, suppress_shadows: bool = False, fragment_frac: float = 0.025,
+                 jitter_px: int = 1, exposure: bool = True, background: np.ndarray | None = None):
+        """threshold: 0-255 difference in the most changed colour channel.
+        min_area / max_area: component area bounds as fractions of the image area.
+        min_side_px: drop components thinner than this (full-resolution pixels).
+        downsample: integer shrink factor for the difference test (None: auto, about 360 rows).
+        close_frac: size of the closing element as a fraction of the image height.
+        fragment_frac: a component this much smaller than a neighbour (or less) joins it.
+        jitter_px: tolerated camera shake, in pixels of the reduced image: a pixel is foreground only when it
+            differs by more than `threshold` from every background pixel within this distance (0: plain
+            difference). Stops painted lines and kerbs from lighting up when the view moves by a pixel."""
+        self.threshold = float(threshold)
+        self.min_area = float(min_area)
+        self.max_area = float(max_area)
+        self.min_side_px = int(min_side_px)
+        self.downsample = downsample
+        self.close_frac = float(close_frac)
+        self.fill_holes = bool(fill_holes)
+        self.suppress_shadows = bool(suppress_shadows)
+        self.fragment_frac = float(fragment_frac)
+        self.jitter_px = int(jitter_px)
+        self.fixed_background = background
+        self.exposure = bool(exposure)
+        self._bg: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # window -> (bg, min, max)
+        self._lock = threading.Lock()
+        self.settings = {"threshold": self.threshold, "min_area": self.min_area, "max_area": self.max_area,
+                         "min_side_px": self.min_side_px, "downsample": downsample, "close_frac": self.close_frac,
+                         "fill_holes": self.fill_holes, "suppress_shadows": self.suppress_shadows,
+                         "fragment_frac": self.fragment_frac, "jitter_px": self.jitter_px,
+                         "exposure": self.exposure}
+
+    # -- set-up ------------------------------------------------------------------------------------
+    def start(self, run: RunInfo) -> None:
+        self.run = run
+        self.W, self.H = run.width, run.height
+        self.s = int(self.downsample) if self.downsample else max(1, round(min(self.W, self.H) / 360))
+        self.sw, self.sh = self.W // self.s, self.H // self.s
+        k = max(3, int(round(self.close_frac * self.H / self.s)) | 1)
+        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        self._open = np.ones((3, 3), np.uint8)
+        self.min_px = max(4.0, self.min_area * self.sw * self.sh)
+        self.max_px = self.max_area * self.sw * self.sh
+        self.backgrounds = BackgroundWindows(run.project, run.camera_id) if self.fixed_background is None \
+            else _FixedBackground(self.fixed_background)
+        self.settings["downsample"] = self.s
+        self.camera = run.calibration
+        self.classifier = SizeClassifier(self.W, self.H, run.calibration)
+
+    def _background(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = self.backgrounds.key_for_time(t)
+        bg = self._bg.get(key)
+        if bg is None:
+            with self._lock:
+                bg = self._bg.get(key)
+                if bg is None:
+                    small = self._shrink(self.backgrounds.load(key))
+                    if self.jitter_px > 0:
+                        k = np.ones((2 * self.jitter_px + 1,) * 2, np.uint8)
+                        bg = (small, cv2.erode(small, k), cv2.dilate(small, k))
+                    else:
+                        bg = (small, small, small)
+                    self._bg[key] = bg
+        return bg
+
+    def _shrink(self, img: np.ndarray) -> np.ndarray:
+        if self.s == 1:
+            return np.ascontiguousarray(img)
+        return cv2.resize(img[: self.sh * self.s, : self.sw * self.s], (self.sw, self.sh),
+                          interpolation=cv2.INTER_AREA)
+
+    # -- per frame ---------------------------------------------------------------------------------
+    def foreground_mask(self, frame: np.ndarray, t: float) -> np.ndarray:
+        """The cleaned foreground (uint8 0/1) at the reduced resolution."""
+        bg, lo, hi = self._background(t)
+        small = self._shrink(frame)
+        if self.exposure:
+            small = _match_exposure(small, bg)
+        if self.jitter_px > 0:  # distance to the [min, max] of the background's neighbourhood (saturating)
+            diff = cv2.max(cv2.subtract(lo, small), cv2.subtract(small, hi))
+        else:
+            diff = cv2.absdiff(small, bg)
+        c = cv2.split(diff)
+        dmax = cv2.max(cv2.max(c[0], c[1]), c[2])
+        _, fg = cv2.threshold(dmax, self.threshold, 1, cv2.THRESH_BINARY)
+        if self.suppress_shadows:
+            fg &= ~_shadow_like(small, bg)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._open)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._close)
+        return fg
+
+    def detect(self, frame: np.ndarray, info: FrameInfo) -> list[Detection]:
+        if frame.shape[0] != self.H or frame.shape[1] != self.W:
+            raise BadInputError(f"Frame {info.position} is {frame.shape[1]}x{frame.shape[0]}, not the camera's "
+                                f"{self.W}x{self.H}.", "Re-import the source.")
+        fg = self.foreground_mask(frame, info.capture_time)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
+        s = self.s
+        min_side = self.min_side_px / s
+        comps = {}
+        for k in range(1, n):
+            x, y, w, h, a = (int(v) for v in stats[k])
+            if 4 <= a <= self.max_px:  # pieces below min_px may still join a bigger neighbour
+                comps[k] = [x, y, x + w, y + h, a]
+        groups = self._attach_fragments(comps)
+        out = []
+        for k, members in groups.items():
+            x0, y0, x1, y1, a = comps[k]
+            for m in members[1:]:
+                mx0, my0, mx1, my1, ma = comps[m]
+                x0, y0, x1, y1, a = min(x0, mx0), min(y0, my0), max(x1, mx1), max(y1, my1), a + ma
+            w, h = x1 - x0, y1 - y0
+            if a < self.min_px or min(w, h) < min_side:
+                continue
+            lab = labels[y0:y1, x0:x1]
+            local = (lab == k) if len(members) == 1 else np.isin(lab, members)
+            local = local.astype(np.uint8)
+            if self.fill_holes:
+                local = _fill_holes(local)
+            if s > 1:
+                W = min(w * s, self.W - x0 * s)
+                H = min(h * s, self.H - y0 * s)
+                big = cv2.resize(local * 255, (w * s, h * s), interpolation=cv2.INTER_LINEAR)[:H, :W]
+                mask = big > 127
+            else:
+                mask = local.astype(bool)
+            det = Detection.from_local_mask(mask, x0 * s, y0 * s, "other", 1.0)
+            if det is None:
+                continue
+            det.category, det.extra["size"] = self.classifier.classify(det.box, det.area)
+            out.append(det)
+        return out
+
+    def _attach_fragments(self, comps: dict) -> dict[int, list[int]]:
+        """Pieces of one object that differencing split apart (a wing mirror, a bicycle's rack between thin
+        tubes the cleaning removed) join a bigger neighbouring component: any piece at most `fragment_frac`
+        of its area within the closing size of its box (twice that fraction when the piece lies inside its
+        box), and small pieces (under 3x the minimum area) at most 35 % of its area within twice that size.
+        Slivers thinner than `min_side_px` never join."""
+        groups = {k: [k] for k in comps}
+        if len(comps) < 2:
+            return groups
+        g = self._close.shape[0]
+        min_side = self.min_side_px / self.s
+        bigs = sorted((k for k in comps if comps[k][4] >= self.min_px), key=lambda k: -comps[k][4])
+        for k in sorted(comps, key=lambda k: comps[k][4]):
+            x0, y0, x1, y1, a = comps[k]
+            if min(x1 - x0, y1 - y0) < min_side:
+                continue  # slivers (compression edges along painted lines) stay out
+            small = a < 3 * self.min_px
+            for big in bigs:
+                if big == k or big not in groups:
+                    continue
+                bx0, by0, bx1, by1, ba = comps[big]
+                if ba <= a:
+                    break
+                gap = max(bx0 - x1, x0 - bx1, by0 - y1, y0 - by1, 0)
+                inside = (max(0, min(x1, bx1) - max(x0, bx0)) * max(0, min(y1, by1) - max(y0, by0))
+                          / float((x1 - x0) * (y1 - y0)))
+                f = a / ba
+                if (f <= self.fragment_frac and gap <= g) or (f <= 2 * self.fragment_frac and inside >= 0.8) \
+                        or (small and f <= 0.35 and gap <= 2 * g):
+                    groups[big] += groups.pop(k)
+                    break
+        return groups
+
+    def close(self) -> None:
+        self._bg.clear()
+
+
+_IDENTITY = np.arange(256, dtype=np.float32)
+
+
+def _match_exposure(frame: np.ndarray, bg: np.ndarray, step: int = 8) -> np.ndarray:
+    """The frame with each channel scaled to the background's exposure (unchanged when within 2 %)."""
+    f = frame[::step, ::step].reshape(-1, 3).astype(np.float32)
+    b = bg[::step, ::step].reshape(-1, 3).astype(np.float32)
+    ok = (f > 8) & (f < 247) & (b > 8) & (b < 247)  # ratios of clipped values mean nothing
+    gains = np.ones(3, np.float32)
+    for c in range(3):
+        sel = ok[:, c]
+        if sel.sum() > 100:
+            gains[c] = float(np.median(b[sel, c] / f[sel, c]))
+    if np.all(np.abs(gains - 1) < 0.02):
+        return frame
+    lut = np.clip(np.rint(_IDENTITY[:, None] * gains[None]), 0, 255).astype(np.uint8).reshape(256, 1, 3)
+    return cv2.LUT(frame, lut)
+
+
+def _fill_holes(local: np.ndarray) -> np.ndarray:
+    """Fill the holes of a 0/1 mask: flood the outside from a one-pixel border."""
+    pad = np.pad(local, 1)
+    ff = pad.copy()
+    cv2.floodFill(ff, None, (0, 0), 1)
+    holes = ff[1:-1, 1:-1] == 0
+    out = local.copy()
+    out[holes] = 1
+    return out
+
+
+def _shadow_like(frame: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Pixels darker than the background by 40-95 % with about the same chromaticity (uint8 0/1)."""
+    f = frame.astype(np.float32)
+    b = bg.astype(np.float32)
+    sf = f.sum(axis=2) + 1.0
+    sb = b.sum(axis=2) + 1.0
+    ratio = sf / sb
+    chroma = np.abs(f / sf[..., None] - b / sb[..., None]).max(axis=2)
+    return ((ratio > 0.4) & (ratio < 0.95) & (chroma < 0.02)).astype(np.uint8)
+
+
+class SizeClassifier:
+    """car / person / other from a blob's size and shape.
+
+    Calibrated: metres at the blob's ground contact point (the middle of its box's bottom row): silhouette
+    area (pixel area x (depth / focal)^2), width, and upright height from `Camera.object_height`.
+    person: area 0.1-1.6 m^2, width <= 1.3 m, height 0.8-2.6 m (height not required in views looking
+    steeply down, where it is not measurable); car: area 2-30 m^2 and width >= 1.2 m; else other.
+    Uncalibrated: pixel area as a fraction f of the image and aspect a = h / w: person 1e-4 <= f <= 6e-3 and
+    a >= 1.3; car f >= 5e-3 and 0.3 <= a <= 3.5; else other.
+    """
+
+    def __init__(self, width: int, height: int, camera=None):
+        self.W, self.H = width, height
+        self.camera = camera
+        self.steep = False
+        if camera is not None:
+            # angle between the optical axis and the ground normal: < 25 degrees = looking almost straight down
+            self.steep = float(-camera.n[2]) > math.cos(math.radians(25))
+
+    def classify(self, box, area: float) -> tuple[str, dict]:
+        x, y, w, h = box
+        if self.camera is not None:
+            got = self._metric(x, y, w, h, area)
+            if got is not None:
+                return got
+        f = area / float(self.W * self.H)
+        a = h / max(w, 1e-9)
+        size = {"area_frac": round(f, 6), "aspect": round(a, 3)}
+        if 1e-4 <= f <= 6e-3 and a >= 1.3:
+            return "person", size
+        if f >= 5e-3 and 0.3 <= a <= 3.5:
+            return "car", size
+        return "other", size
+
+    def _metric(self, x, y, w, h, area):
+        cam = self.camera
+        foot = np.array([[x + (w - 1) / 2.0, y + h - 1]])
+        z = float(cam.backproject_to_ground(foot)[0, 2])
+        if not math.isfinite(z) or z <= 0:
+            return None  # at or above the horizon: fall back to pixel size
+        m_per_px = z / cam.focal
+        area_m = area * m_per_px ** 2
+        width_m = w * m_per_px
+        try:
+            height_m = float(cam.object_height(foot[0], (x + (w - 1) / 2.0, y)))
+        except CalibrationError:
+            height_m = float("nan")
+        size = {"area_m2": round(area_m, 3), "width_m": round(width_m, 3), "height_m": round(height_m, 3)}
+        tall_ok = self.steep or (math.isfinite(height_m) and 0.8 <= height_m <= 2.6)
+        if 0.1 <= area_m <= 1.6 and width_m <= 1.3 and tall_ok:
+            return "person", size
+        if 2.0 <= area_m <= 30.0 and width_m >= 1.2:
+            return "car", size
+        return "other", size
+
+
+class BackgroundWindows:
+    """Which stored background a capture time uses, and loading it (uint8, rounded as for display)."""
+
+    def __init__(self, project, camera_id: int):
+        self.project = project
+        self.camera_id = camera_id
+        stored = project.backgrounds(camera_id)
+        if not stored:
+            cam = project.camera(camera_id)
+            raise BadInputError(
+                f"Camera {cam.name!r} has no background yet; the built-in detector compares every frame with it.",
+                "Run `walt3d background PROJECT` first (or Background > Compute in the app).")
+        self.keys = [b["window"] for b in stored]
+        self.hours = stored[0]["settings"].get("hours_per_window", 1)
+        self.tz = project.camera(camera_id).tz
+        self._memo: dict[int, str] = {}
+
+    def key_for_time(self, t: float) -> str:
+        if len(self.keys) == 1:
+            return self.keys[0]
+        quarter = int(t // 900)  # every time zone's offset is a whole number of quarter hours
+        key = self._memo.get(quarter)
+        if key is None:
+            key = self._memo[quarter] = self._lookup(t)
+        return key
+
+    def _lookup(self, t: float) -> str:
+        from ..background import hour_windows
+
+        if self.hours and "all" not in self.keys:
+            key = next(iter(hour_windows([t], self.tz, self.hours)))
+            if key in self.keys:
+                return key
+            # the nearest stored window by hour of day (wrapping at midnight)
+            h = _first_hour(key)
+            return min(self.keys, key=lambda k: min(abs(_first_hour(k) - h), 24 - abs(_first_hour(k) - h)))
+        return "all" if "all" in self.keys else self.keys[0]
+
+    def load(self, key: str) -> np.ndarray:
+        from ..background import to_display
+
+        bg = to_display(self.project.load_background(self.camera_id, key))
+        if bg.ndim == 2:
+            bg = np.repeat(bg[..., None], 3, axis=2)
+        return np.ascontiguousarray(bg)
+
+
+class _FixedBackground:
+    def __init__(self, image: np.ndarray):
+        from ..background import to_display
+
+        img = to_display(image) if image.dtype != np.uint8 else image
+        self.image = np.ascontiguousarray(np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img)
+
+    def key_for_time(self, t: float) -> str:
+        return "fixed"
+
+    def load(self, key: str) -> np.ndarray:
+        return self.image
+
+
+def _first_hour(key: str) -> int:
+    try:
+        return int(key[1:3])
+    except ValueError:
+        return 0

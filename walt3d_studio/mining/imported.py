@@ -1,0 +1,232 @@
+"""Detections computed elsewhere, as a detector: COCO results JSON or MOT txt.
+
+COCO: a results list (``[{"image_id", "category_id", "bbox", "score", "segmentation"}, ...]``) or a full
+dataset (``{"images", "annotations", "categories"}``). Masks may be RLE (compressed or not) or polygons, and
+must be full-image masks of the camera's size. Frames are matched by file name when the file names images
+(a dataset's ``images[].file_name``, or a string ``image_id``), else by index: integer ``image_id`` = the
+frame's position in the camera's capture order (0-based; change with ``index_base``).
+
+MOT (``frame, id, x, y, w, h, conf, ...`` per line, comma- or space-separated): boxes only, frame numbers
+1-based positions in capture order; ``conf`` < 0 means no score (1.0). Class: ``mot_category`` ("person").
+
+Everything is read and checked in `start`, before the mining job writes anything: a reference to a frame the
+camera does not have, a mask of the wrong size or a malformed box is a BadInputError naming the first few.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from ..errors import BadInputError
+from .detection import Detection, FrameInfo, decode_rle
+from .registry import RunInfo
+
+COCO_IDS = {1: "person", 3: "car"}
+NAME_MAP = {"person": "person", "pedestrian": "person", "people": "person", "rider": "person",
+            "car": "car", "vehicle": "car", "van": "car", "suv": "car"}
+
+
+def category_of(name: str | None) -> str:
+    return NAME_MAP.get((name or "").strip().lower(), "other")
+
+
+class ImportedDetections:
+    name = "import"
+    needs_pixels = False
+    needs_background = False
+    thread_safe = True
+
+    def __init__(self, path, index_base: int | None = None, mot_category: str = "person", min_score: float = 0.0):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise BadInputError(f"No detections file at {self.path}.", "Check the path given to --import-detections.")
+        self.index_base = index_base
+        self.mot_category = mot_category
+        self.min_score = float(min_score)
+        self.by_frame: dict[int, list[Detection]] = {}
+        self.settings = {"path": str(self.path), "index_base": index_base, "mot_category": mot_category,
+                         "min_score": self.min_score}
+
+    def start(self, run: RunInfo) -> None:
+        self.W, self.H = run.width, run.height
+        self.ids = [int(i) for i in run.frames.ids]
+        names: dict[str, int] = {}
+        for fid, name in run.file_names.items():
+            names[str(name)] = fid
+            names.setdefault(PurePosixPath(str(name)).name, fid)
+        self.names = names
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        if self.path.suffix.lower() == ".json" or text.lstrip()[:1] in "[{":
+            self._read_coco(text)
+        else:
+            self._read_mot(text)
+
+    def detect(self, frame, info: FrameInfo) -> list[Detection]:
+        return self.by_frame.get(info.frame_id, [])
+
+    def close(self) -> None:
+        self.by_frame.clear()
+
+    # -- matching ----------------------------------------------------------------------------------
+    def _frame_by_index(self, index, base: int) -> int | None:
+        try:
+            i = int(index) - base
+        except (TypeError, ValueError):
+            return None
+        return self.ids[i] if 0 <= i < len(self.ids) else None
+
+    def _frame_by_name(self, name: str) -> int | None:
+        return self.names.get(name) or self.names.get(PurePosixPath(name.replace("\\", "/")).name)
+
+    def _fail(self, what: str, items: list, hint: str):
+        shown = ", ".join(str(x) for x in items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+        raise BadInputError(f"{self.path.name}: {what}: {shown}. Nothing was imported.", hint)
+
+    # -- COCO --------------------------------------------------------------------------------------
+    def _read_coco(self, text: str) -> None:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise BadInputError(f"{self.path.name} is not valid JSON (line {e.lineno}: {e.msg}).",
+                                "Give a COCO results JSON or a MOT txt file.") from None
+        images, cats = {}, {}
+        if isinstance(data, dict):
+            anns = data.get("annotations")
+            if not isinstance(anns, list):
+                raise BadInputError(f"{self.path.name} has no 'annotations' list.",
+                                    "Give a COCO results list or a COCO dataset with annotations.")
+            images = {im.get("id"): im for im in data.get("images", []) if isinstance(im, dict)}
+            cats = {c.get("id"): c.get("name") for c in data.get("categories", []) if isinstance(c, dict)}
+        elif isinstance(data, list):
+            anns = data
+        else:
+            raise BadInputError(f"{self.path.name} is neither a COCO results list nor a COCO dataset.",
+                                "Give a COCO results JSON or a MOT txt file.")
+        base = 0 if self.index_base is None else int(self.index_base)
+        missing, bad_size, bad_box = [], [], []
+        by_frame: dict[int, list[Detection]] = {}
+        for n, a in enumerate(anns):
+            if not isinstance(a, dict) or "image_id" not in a:
+                bad_box.append(f"#{n} (no image_id)")
+                continue
+            ref = a["image_id"]
+            im = images.get(ref)
+            if im is not None and im.get("file_name"):
+                fid = self._frame_by_name(str(im["file_name"]))
+                shown = im["file_name"]
+            elif isinstance(ref, str) and not ref.isdigit():
+                fid, shown = self._frame_by_name(ref), ref
+            else:
+                fid, shown = self._frame_by_index(ref, base), f"index {ref}"
+            if fid is None:
+                missing.append(shown)
+                continue
+            score = a.get("score", 1.0)
+            score = 1.0 if score is None else float(score)
+            if score < self.min_score:
+                continue
+            cid = a.get("category_id")
+            category = category_of(cats[cid]) if cid in cats else COCO_IDS.get(cid, category_of(a.get("category")))
+            det, problem = self._coco_detection(a, category, score)
+            if problem == "size":
+                bad_size.append(f"#{n}")
+                continue
+            if problem:
+                bad_box.append(f"#{n} ({problem})")
+                continue
+            if det is not None:
+                by_frame.setdefault(fid, []).append(det)
+        if missing:
+            self._fail(f"{len(missing)} detection(s) refer to frames this camera does not have", missing,
+                       "Match by the frames' file names, or by 0-based index in capture order "
+                       "(see `walt3d info`); add the missing frames first if they belong to this camera.")
+        if bad_size:
+            self._fail(f"{len(bad_size)} mask(s) are not {self.W}x{self.H} (the camera's frame size)", bad_size,
+                       "Masks must be full-image RLE or polygons in this camera's pixel coordinates.")
+        if bad_box:
+            self._fail(f"{len(bad_box)} detection(s) are malformed", bad_box,
+                       "Each needs image_id and bbox [x, y, w, h] with w, h > 0.")
+        self.by_frame = by_frame
+
+    def _coco_detection(self, a: dict, category: str, score: float):
+        seg = a.get("segmentation")
+        mask = None
+        if seg:
+            try:
+                if isinstance(seg, dict):
+                    size = seg.get("size")
+                    if list(size) != [self.H, self.W]:
+                        return None, "size"
+                    mask = decode_rle(seg)
+                elif isinstance(seg, list):
+                    from pycocotools import mask as mask_util
+
+                    polys = [p for p in seg if isinstance(p, list) and len(p) >= 6]
+                    if not polys:
+                        return None, "empty polygon"
+                    arr = np.concatenate([np.asarray(p, float) for p in polys])
+                    if arr.size and (arr[0::2].max() > self.W + 1 or arr[1::2].max() > self.H + 1):
+                        return None, "size"
+                    mask = mask_util.decode(mask_util.merge(mask_util.frPyObjects(polys, self.H, self.W))).astype(bool)
+                else:
+                    return None, "segmentation neither RLE nor polygons"
+            except BadInputError:
+                raise
+            except Exception as e:
+                return None, f"unreadable mask: {type(e).__name__}"
+            if mask.shape != (self.H, self.W):
+                return None, "size"
+            det = Detection.from_full_mask(mask, category, score)
+            if det is not None:
+                return det, None
+        box = a.get("bbox")
+        if not _good_box(box):
+            return None, "bad bbox"
+        return Detection(category, score, tuple(float(v) for v in box)), None
+
+    # -- MOT ---------------------------------------------------------------------------------------
+    def _read_mot(self, text: str) -> None:
+        base = 1 if self.index_base is None else int(self.index_base)
+        missing, bad = [], []
+        by_frame: dict[int, list[Detection]] = {}
+        for n, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.replace(",", " ").split()
+            try:
+                vals = [float(v) for v in parts[:7]]
+                frame, _tid, x, y, w, h = vals[:6]
+            except ValueError:
+                bad.append(f"line {n}")
+                continue
+            if len(vals) < 6 or not _good_box([x, y, w, h]):
+                bad.append(f"line {n}")
+                continue
+            conf = vals[6] if len(vals) > 6 else -1.0
+            score = 1.0 if conf < 0 else min(1.0, conf)
+            if score < self.min_score:
+                continue
+            fid = self._frame_by_index(int(frame), base)
+            if fid is None:
+                missing.append(f"frame {int(frame)}")
+                continue
+            by_frame.setdefault(fid, []).append(Detection(self.mot_category, score, (x, y, w, h)))
+        if bad:
+            self._fail(f"{len(bad)} line(s) are not MOT rows (frame, id, x, y, w, h, conf, ...)", bad,
+                       "Fix or remove those lines; boxes need w, h > 0.")
+        if missing:
+            self._fail(f"{len(missing)} row(s) refer to frames this camera does not have ({len(self.ids)} frames, "
+                       f"numbered from {base})", missing, "MOT frame numbers are 1-based positions in capture order.")
+        self.by_frame = by_frame
+
+
+def _good_box(box) -> bool:
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        return False
+    return all(math.isfinite(v) for v in (x, y, w, h)) and w > 0 and h > 0

@@ -1,0 +1,150 @@
+"""Occlusion labels as a dataset: export to COCO JSON (one image per object crop) and import back.
+
+Export writes FILE (COCO JSON, loadable by pycocotools) and the crops beside it in FILE's stem + "_crops/".
+Each image is one labelled detection's RGBA crop; its single annotation carries the crop-frame box and RLE
+mask, the category, ``occlusion_label`` (U / O / X) and a ``walt3d`` block saying where it came from (camera,
+source file, exact source frame index, box in the frame, detection and track ids, who labelled it, what the
+machine said). Import matches annotations to this project's detections by camera, source file name, source
+frame index and box (IoU >= 0.9 with a detection of that frame), and appends the labels as one undoable edit.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInputError
+from ..jobs import JobContext, silent
+
+CATEGORY_IDS = {"car": 1, "person": 2, "other": 3}
+FORMAT = "walt3d-occlusion-labels"
+
+
+def export_labels(project, path, camera_id: int | None = None, ctx: JobContext | None = None) -> int:
+    """Write the labelled detections (their effective human label) as a COCO dataset; returns how many."""
+    from ..store.detections import detection_table
+    from .crops import ensure_crops, read_png_rgba
+    from .detection import encode_local_mask
+
+    ctx = ctx or silent()
+    path = Path(path)
+    t = detection_table(project, camera_id=camera_id)
+    keep = np.array([lab is not None for lab in t.label], bool)
+    if not keep.any():
+        raise BadInputError("No detection has a human occlusion label to export.",
+                            "Label detections U / O / X first (review panel, or `walt3d labels import`).")
+    ensure_crops(project, t.id[keep], ctx)
+    t = detection_table(project, camera_id=camera_id)
+    keep = np.array([lab is not None for lab in t.label], bool)
+    frames = {r[0]: r[1:] for r in project.conn.execute(
+        "SELECT f.id, c.name, c.width, c.height, s.path FROM frames f JOIN cameras c ON c.id = f.camera_id "
+        "JOIN sources s ON s.id = f.source_id")}
+    own = {r[0]: r[1] for r in project.conn.execute(
+        "SELECT detection_id, who FROM labels WHERE id IN (SELECT MAX(id) FROM labels WHERE kind = 'occlusion' "
+        "AND detection_id IS NOT NULL GROUP BY detection_id)")}
+    crops_dir = path.with_name(path.stem + "_crops")
+    tmp_dir = crops_dir.with_name(crops_dir.name + ".tmp")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir(parents=True)
+    images, anns = [], []
+    try:
+        for n, i in enumerate(np.flatnonzero(keep), 1):
+            did = int(t.id[i])
+            cam, W, H, src = frames[int(t.frame_id[i])]
+            rgba = read_png_rgba(project.root / t.crop_path[i])
+            name = f"{did}.png"
+            shutil.copyfile(project.root / t.crop_path[i], tmp_dir / name)
+            h, w = rgba.shape[:2]
+            rle = encode_local_mask(rgba[..., 3] > 127, 0, 0, w, h)
+            images.append({"id": n, "file_name": f"{crops_dir.name}/{name}", "width": w, "height": h,
+                           "walt3d": {"camera": cam, "source": Path(src).name, "source_index": int(t.source_index[i]),
+                                      "capture_time": float(t.capture_time[i]), "frame_size": [W, H],
+                                      "frame_box": [float(v) for v in t.box[i]]}})
+            anns.append({"id": n, "image_id": n, "category_id": CATEGORY_IDS.get(t.category[i], 3),
+                         "bbox": [0, 0, w, h], "area": float(np.count_nonzero(rgba[..., 3] > 127)),
+                         "segmentation": rle, "iscrowd": 0, "occlusion_label": t.label[i],
+                         "walt3d": {"detection_id": did, "track_id": int(t.track_id[i]),
+                                    "label_on": "detection" if did in own else "track", "who": own.get(did),
+                                    "machine_verdict": t.machine_verdict[i], "decided_by": t.decided_by[i],
+                                    "rule_verdict": t.rule_verdict[i],
+                                    "p_unoccluded": None if np.isnan(t.p_unoccluded[i]) else float(t.p_unoccluded[i]),
+                                    "score": float(t.score[i])}})
+            ctx.progress(n, int(keep.sum()), "exporting labels")
+        doc = {"info": {"description": "WALT3D Studio occlusion labels", "format": FORMAT, "version": 1,
+                        "project": project.name, "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+               "licenses": [],
+               "categories": [{"id": i, "name": n, "supercategory": "object"} for n, i in CATEGORY_IDS.items()],
+               "occlusion_labels": {"U": "unoccluded", "O": "occluded", "X": "not an object"},
+               "images": images, "annotations": anns}
+        shutil.rmtree(crops_dir, ignore_errors=True)
+        os.replace(tmp_dir, crops_dir)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return len(anns)
+
+
+def import_labels(project, path, who: str = "import"):
+    """Append the file's labels to the matching detections as one edit. Returns (LabelEdit, matched, unmatched)."""
+    from ..store.detections import LABELS, LabelChange, apply_label_changes, own_labels
+    from .detection import box_iou
+
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        images = {im["id"]: im for im in doc["images"]}
+        anns = doc["annotations"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BadInputError(f"{path.name} is not an occlusion-label dataset ({type(e).__name__}: {e}).",
+                            "Give a file written by `walt3d labels export`.") from None
+    cams = {c.name: c.id for c in project.cameras()}
+    frame_of = {}
+    for fid, cam, src, idx in project.conn.execute(
+            "SELECT f.id, f.camera_id, s.path, f.source_index FROM frames f JOIN sources s ON s.id = f.source_id"):
+        frame_of[(cam, Path(src).name, idx)] = fid
+    wanted: dict[int, str] = {}
+    unmatched = 0
+    for a in anns:
+        try:
+            value = a["occlusion_label"]
+            w = images[a["image_id"]]["walt3d"]
+            key = (cams.get(w["camera"]), w["source"], int(w["source_index"]))
+            box = np.asarray(w["frame_box"], float)
+        except (KeyError, TypeError, ValueError) as e:
+            raise BadInputError(f"{path.name}: annotation {a.get('id', '?') if isinstance(a, dict) else '?'} lacks "
+                                f"the walt3d fields ({e}). Nothing was imported.",
+                                "Give a file written by `walt3d labels export`.") from None
+        if value not in LABELS:
+            raise BadInputError(f"{path.name}: annotation {a.get('id')} has label {value!r}. Nothing was imported.",
+                                "Labels are U, O or X.")
+        fid = frame_of.get(key)
+        if fid is None:
+            unmatched += 1
+            continue
+        rows = project.conn.execute("SELECT id, x, y, w, h FROM detections WHERE frame_id = ?", (fid,)).fetchall()
+        if not rows:
+            unmatched += 1
+            continue
+        iou = box_iou(box[None], np.array([r[1:] for r in rows], float))[0]
+        j = int(np.argmax(iou))
+        if iou[j] < 0.9:
+            unmatched += 1
+            continue
+        wanted[rows[j][0]] = value
+    if not wanted:
+        raise BadInputError(f"None of the {len(anns)} labels in {path.name} matches a detection of this project.",
+                            "Import labels into the project (and mining run) they were exported from.")
+    own = own_labels(project.conn, sorted(wanted))
+    changes = [LabelChange("detection", d, own.get(d), v) for d, v in sorted(wanted.items()) if own.get(d) != v]
+    from ..store.detections import LabelEdit
+
+    edit = apply_label_changes(project, changes, who, f"import {len(changes)} labels") if changes \
+        else LabelEdit([], who)
+    return edit, len(wanted), unmatched

@@ -1,0 +1,346 @@
+"""The mining stage: detect -> track -> occlusion verdict -> store, for one camera and one time range.
+
+`mine(project, camera_id, ...)` does it all as one job (progress and cancel through `ctx`; a cancelled or
+failed run leaves the project as it was). For scale-out (DESIGN "Scale-out") the same work splits in two:
+`mine_shard(...)` runs on any machine holding the project read-only and writes its results to a folder of its
+own (shard.json, detections.jsonl, crops/), and `merge_shard(project, folder)` imports that folder into the
+project's SQLite store in one transaction (one writer).
+
+Pipeline, per frame in capture order: frames are decoded on a reader thread, detected on a thread pool
+(OpenCV releases the GIL), then tracked (one SORT tracker per source, reset at long gaps), judged by the
+rule (and the trained classifier, if any), encoded to RLE, and mined objects' RGBA crops written as PNG on
+the pool. Crops go under arrays/crops/cam<C>/<run>/, so a failed run removes exactly its own files.
+Shard files and the merge into SQLite are in `merge.py`.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..errors import BadInputError, Cancelled
+from ..jobs import JobContext, silent
+from .crops import write_png_rgba
+from .detection import FrameInfo, rgba_crop
+from .occlusion import AreaHistory, RuleSettings, decide, frame_facts, rule_verdict
+from .merge import ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
+from .registry import RunInfo, create_detector
+from .tracker import SortTracker, TrackerSettings
+
+@dataclass
+class MineSettings:
+    detector: str = "foreground"
+    weights: str | None = None
+    import_path: str | None = None          # detections file for the "import" detector
+    detector_options: dict = field(default_factory=dict)
+    rule: RuleSettings = field(default_factory=RuleSettings)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    crops: bool = True                      # write RGBA crops of mined objects
+    use_classifier: bool = True             # use the active trained classifier, if there is one
+    workers: int | None = None              # detection threads (None: CPUs, at most 4)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rule"], d["tracker"] = self.rule.to_dict(), self.tracker.to_dict()
+        return d
+
+
+@dataclass
+class MineReport:
+    camera_id: int
+    frames: int
+    detections: int
+    tracks: int
+    mined: int
+    usable_tracks: int
+    seconds: float
+    detector: str
+    replaced: int = 0
+
+    def summary(self) -> str:
+        return (f"{self.frames} frames: {self.detections} detections in {self.tracks} tracks; {self.mined} mined, "
+                f"{self.usable_tracks} usable tracks ({self.detector}, {self.seconds:.1f} s)")
+
+
+# ----------------------------------------------------------------------------------------- the job
+
+
+def mine(project, camera_id: int, settings: MineSettings | None = None, *, start: float | None = None,
+         end: float | None = None, replace: bool = False, ctx: JobContext | None = None) -> MineReport:
+    """Mine a camera's frames captured in [start, end) (all when None) into the project."""
+    ctx = ctx or silent()
+    settings = settings or MineSettings()
+    frame_ids = _frame_ids(project, camera_id, start, end)
+    check_not_mined(project, frame_ids, replace)
+    jobs: list[int] = []
+    res = None
+    try:
+        res = mine_shard(project, camera_id, settings, start=start, end=end, out_dir=project.root / "arrays",
+                         ctx=ctx, on_started=lambda: jobs.append(_job_start(project, settings, camera_id, start, end)))
+        report = merge_results(project, res, replace=replace)
+        _job_end(project, jobs[0], "done", report.summary())
+        return report
+    except BaseException as e:
+        if res is not None and res.crop_dir is not None:
+            shutil.rmtree(res.crop_dir, ignore_errors=True)
+        if jobs:
+            _job_end(project, jobs[0], "cancelled" if isinstance(e, Cancelled) else "failed", str(e)[:500])
+        raise
+
+
+def mine_shard(project, camera_id: int, settings: MineSettings | None = None, *, start: float | None = None,
+               end: float | None = None, out_dir: Path | None = None, ctx: JobContext | None = None,
+               write: bool = False, on_started: Callable[[], None] | None = None) -> ShardResults:
+    """Run the pipeline over a camera x time range. Crops go under `out_dir`/crops/...; with `write=True`
+    the results are also written to `out_dir` (shard.json + detections.jsonl) for `merge_shard`."""
+    ctx = ctx or silent()
+    settings = settings or MineSettings()
+    cam = project.camera(camera_id)
+    table = project.frame_table(camera_id)
+    positions = _positions(table, start, end)
+    if len(positions) == 0:
+        raise BadInputError(f"Camera {cam.name!r} has no frames in the chosen time range.",
+                            "Add a time-lapse (walt3d add-source) or widen the range.")
+    opts = dict(settings.detector_options)
+    if settings.import_path is not None:
+        opts["path"] = settings.import_path
+    detector = create_detector(settings.detector, settings.weights, **opts)
+    file_names = dict(project.conn.execute("SELECT id, file_name FROM frames WHERE camera_id = ? AND file_name "
+                                           "IS NOT NULL", (camera_id,)).fetchall())
+    run = RunInfo(project, camera_id, cam.width, cam.height, project.calibration(camera_id), table, file_names)
+    detector.start(run)  # validates inputs (background present, import file consistent) before any write
+    from ..store.detections import static_occluder
+
+    static = static_occluder(project, camera_id)
+    model = None
+    if settings.use_classifier:
+        from ..store.detections import active_classifier
+
+        if active_classifier(project) is not None:
+            from .classifier import load_active_model
+
+            model = load_active_model(project)
+    if on_started:
+        on_started()
+    out_dir = Path(out_dir) if out_dir is not None else None
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    crop_rel = Path("crops") / f"cam{camera_id}" / run_id
+    crop_dir = (out_dir / crop_rel) if (out_dir is not None and settings.crops) else None
+    reader = project.frame_reader(camera_id, cache_bytes=64 << 20 if not detector.needs_pixels else 0)
+    t0 = time.perf_counter()
+    try:
+        infos = [FrameInfo(int(p), int(table.ids[p]), int(table.source_ids[p]), int(table.source_index[p]),
+                           float(table.times[p]), file_names.get(int(table.ids[p]))) for p in positions]
+        if detector.needs_pixels:
+            frames = _decode_ahead(reader, infos)
+        else:
+            frames = ((i, None) for i in infos)
+        dets = run_pipeline(frames, detector, cam.width, cam.height, settings, crop_dir=crop_dir,
+                            crop_rel=crop_rel, static_mask=static, model=model, total=len(infos), ctx=ctx,
+                            load_frame=lambda info: reader.frame(info.position))
+    except BaseException:
+        if crop_dir is not None:
+            shutil.rmtree(crop_dir, ignore_errors=True)
+        raise
+    finally:
+        reader.close()
+        detector.close()
+    res = ShardResults(camera_id, settings.detector, settings.to_dict(), [i.frame_id for i in infos], dets,
+                       out_dir, crop_dir, time.perf_counter() - t0)
+    if write:
+        write_shard(res, out_dir)
+    return res
+
+
+# -------------------------------------------------------------------------------------- the pipeline
+
+
+def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector, width: int, height: int,
+                 settings: MineSettings, *, crop_dir: Path | None = None, crop_rel: Path = Path("crops"),
+                 static_mask: np.ndarray | None = None, model=None, total: int = 0, ctx: JobContext | None = None,
+                 load_frame: Callable[[FrameInfo], np.ndarray] | None = None) -> list[dict]:
+    """Detect, track and judge every frame; returns one record per detection (in capture order)."""
+    ctx = ctx or silent()
+    rule = settings.rule
+    workers = settings.workers or min(4, _cpus())
+    trackers: dict[int, SortTracker] = {}
+    last_time: dict[int, float] = {}
+    areas = AreaHistory(rule.area_window)
+    records: list[dict] = []
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mine")
+    crop_jobs: deque = deque()
+    last_report = 0.0
+    try:
+        if getattr(detector, "thread_safe", False) and workers > 1:
+            stream = _detect_ahead(frames, detector, pool, 2 * workers)
+        else:
+            stream = ((info, frame, detector.detect(frame, info)) for info, frame in frames)
+        for n, (info, frame, dets) in enumerate(stream):
+            ctx.check()
+            tr = trackers.get(info.source_id)
+            if tr is None:
+                tr = trackers[info.source_id] = SortTracker(settings.tracker)
+            elif info.capture_time - last_time[info.source_id] > settings.tracker.max_gap_s:
+                tr.reset()
+            last_time[info.source_id] = info.capture_time
+            ids = tr.update(np.array([d.box for d in dets], float).reshape(-1, 4))
+            facts = frame_facts(dets, width, height, rule, static_mask)
+            recs = []
+            for k, (d, tid, f) in enumerate(zip(dets, ids, facts)):
+                key = f"s{info.source_id}:{int(tid)}"
+                ratio = areas.ratio(key, d.area)
+                rv, reasons = rule_verdict(f, ratio, rule)
+                recs.append({"frame_id": info.frame_id, "k": k, "track": key, "source_id": info.source_id,
+                             "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
+                             "area": d.area, "rule_verdict": rv, "reasons": reasons, "p": None,
+                             "model_version": None, "crop": None, "det": d})
+            if model is not None and recs:
+                if frame is None and load_frame is not None:
+                    frame = load_frame(info)
+                p = model.predict(frame, dets, [r["reasons"] for r in recs], width, height)
+                for r, pi in zip(recs, p):
+                    r["p"] = float(pi)
+                    r["model_version"] = model.version
+                    r["reasons"]["classifier"] = {"p": round(float(pi), 4), "version": model.version}
+            for r in recs:
+                r["verdict"], r["decided_by"] = decide(r["rule_verdict"], r["p"])
+                d = r.pop("det")
+                r["rle"] = d.rle(width, height)
+                if crop_dir is not None and r["verdict"] == "unoccluded":
+                    if frame is None and load_frame is not None:
+                        frame = load_frame(info)
+                    name = f"{info.frame_id}_{r['k']}.png"
+                    r["crop"] = str(crop_rel / name)
+                    crop_jobs.append(pool.submit(write_png_rgba, crop_dir / name, rgba_crop(frame, d)))
+            records.extend(recs)
+            while crop_jobs and (crop_jobs[0].done() or len(crop_jobs) > 4 * workers):
+                crop_jobs.popleft().result()
+            now = time.monotonic()
+            if now - last_report > 0.1 or n + 1 == total:
+                last_report = now
+                ctx.progress(n + 1, total, f"{len(records)} detections")
+        while crop_jobs:
+            crop_jobs.popleft().result()
+    finally:
+        close = getattr(frames, "close", None)
+        if close:
+            close()
+        pool.shutdown(wait=True, cancel_futures=True)
+    return records
+
+
+def _detect_ahead(frames, detector, pool, depth: int) -> Iterator:
+    pending: deque = deque()
+    it = iter(frames)
+    try:
+        for info, frame in it:
+            pending.append((info, frame, pool.submit(detector.detect, frame, info)))
+            if len(pending) >= depth:
+                info0, frame0, fut = pending.popleft()
+                yield info0, frame0, fut.result()
+        while pending:
+            info0, frame0, fut = pending.popleft()
+            yield info0, frame0, fut.result()
+    finally:
+        for _, _, fut in pending:
+            fut.cancel()
+
+
+class _decode_ahead:
+    """Frames decoded on a background thread, a few ahead of the consumer (PyAV releases the GIL)."""
+
+    def __init__(self, reader, infos: list[FrameInfo], depth: int = 8):
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._infos = infos
+        self._thread = threading.Thread(target=self._run, args=(reader,), daemon=True, name="mine-decode")
+        self._thread.start()
+
+    def _run(self, reader):
+        try:
+            for info, frame in zip(self._infos, reader.iter_frames([i.position for i in self._infos])):
+                while not self._stop.is_set():
+                    try:
+                        self._q.put((info, frame), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._put(None)
+        except BaseException as e:  # handed to the consumer
+            self._put(e)
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self):
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _cpus() -> int:
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _positions(table, start, end) -> np.ndarray:
+    keep = np.ones(len(table), bool)
+    if start is not None:
+        keep &= table.times >= start
+    if end is not None:
+        keep &= table.times < end
+    return np.flatnonzero(keep)
+
+
+def _frame_ids(project, camera_id, start, end) -> list[int]:
+    table = project.frame_table(camera_id)
+    return [int(table.ids[p]) for p in _positions(table, start, end)]
+
+
+def _job_start(project, settings, camera_id, start, end) -> int:
+    s = settings.to_dict()
+    s.update({"camera_id": camera_id, "start": start, "end": end})
+    with project.transaction() as c:
+        return c.execute("INSERT INTO jobs (kind, status, settings_json, started_at) VALUES ('mine', 'running', ?, ?)",
+                         (json.dumps(s, default=str), time.time())).lastrowid
+
+
+def _job_end(project, job: int, status: str, message: str) -> None:
+    try:
+        with project.transaction() as c:
+            c.execute("UPDATE jobs SET status = ?, message = ?, finished_at = ? WHERE id = ?",
+                      (status, message, time.time(), job))
+    except Exception:
+        pass

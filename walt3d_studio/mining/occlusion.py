@@ -1,0 +1,128 @@
+"""The WALT occlusion rule, made precise (DESIGN "Occlusion rule"), and how verdicts combine.
+
+For a detection A in a frame, an occluder candidate is any *other* detection B of that frame with score >=
+`occluder_score` (0.3; every candidate whatever its class, and high-confidence boxes count too -- WALT's code
+only counted low-confidence ones, a slip). A is **occluded** when some candidate B has its box bottom lower in
+the image than A's and IoU(A, B) > delta (0.05), or when A's mask overlaps the camera's static-occluder mask by
+more than delta of A's area. A is **truncated** when its box comes within `border_px` (2) of the image edge.
+A is **mined** (verdict "unoccluded") when its score >= `mine_score` (0.9), it is neither occluded nor
+truncated, and its mask area is within +-40 % of its track's running median (the median of the track's last
+`area_window` areas before it; a jump means two objects merged into one blob, or one split).
+
+Rule verdicts: "occluded" (also when truncated as well), "truncated", "rejected" (low score or area jump) or
+"unoccluded". The reasons dict records every fact the rule looked at, so the review panel can say why.
+
+Precedence: a person's label (U / O / X), else the classifier when one is trained (P(unoccluded) >= 0.5),
+else the rule. Every stored verdict says which of them decided.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .detection import Detection, box_iou
+
+VERDICTS = ("unoccluded", "occluded", "truncated", "rejected", "not_object")
+LABEL_VERDICT = {"U": "unoccluded", "O": "occluded", "X": "not_object"}
+
+
+@dataclass
+class RuleSettings:
+    occluder_score: float = 0.3
+    delta: float = 0.05
+    border_px: float = 2
+    mine_score: float = 0.9
+    area_tolerance: float = 0.4
+    area_window: int = 9
+    min_mined_frames: int = 3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSettings,
+                static_mask: np.ndarray | None = None) -> list[dict]:
+    """Per detection of one frame: who may occlude it, static overlap, truncated edges (no track needed)."""
+    n = len(dets)
+    out = [{} for _ in range(n)]
+    if n == 0:
+        return out
+    boxes = np.array([d.box for d in dets], float)
+    scores = np.array([d.score for d in dets], float)
+    iou = box_iou(boxes, boxes)
+    bottom = boxes[:, 1] + boxes[:, 3]
+    b = settings.border_px
+    for i, d in enumerate(dets):
+        x, y, w, h = boxes[i]
+        by = []
+        for j in range(n):
+            if j != i and scores[j] >= settings.occluder_score and bottom[j] > bottom[i] \
+                    and iou[i, j] > settings.delta:
+                by.append({"index": j, "iou": round(float(iou[i, j]), 4)})
+        edges = [name for name, gap in (("left", x), ("top", y), ("right", width - (x + w)),
+                                        ("bottom", height - (y + h))) if gap <= b]
+        facts = {"occluded_by": by, "truncated": edges, "score": round(float(d.score), 4),
+                 "max_iou": round(float(np.max(np.delete(iou[i], i))) if n > 1 else 0.0, 4)}
+        if static_mask is not None:
+            facts["static_overlap"] = round(_static_overlap(d, static_mask), 4)
+        out[i] = facts
+    return out
+
+
+def _static_overlap(d: Detection, static_mask: np.ndarray) -> float:
+    x, y, w, h = d.int_box
+    H, W = static_mask.shape
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    m = d.local_mask()[y0 - y:y1 - y, x0 - x:x1 - x]
+    inter = np.count_nonzero(m & static_mask[y0:y1, x0:x1])
+    return inter / max(d.area, 1.0)
+
+
+class AreaHistory:
+    """Running median of each track's recent areas (before the current detection)."""
+
+    def __init__(self, window: int = 9):
+        self.window = window
+        self._areas: dict = {}
+
+    def ratio(self, track, area: float) -> float:
+        """area / median of the track's last `window` areas (1.0 for a track's first detection); then records it."""
+        hist = self._areas.setdefault(track, [])
+        r = area / float(np.median(hist)) if hist else 1.0
+        hist.append(area)
+        if len(hist) > self.window:
+            del hist[0]
+        return r
+
+
+def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings) -> tuple[str, dict]:
+    """The rule's verdict from `frame_facts` of one detection and its area ratio to the track median."""
+    occluded = bool(facts["occluded_by"]) or facts.get("static_overlap", 0.0) > settings.delta
+    truncated = bool(facts["truncated"])
+    low_score = facts["score"] < settings.mine_score
+    tol = settings.area_tolerance
+    area_jump = not (1 - tol <= area_ratio <= 1 + tol)
+    reasons = dict(facts)
+    reasons["area_ratio"] = round(float(area_ratio), 4)
+    flags = [k for k, v in (("occluded", occluded), ("truncated", truncated), ("low_score", low_score),
+                            ("area_jump", area_jump)) if v]
+    reasons["flags"] = flags
+    if occluded:
+        verdict = "occluded"
+    elif truncated:
+        verdict = "truncated"
+    elif low_score or area_jump:
+        verdict = "rejected"
+    else:
+        verdict = "unoccluded"
+    return verdict, reasons
+
+
+def decide(rule: str, p_unoccluded: float | None) -> tuple[str, str]:
+    """(verdict, decided_by) of the machine: the classifier when it gave a probability, else the rule."""
+    if p_unoccluded is not None and np.isfinite(p_unoccluded):
+        return ("unoccluded" if p_unoccluded >= 0.5 else "occluded"), "classifier"
+    return rule, "rule"
