@@ -345,10 +345,12 @@ def test_hour_windows_errors_and_labels():
             window_label(bad)
 
 
-def test_window_key_for_time_matches_the_windows():
-    from walt3d_studio.background import window_key_for_time
+def test_window_for_time_picks_the_covering_window():
+    from walt3d_studio.background import window_for_time
 
     t = 1714543200.0  # 2024-05-01 06:00 UTC = 08:00 in Berlin (summer time)
-    assert window_key_for_time(t, "Europe/Berlin", 1) == "h08"
-    assert window_key_for_time(t, "Europe/Berlin", 3) == next(iter(hour_windows([t], "Europe/Berlin", 3)))
-    assert window_key_for_time(t, "UTC", None) == "all"
+    hourly = [{"window": k, "settings": {"hours_per_window": 1}} for k in ("h07", "h08")]
+    assert window_for_time(hourly, t, "Europe/Berlin") == "h08"
+    assert window_for_time(hourly, t, "UTC") == "h07"  # 06:00 UTC is not stored: the first one stands in
+    assert window_for_time([{"window": "all", "settings": {"hours_per_window": None}}], t, "UTC") == "all"
+    assert window_for_time([], t, "UTC") is None

@@ -50,7 +50,7 @@ import numpy as np
 from .errors import BadInputError, Cancelled
 from .jobs import JobContext
 
-__all__ = ["median_background", "to_display", "hour_windows", "window_key_for_time", "window_label"]
+__all__ = ["median_background", "to_display", "hour_windows", "window_for_time", "window_label"]
 
 #: values per cache chunk (N*CHUNK bytes of frames plus _ROWS*CHUNK of scratch are searched at a time).
 _CHUNK = 16384
@@ -152,11 +152,20 @@ def hour_windows(capture_times_utc: Sequence[float], tz: str, hours_per_window: 
     return dict(sorted(out.items()))
 
 
-def window_key_for_time(capture_time_utc: float, tz: str, hours_per_window: int | None) -> str:
-    """The key of the window that covers one capture time ("all" when one background spans every frame)."""
-    if not hours_per_window:
-        return "all"
-    return next(iter(hour_windows([capture_time_utc], tz, hours_per_window)))
+def window_for_time(stored: list[dict], capture_time_utc: float, tz: str) -> str | None:
+    """Which stored background to show at a capture time: the window covering it, else "all", else the first.
+
+    `stored` is `Project.backgrounds(camera_id)`: dicts with "window" and "settings" (hours_per_window).
+    """
+    keys = [b["window"] for b in stored]
+    if not keys:
+        return None
+    hours = stored[0]["settings"].get("hours_per_window")
+    if hours:
+        key = next(iter(hour_windows([capture_time_utc], tz, hours)))
+        if key in keys:
+            return key
+    return "all" if "all" in keys else keys[0]
 
 
 def window_label(key: str) -> str:

@@ -143,7 +143,8 @@ def cmd_demo(args) -> int:
     from .demo import run_demo
 
     with progress_bar("demo", args.quiet) as ctx:
-        root = run_demo(Path(args.out), ctx=ctx)
+        root, lines = run_demo(Path(args.out), ctx=ctx)
+    print("\n".join(lines))
     print(f"Demo project ready: {root}\nOpen it with: walt3d-studio {root}")
     return 0
 

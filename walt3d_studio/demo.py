@@ -1,4 +1,7 @@
-"""The demo: a project built from the bundled footage, carried through every stage the program has."""
+"""The demo: a project built from the bundled footage, carried through every stage the program has.
+
+Import, calibration (shipped, made with the calibration tool), median backgrounds, mining with the built-in
+detector. Later stages append their step here."""
 from __future__ import annotations
 
 import shutil
@@ -16,10 +19,13 @@ DEMO_CAMERAS = [
 ]
 
 
-def run_demo(out: Path, ctx: JobContext | None = None) -> Path:
-    """Build OUT/demo.walt3d from the bundled footage; an earlier demo project there is rebuilt."""
+def run_demo(out: Path, ctx: JobContext | None = None) -> tuple[Path, list[str]]:
+    """Build OUT/demo.walt3d from the bundled footage; an earlier demo project there is rebuilt.
+
+    Returns the project folder and one summary line per step."""
     from .background_job import compute_backgrounds
     from .camera import Camera
+    from .mining.mine import mine
     from .store import Project
     from .timelapse import parse_user_time
 
@@ -32,16 +38,21 @@ def run_demo(out: Path, ctx: JobContext | None = None) -> Path:
                                 "Pick another output folder.")
         shutil.rmtree(root)
     out.mkdir(parents=True, exist_ok=True)
-    steps = len(DEMO_CAMERAS) * 2
+    steps = len(DEMO_CAMERAS) * 3
+    lines: list[str] = []
     with Project.create(root) as project:
         (root / ".demo").write_text("built by `walt3d demo`; safe to delete\n")
         for i, (name, footage, tz, start, calib) in enumerate(DEMO_CAMERAS):
             cam = project.add_camera(name, tz)
-            ctx.progress(2 * i, steps, f"importing {footage}")
-            project.add_source(resource("footage", footage), cam,
-                               start=parse_user_time(start, tz) if start else None)
+            ctx.progress(3 * i, steps, f"importing {footage}")
+            src = project.add_source(resource("footage", footage), cam,
+                                     start=parse_user_time(start, tz) if start else None)
+            lines.append(f"{name}: imported {src.n_frames} frames of {footage}")
             project.set_calibration(cam, Camera.load(resource("demo", calib)))
-            ctx.progress(2 * i + 1, steps, f"background of {name}")
-            compute_backgrounds(project, cam, hours_per_window=1)
+            ctx.progress(3 * i + 1, steps, f"background of {name}")
+            keys = compute_backgrounds(project, cam, hours_per_window=1)
+            lines.append(f"{name}: median background of window(s) {', '.join(keys)}")
+            ctx.progress(3 * i + 2, steps, f"mining {name}")
+            lines.append(f"{name}: mined {mine(project, cam).summary()}")
         ctx.progress(steps, steps, "done")
-    return root
+    return root, lines

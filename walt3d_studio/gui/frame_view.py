@@ -246,16 +246,9 @@ class CameraDisplay(QObject):
             self._loader.request((self.reader, pos))
 
     def background_key(self, t: float, tz: str) -> str:
-        """The stored window whose hours cover capture time t, else "all", else the first stored one."""
-        from ..background import hour_windows
+        from ..background import window_for_time
 
-        keys = [b["window"] for b in self.backgrounds]
-        hours = self.backgrounds[0]["settings"].get("hours_per_window")
-        if hours:
-            key = next(iter(hour_windows([t], tz, hours)))
-            if key in keys:
-                return key
-        return "all" if "all" in keys else keys[0]
+        return window_for_time(self.backgrounds, t, tz)
 
     def _background_image(self, key: str) -> np.ndarray:
         img = self._bg_images.get(key)

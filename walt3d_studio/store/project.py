@@ -292,17 +292,10 @@ class Project:
             return z["median"]
 
     def background_window_for_time(self, camera_id: int, t: float) -> str | None:
-        """The stored window whose settings cover capture time t, else the nearest stored one."""
-        from ..background import window_key_for_time
+        """The stored window to show at capture time t (see `background.window_for_time`)."""
+        from ..background import window_for_time
 
-        stored = self.backgrounds(camera_id)
-        if not stored:
-            return None
-        key = window_key_for_time(t, self.camera(camera_id).tz, stored[0]["settings"].get("hours_per_window", 1))
-        keys = [b["window"] for b in stored]
-        if key in keys:
-            return key
-        return "all" if "all" in keys else keys[0]
+        return window_for_time(self.backgrounds(camera_id), t, self.camera(camera_id).tz)
 
     # -- summary -------------------------------------------------------------------------------
     def info(self) -> dict:
