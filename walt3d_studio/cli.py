@@ -55,13 +55,14 @@ def cmd_add_source(args) -> int:
     from .timelapse import parse_user_time
 
     with Project.open(args.project) as p:
-        cam_id = None
+        cams = p.cameras()
         if args.camera:
-            names = {c.name: c.id for c in p.cameras()}
+            names = {c.name: c.id for c in cams}
             cam_id = names.get(args.camera) or p.add_camera(args.camera, args.tz)
+        else:  # the first camera, made on the first import
+            cam_id = cams[0].id if cams else p.add_camera("cam1", args.tz)
         for path in args.paths:
-            tz = p.camera(cam_id).tz if cam_id else (args.tz or None)
-            start = parse_user_time(args.start, tz or "UTC") if args.start else None
+            start = parse_user_time(args.start, p.camera(cam_id).tz) if args.start else None
             with progress_bar(f"importing {Path(path).name}", args.quiet) as ctx:
                 src = p.add_source(path, cam_id, ctx=ctx, start=start, fps=args.fps)
             cam_id = src.camera_id
@@ -122,9 +123,11 @@ def cmd_info(args) -> int:
         print(f"  camera {c['name']} ({size}, {c['tz']}): {c['frames']} frames from {len(c['sources'])} source(s)"
               + (f", {c['skipped']} skipped" if c["skipped"] else ""))
         if c["time_span"]:
-            from datetime import datetime, timezone
+            from datetime import datetime
 
-            a, b = (datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds") for t in c["time_span"])
+            from zoneinfo import ZoneInfo
+
+            a, b = (datetime.fromtimestamp(t, ZoneInfo(c["tz"])).isoformat(timespec="seconds") for t in c["time_span"])
             print(f"    time span {a} .. {b}")
         cal = c["calibration"]
         if cal:

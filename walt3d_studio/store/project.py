@@ -217,7 +217,8 @@ class Project:
         if cam.width and (cam.width, cam.height) != (w, h):
             raise BadInputError(
                 f"{path.name} has {w}x{h} frames but camera {cam.name!r} has {cam.width}x{cam.height}.",
-                "Add it to a new camera (one camera = one fixed view and size).")
+                "Add it to a camera of its own (one camera = one fixed view and size): `walt3d add-source PROJECT "
+                "PATH --camera NEW_NAME`, or Camera > New camera in the app.")
         with self.transaction() as c:
             c.execute("UPDATE cameras SET width = ?, height = ? WHERE id = ?", (w, h, camera_id))
             sid = c.execute(
