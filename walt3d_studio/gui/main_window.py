@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QVBoxLayout,
                                QWidget)
 
@@ -38,6 +38,9 @@ class MainWindow(QMainWindow):
         self.calibration_tool = None
 
         self.jobs = JobRunner(self)
+        # One undo history for every panel's edits; each command writes one transaction, and commands
+        # belong to the project they edited, so the stack is cleared when the project changes.
+        self.undo_stack = QUndoStack(self)
         self.frame_view = FrameView()
         self.display = CameraDisplay(self.frame_view, self)
         self.display.displayed.connect(lambda _: self._on_hover(*self._hover))
@@ -62,8 +65,19 @@ class MainWindow(QMainWindow):
         self.timeline.position_changed.connect(self._show_current)
         self.frame_view.hovered.connect(self._on_hover)
         self.jobs.busy_changed.connect(lambda _: self._update_actions())
+        self.undo_stack.canUndoChanged.connect(lambda _: self._update_actions())
+        self.undo_stack.canRedoChanged.connect(lambda _: self._update_actions())
         self._update_title()
         self._update_actions()
+        self._install_panels()
+
+    def _install_panels(self):
+        """The review and keypoint panels add their docks, menus and keys through this window's attributes."""
+        from .keypoint_editor import install_keypoint_editor
+        from .review import install_review
+
+        install_review(self)
+        install_keypoint_editor(self)
 
     # ------------------------------------------------------------------------------ building
     def _build_status_bar(self):
@@ -97,6 +111,9 @@ class MainWindow(QMainWindow):
                                 tip="Add a folder of images to the current camera")
         self.act_add_video = A("Add &video…", self._ask_add_video, tip="Add video files to the current camera")
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
+        self.act_undo = A("&Undo", self.undo, "Ctrl+Z")
+        self.act_redo = A("&Redo", self.redo, "Ctrl+Shift+Z")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.act_fit = A("&Fit frame", self.frame_view.fit, "F")
         self.act_overlays = A("&Horizon and ground grid", self.set_overlays_visible, "G", checkable=True)
         self.act_background = A("Show &background", self.set_show_background, "B", checkable=True,
@@ -125,6 +142,8 @@ class MainWindow(QMainWindow):
         m.addActions([self.act_add_folder, self.act_add_video])
         m.addSeparator()
         m.addAction(self.act_quit)
+        m = mb.addMenu("&Edit")
+        m.addActions([self.act_undo, self.act_redo])
         m = mb.addMenu("&View")
         m.addActions([self.act_fit, self.act_overlays, self.act_background])
         m = mb.addMenu("&Go")
@@ -149,6 +168,14 @@ class MainWindow(QMainWindow):
     def _update_title(self):
         self.setWindowTitle(f"{self.project.name} — WALT3D Studio" if self.project else "WALT3D Studio")
 
+    def undo(self) -> None:
+        if not self.jobs.busy:
+            self.undo_stack.undo()
+
+    def redo(self) -> None:
+        if not self.jobs.busy:
+            self.undo_stack.redo()
+
     def _update_actions(self):
         has_project = self.project is not None
         has_frames = self.reader is not None and len(self.reader) > 0
@@ -163,6 +190,11 @@ class MainWindow(QMainWindow):
         self.act_background.setEnabled(has_frames)
         self.camera_combo.setEnabled(has_project and not busy and self.camera_combo.count() > 1)
         self.recent_menu.setEnabled(not busy)
+        # undo and redo write to the project: not while a job is its writer
+        self.act_undo.setEnabled(self.undo_stack.canUndo() and not busy)
+        self.act_redo.setEnabled(self.undo_stack.canRedo() and not busy)
+        self.act_undo.setText(f"&Undo {self.undo_stack.undoText()}".strip())
+        self.act_redo.setText(f"&Redo {self.undo_stack.redoText()}".strip())
         self.frame_view.set_placeholder(
             "Add a time-lapse: File > Add time-lapse folder… or Add video…, or drop a folder or video here."
             if has_project else "Create a project (File > New project…) or open one (File > Open project…).")
@@ -178,8 +210,8 @@ class MainWindow(QMainWindow):
         from ..store import Project
         from ..store.project import normalise_path
 
-        if self.project is not None and Path(path).expanduser().resolve() in (
-                self.project.root.resolve(), normalise_path(path).resolve()):
+        wanted = {Path(path).expanduser().resolve(), normalise_path(path).resolve()}
+        if self.project is not None and self.project.root.resolve() in wanted:
             return True  # already open here (a second open would trip over our own lock)
         return self._switch_project(lambda: Project.open(path))
 
@@ -204,6 +236,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         self.jobs.cancel_all()
+        self.undo_stack.clear()  # the edits were of this project
         if self.calibration_tool is not None:
             self.calibration_tool.close_tool()
         self.display.set_camera(None, None)

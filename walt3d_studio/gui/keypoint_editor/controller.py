@@ -1,0 +1,239 @@
+"""Wires the keypoint editor into a MainWindow through its public attributes: the dock, the Keypoints menu,
+the undo stack, and the keypoint jobs (train, predict, export, import) on the window's JobRunner.
+
+The window says nothing when it opens or closes a project, but it always re-sets the timeline when it does,
+so the controller checks `window.project` whenever the playhead moves (and when a job ends).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog
+
+from ...errors import BadInputError
+from ..errors import show_error
+from .editor import KeypointEditor
+
+_UNSET = object()
+
+
+def latest_model(project) -> Path | None:
+    """The newest keypoint checkpoint in PROJECT/models/keypoints, or None."""
+    folder = project.root / "models" / "keypoints"
+    models = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    return models[-1] if models else None
+
+
+class KeypointEditorController(QObject):
+    def __init__(self, window, schema: str = "vehicle12"):
+        super().__init__(window)
+        self.window = window
+        self.undo_stack = window.undo_stack
+        self.editor = KeypointEditor(window, self.undo_stack, schema)
+        window.addDockWidget(Qt.RightDockWidgetArea, self.editor)
+        self.editor.hide()
+        self._project = _UNSET
+        self._build_menu()
+        window.timeline.position_changed.connect(self._on_position)
+        window.jobs.busy_changed.connect(self._on_busy)
+        self.sync_project()
+
+    # ------------------------------------------------------------------------------ menu
+    def _build_menu(self) -> None:
+        w = self.window
+
+        def A(text, slot, shortcut=None, tip=None):
+            a = QAction(text, w)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            if tip:
+                a.setStatusTip(tip)
+            a.triggered.connect(slot)
+            w.addAction(a)
+            return a
+
+        self.act_open = A("Open &editor", self.open_editor, "Ctrl+Shift+K",
+                          "Label keypoints of mined vehicles, one at a time from the queue")
+        self.act_train = A("&Train keypoint model…", self._ask_train,
+                           tip="Train the keypoint model on the project's labelled vehicles (a job)")
+        self.act_predict = A("&Predict keypoints", lambda: self.predict(),
+                             tip="Propose keypoints for unlabelled vehicles with the newest model (a job)")
+        self.act_export = A("E&xport COCO keypoints…", self._ask_export)
+        self.act_import = A("&Import COCO keypoints…", self._ask_import)
+        self.menu = w.menuBar().addMenu("&Keypoints")
+        self.menu.addAction(self.act_open)
+        self.menu.addSeparator()
+        e = self.editor
+        for a in (e.act_next, e.act_prev, e.act_accept, e.act_swap, e.act_full):  # from the menu: show the editor
+            a.triggered.connect(lambda _=False: e.isVisible() or self.open_editor())
+            self.menu.addAction(a)
+        self.menu.addSeparator()
+        self.menu.addActions([self.act_train, self.act_predict])
+        self.menu.addSeparator()
+        self.menu.addActions([self.act_export, self.act_import])
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        p, busy = self.window.project, self.window.jobs.busy
+        writable = p is not None and not p.readonly and not busy
+        self.act_open.setEnabled(p is not None)
+        for a in (self.act_train, self.act_predict, self.act_import):
+            a.setEnabled(writable)
+        self.act_export.setEnabled(p is not None and not busy)
+
+    # ------------------------------------------------------------------------------ project
+    def sync_project(self) -> None:
+        """Follow the window's project (opened, closed, switched)."""
+        p = self.window.project
+        if p is self._project:
+            return
+        self._project = p
+        self.editor.set_project(p)
+        if p is None:
+            self.editor.hide()
+        self._update_actions()
+
+    def _on_position(self, _pos: int) -> None:
+        self.sync_project()
+        self.editor._update_overlay()
+
+    def _on_busy(self, _busy: bool) -> None:
+        self.sync_project()
+        self._update_actions()
+        self.editor.revalidate()  # a job may have re-mined (the vehicle on screen gone) or added proposals
+
+    # ------------------------------------------------------------------------------ editor
+    def open_editor(self) -> KeypointEditor:
+        """Keypoints > Open editor: show the dock on the next vehicle without keypoints."""
+        self.sync_project()
+        if self.window.project is None:
+            show_error(self.window, BadInputError("No project is open.", "Open a project with mined vehicles first."))
+            return self.editor
+        w = self.window
+        others = [d for d in w.findChildren(QDockWidget) if d is not self.editor and not d.isFloating()
+                  and w.dockWidgetArea(d) == Qt.RightDockWidgetArea]
+        if others and self.editor not in w.tabifiedDockWidgets(others[0]):
+            w.tabifyDockWidget(others[0], self.editor)  # a tab beside the review panel, not a sliver under it
+        self.editor.show()
+        self.editor.raise_()
+        if self.editor.detection is None:
+            self.editor.next_vehicle()
+        self.editor.canvas.setFocus()
+        return self.editor
+
+    # ------------------------------------------------------------------------------ jobs
+    def _start(self, work, title: str, done=None):
+        if self.window.project is None:
+            show_error(self.window, BadInputError("No project is open.", "Open a project first."))
+            return None
+        if self.window.jobs.busy:
+            show_error(self.window, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
+            return None
+        job = self.window.jobs.start(work, title)
+        job.failed.connect(lambda e: show_error(self.window, e))
+        if done is not None:
+            job.finished.connect(done)
+        return job
+
+    def train(self, epochs: int | None = None, config: dict | None = None, device: str | None = None):
+        """Train the keypoint model on the project's human keypoints (keypoints.train.train_job) as a job."""
+        project = self.window.project
+        cfg = dict(config or {})
+        if epochs is not None:
+            cfg["epochs"] = int(epochs)
+
+        def work(ctx):
+            from ...keypoints.train import train_job  # torch: only when a job needs it
+
+            return train_job(project, config=cfg, device=device, ctx=ctx)
+
+        def done(r):
+            pck = r.pck_val.summary() if r.pck_val else "no held-out vehicles"
+            self._message(f"Trained {r.model_version} on {r.n_train} vehicle(s): {pck}; saved {r.path.name}", 15000)
+
+        return self._start(work, "Training keypoint model", done)
+
+    def predict(self, model_path: str | Path | None = None, device: str | None = None):
+        """Propose keypoints for every unlabelled mined vehicle (keypoints.train.predict_job) as a job."""
+        project = self.window.project
+        if project is None:
+            return self._start(None, "")
+        path = Path(model_path) if model_path else latest_model(project)
+        if path is None:
+            show_error(self.window, BadInputError("There is no keypoint model in this project yet.",
+                                                  "Train one first: Keypoints > Train keypoint model…"))
+            return None
+
+        def work(ctx):
+            from ...keypoints.train import predict_job
+
+            return predict_job(project, path, device=device, ctx=ctx)
+
+        def done(n):
+            self.editor.refresh()
+            self._message(f"Stored keypoint proposals for {n} vehicle(s) with {path.name}", 10000)
+
+        return self._start(work, "Predicting keypoints", done)
+
+    def export_coco(self, path: str | Path):
+        project = self.window.project
+
+        def work(ctx):
+            from ...dataset.keypoints_coco import export_keypoints
+
+            return export_keypoints(project, path, ctx=ctx)
+
+        return self._start(work, "Exporting keypoints", lambda s: self._message(
+            f"Wrote {s.annotations} annotation(s) on {s.images} image(s) to {s.path}", 10000))
+
+    def import_coco(self, path: str | Path):
+        project = self.window.project
+
+        def work(ctx):
+            from ...dataset.keypoints_coco import import_keypoints
+
+            return import_keypoints(project, path, ctx=ctx)
+
+        def done(s):
+            self.editor.refresh()
+            self._message(s.summary(), 15000)
+
+        return self._start(work, "Importing keypoints", done)
+
+    def _message(self, text: str, ms: int = 5000) -> None:
+        self.window.statusBar().showMessage(text, ms)
+
+    # ------------------------------------------------------------------------------ dialogs
+    def _start_dir(self) -> str:
+        p = self.window.project
+        return str(p.root if p is not None else Path.home())
+
+    def _ask_train(self) -> None:
+        epochs, ok = QInputDialog.getInt(self.window, "Train keypoint model", "Epochs:", 60, 1, 10000)
+        if ok:
+            self.train(epochs)
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export COCO keypoints",
+                                              str(Path(self._start_dir()) / "keypoints.json"), "COCO JSON (*.json)")
+        if path:
+            self.export_coco(path)
+
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import COCO keypoints", self._start_dir(),
+                                              "COCO JSON (*.json)")
+        if path:
+            self.import_coco(path)
+
+
+def install_keypoint_editor(window, schema: str = "vehicle12") -> KeypointEditorController:
+    """Add the keypoint editor (a dock, hidden until Keypoints > Open editor), the Keypoints menu and its
+    jobs to a MainWindow; its edits go on `window.undo_stack`.
+    Installing twice returns the first controller."""
+    if isinstance(getattr(window, "keypoint_editor", None), KeypointEditorController):
+        return window.keypoint_editor  # a second set of the same shortcuts would make every key ambiguous
+    ctrl = KeypointEditorController(window, schema)
+    window.keypoint_editor = ctrl
+    return ctrl

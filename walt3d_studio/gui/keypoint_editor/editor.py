@@ -1,0 +1,508 @@
+"""The keypoint editor dock: one mined vehicle at a time from the labelling queue, its crop on the canvas, the
+car diagram, the keypoint list, and a status line with the queue's counts.
+
+Every edit reads the detection's keypoints from the store, changes them and writes them back as one undoable
+command (commands.apply_edit); the widgets only show what the store holds. What the editor keeps is what is on
+screen: the detection, the cursor (the keypoint the next click places), the selected point and the filters.
+
+Keys (active while focus is in the editor, so the review and timeline keys keep working elsewhere):
+click places the current keypoint; Tab skips it (absent); Shift+Tab steps back; 1 / 2 / 3 set the selected
+point (else the current one) visible / occluded / absent (1 or 2 on a point not placed yet: the next click
+places it so); V cycles visible -> occluded -> absent; F swaps left and right (the schema's flip pairs);
+Enter accepts the model's proposal; Delete clears the vehicle's keypoints; N / P next / previous vehicle;
+R zooms back to the vehicle; Ctrl+F shows it in the full frame.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from PySide6.QtCore import QKeyCombination, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from ...errors import Walt3DError
+from ...store import keypoints as kstore
+from ..errors import show_error
+from .canvas import KeypointCanvas
+from .commands import apply_edit
+from .crops import CropLoader
+from .diagram import CarDiagram
+from .frame_overlay import FrameOverlay
+from .keypoint_list import KeypointList
+from .keys import PanelKeys
+from .queue_filter import QueueFilter
+from .style import ABSENT, OCCLUDED, STATE_NAMES, VISIBLE, keypoint_colours
+
+
+class KeypointEditor(QDockWidget):
+    changed = Signal()  # the vehicle on screen or its keypoints changed
+
+    def __init__(self, window, undo_stack, schema: str = "vehicle12"):
+        super().__init__("Vehicle keypoints", window)
+        self.setObjectName("keypointEditor")
+        self.window_ = window
+        self.undo_stack = undo_stack
+        self.schema_name = schema
+        self.project = None
+        self.schema = kstore.resolve_schema(schema)
+        self.colours = keypoint_colours(self.schema.keypoints)
+        self.detection: kstore.Detection | None = None
+        self.current = 0             # the keypoint the next click places; len(schema) = none left
+        self.selected: int | None = None
+        self.place_state = VISIBLE   # the state the next click places with
+        self.history: list[int] = []  # vehicles shown before (P goes back)
+        self._pushing = False
+        self.crops = CropLoader(self)
+        self.crops.loaded.connect(self._on_crop)
+        self.crops.failed.connect(self._on_crop_failed)
+        self.overlay = FrameOverlay(window.frame_view, self.colours, self.schema.skeleton)
+        self._build()
+        self._build_actions()
+        self.keys = PanelKeys(self, self.editor_actions)
+        self.canvas.clicked.connect(self.place)
+        self.canvas.point_clicked.connect(self.select_point)
+        self.canvas.point_moved.connect(self.move_point)
+        self.diagram.clicked.connect(self.set_current)
+        self.list.picked.connect(self.set_current)
+        self.visibilityChanged.connect(lambda _: self._update_overlay())
+
+    # ------------------------------------------------------------------------------ building
+    def _build(self) -> None:
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        self.queue = QueueFilter()
+        self.queue.changed.connect(self._update_status)
+        lay.addWidget(self.queue)
+        self.canvas = KeypointCanvas()
+        self.canvas.set_schema(self.schema.keypoints, self.schema.skeleton, self.colours)
+        lay.addWidget(self.canvas, 1)
+        row = QHBoxLayout()
+        self.diagram = CarDiagram()
+        self.diagram.set_schema(self.schema.keypoints, self.schema.descriptions, self.schema.skeleton, self.colours)
+        self.list = KeypointList()
+        self.list.set_schema(self.schema.keypoints, self.schema.descriptions, self.colours)
+        self.list.setFixedWidth(215)
+        row.addWidget(self.diagram, 1)
+        row.addWidget(self.list)
+        self.diagram.setFixedHeight(196)
+        self.list.setFixedHeight(196)
+        lay.addLayout(row)
+        self.button_rows = (QHBoxLayout(), QHBoxLayout())
+        for r in self.button_rows:
+            r.setSpacing(2)
+            lay.addLayout(r)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.PlainText)
+        lay.addWidget(self.status)
+        self.setWidget(body)
+        self.setMinimumWidth(480)
+
+    def _build_actions(self) -> None:
+        self.editor_actions: list[QAction] = []
+
+        def A(text, slot, keys, row=None, tip=None):
+            a = QAction(text, self)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+            a.setToolTip(f"{tip or text} ({QKeySequence(keys[0]).toString(QKeySequence.NativeText)})")
+            a.triggered.connect(slot)
+            self.addAction(a)
+            self.editor_actions.append(a)
+            if row is not None:
+                b = QToolButton()
+                b.setDefaultAction(a)
+                b.setFocusPolicy(Qt.NoFocus)
+                b.setToolButtonStyle(Qt.ToolButtonTextOnly)
+                self.button_rows[row].addWidget(b)
+            return a
+
+        self.act_prev = A("◀ Prev (P)", self.previous_vehicle, ["P"], 0, "Previous vehicle")
+        self.act_next = A("Next (N) ▶", self.next_vehicle, ["N"], 0, "Next vehicle without keypoints")
+        self.act_accept = A("Accept (Enter)", self.accept_proposal, ["Return", "Enter"], 0,
+                            "Accept the model's proposal")
+        self.act_full = A("Full frame (Ctrl+F)", self.show_in_frame, ["Ctrl+F"], 0,
+                          "Show this vehicle's frame in the main view")
+        self.act_fit = A("Zoom (R)", self.fit, ["R"], 0, "Zoom back to the vehicle")
+        self.act_skip = A("Skip (Tab)", self.skip, ["Tab"], 1, "Skip the current keypoint: absent")
+        self.act_back = A("Back", self.step_back, ["Shift+Tab", QKeyCombination(Qt.ShiftModifier, Qt.Key_Backtab)],
+                          None, "Step back to the previous keypoint")
+        self.act_visible = A("1 Visible", lambda: self.set_state(VISIBLE), ["1"], 1)
+        self.act_occluded = A("2 Occluded", lambda: self.set_state(OCCLUDED), ["2"], 1)
+        self.act_absent = A("3 Absent", lambda: self.set_state(ABSENT), ["3"], 1)
+        self.act_cycle = A("Cycle state", self.cycle_state, ["V"], None, "Visible → occluded → absent")
+        self.act_swap = A("Swap L/R (F)", self.swap_left_right, ["F"], 1, "Swap left and right keypoints")
+        self.act_clear = A("Clear", self.clear, ["Delete", "Backspace"], 1, "Clear this vehicle's keypoints")
+        self.act_deselect = A("Deselect", self.deselect, ["Escape"])
+        for r in self.button_rows:
+            r.addStretch(1)
+        self.edit_actions = [self.act_accept, self.act_skip, self.act_visible, self.act_occluded, self.act_absent,
+                             self.act_cycle, self.act_swap, self.act_clear]
+
+    # ------------------------------------------------------------------------------ project
+    def set_project(self, project) -> None:
+        """The window opened, closed or switched projects: start over with an empty screen."""
+        self.crops.set_project(project)
+        self.project, self.detection, self.history = project, None, []
+        if project is not None:
+            self.schema = kstore.resolve_schema(self.schema_name, project)
+            self.canvas.set_schema(self.schema.keypoints, self.schema.skeleton, self.colours)
+        self.queue.set_project(project, self.window_.camera_id)
+        self.canvas.set_crop(None)
+        self.refresh()
+
+    @property
+    def editable(self) -> bool:
+        p = self.project
+        return (p is not None and not p.readonly and self.detection is not None
+                and not self.window_.jobs.busy)
+
+    # ------------------------------------------------------------------------------ the queue
+    def filters(self) -> dict:
+        """Keyword arguments for the store's queue functions."""
+        return self.queue.filters(self.schema.name)
+
+    def next_vehicle(self) -> bool:
+        """N: the next mined vehicle without keypoints under the filters (after the one on screen)."""
+        if self.project is None:
+            return False
+        nxt = kstore.next_to_label(self.project, after=self.detection.id if self.detection else None,
+                                   **self.filters())
+        if nxt is None or (self.detection is not None and nxt == self.detection.id):
+            self._message("No other vehicle without keypoints in the queue (check the filters).")
+            return False
+        if self.detection is not None:
+            self.history.append(self.detection.id)
+        self.open_detection(nxt)
+        return True
+
+    def previous_vehicle(self) -> bool:
+        while self.history:
+            det = self.history.pop()
+            try:
+                self.open_detection(det)
+                return True
+            except Walt3DError:
+                continue  # re-mined since
+        self._message("No earlier vehicle.")
+        return False
+
+    def open_detection(self, detection_id: int, fit: bool = True) -> None:
+        """Show a detection (any, not only queued ones; `fit`: zoom to it); raises BadInputError when it does
+        not exist."""
+        det = kstore.detection(self.project, detection_id)
+        self.detection = det
+        self.selected, self.place_state = None, VISIBLE
+        pts = self._shown_points()
+        self.current = self._next_missing(pts, -1)
+        cam = self.project.camera(det.camera_id)
+        self.canvas.set_crop(None, frame_size=(cam.width, cam.height))
+        self.canvas.set_placeholder(None)
+        if fit:
+            self.canvas.fit_box(det.box)
+        self.crops.request(det)
+        self.refresh()
+
+    def revalidate(self) -> None:
+        """After a job: drop the vehicle on screen when it no longer exists (re-mined), then re-read the store."""
+        if self.project is not None and self.detection is not None:
+            try:
+                kstore.detection(self.project, self.detection.id)
+            except Walt3DError:
+                self.detection, self.history = None, []
+                self.canvas.set_crop(None)
+        self.refresh()
+
+    # ------------------------------------------------------------------------------ crops
+    def _on_crop(self, det, crop) -> None:
+        if self.detection is not None and det.id == self.detection.id:
+            cam = self.project.camera(det.camera_id)
+            self.canvas.set_crop(crop, det.box, (cam.width, cam.height), fit=False)
+            self.canvas.set_placeholder(None)
+
+    def _on_crop_failed(self, det, msg: str) -> None:
+        if self.detection is not None and det.id == self.detection.id:
+            self.canvas.set_placeholder(f"Cannot show this vehicle's image: {msg}")
+
+    def settle(self) -> None:
+        """Wait until the crop asked for last is on screen (tests, screenshots)."""
+        self.crops.settle()
+
+    # ------------------------------------------------------------------------------ reading the store
+    def keypoints(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(human points, model proposal shown until accepted) of the vehicle on screen, from the store."""
+        if self.project is None or self.detection is None:
+            return None, None
+        h = kstore.human_keypoints(self.project, self.detection.id, schema=self.schema)
+        if h is not None:
+            return h.points, None
+        m = kstore.model_keypoints(self.project, self.detection.id, schema=self.schema)
+        return None, (m.points if m is not None else None)
+
+    def _shown_points(self) -> np.ndarray:
+        human, prop = self.keypoints()
+        return human if human is not None else prop if prop is not None else self.schema.empty()
+
+    def _next_missing(self, pts: np.ndarray, after: int) -> int:
+        for i in range(after + 1, len(pts)):
+            if pts[i, 2] == 0:
+                return i
+        return len(pts)
+
+    def refresh(self) -> None:
+        human, prop = self.keypoints()
+        n = len(self.schema)
+        if self.detection is None:
+            self.canvas.set_points(None, None, None)
+            self.canvas.set_banner(None)
+            self.canvas.set_placeholder("No vehicle open: N takes the next vehicle without keypoints."
+                                        if self.project is not None else "Open a project to label keypoints.")
+            states, cur = np.zeros(n), None
+        else:
+            self.canvas.set_points(human, prop, self.selected)
+            states = human[:, 2] if human is not None else (np.where(prop[:, 2] > 0, -1, 0) if prop is not None
+                                                             else np.zeros(n))
+            cur = self.current if self.current < n else None
+            self.canvas.set_banner(self._banner(cur, prop is not None))
+        self.diagram.set_state(states, cur)
+        self.list.set_state(states, cur)
+        ok = self.editable
+        self.canvas.editable = ok  # else a drag on a point pans
+        for a in self.edit_actions:
+            a.setEnabled(ok)
+        self.act_accept.setEnabled(ok and prop is not None)
+        self.act_full.setEnabled(self.detection is not None)
+        self._update_status()
+        self._update_overlay()
+        self.changed.emit()
+
+    def _banner(self, cur: int | None, proposal: bool) -> str:
+        n = len(self.schema)
+        if proposal:
+            return "Model proposal: Enter accepts it; fixing a point accepts the rest as proposed"
+        if cur is None:
+            return f"All {n} keypoints done: N for the next vehicle"
+        how = "" if self.place_state == VISIBLE else f" ({STATE_NAMES[self.place_state]})"
+        return f"Click {cur + 1}/{n}: {self.schema.keypoints[cur]}{how}   Tab skips"
+
+    def _update_status(self) -> None:
+        if self.project is None:
+            self.status.setText("No project open.")
+            return
+        c = kstore.queue_counts(self.project, **self.filters())
+        queue = f"Queue: {c.done} done, {c.to_go} to go (of {c.total})"
+        det = self.detection
+        if det is None:
+            self.status.setText(queue)
+            return
+        human, prop = self.keypoints()
+        cam = self.project.camera(det.camera_id)
+        where = f"Vehicle {det.id}" + (f" (track {det.track_id})" if det.track_id is not None else "")
+        when = datetime.fromtimestamp(det.capture_time, ZoneInfo(cam.tz)).strftime("%Y-%m-%d %H:%M:%S")
+        if human is not None:
+            v = human[:, 2]
+            what = f"{int((v == 2).sum())} visible, {int((v == 1).sum())} occluded, {int((v == 0).sum())} absent/to do"
+        elif prop is not None:
+            what = "model proposal (Enter accepts)"
+        else:
+            what = "no keypoints yet"
+        self.status.setText(f"{queue}\n{where} · {cam.name} {when} · {what}")
+
+    def _message(self, text: str) -> None:
+        self.window_.statusBar().showMessage(text, 5000)
+
+    # ------------------------------------------------------------------------------ edits
+    def _edit(self, change, text: str) -> bool:
+        """Apply `change(points) -> points` to what the store holds (human, else the proposal) as one command."""
+        if not self.editable:
+            if self.detection is not None and self.window_.jobs.busy:
+                self._message("A job is running: editing resumes when it ends.")
+            return False
+        return self._push(change(self._shown_points().copy()), text)
+
+    def _push(self, new, text: str) -> bool:
+        self._pushing = True  # the command's first redo only refreshes; the edit sets the cursor itself
+        try:
+            cmd = apply_edit(self.undo_stack, self.project, self.detection.id, self.schema.name, new,
+                             text, self._after_command)
+        except Walt3DError as e:
+            show_error(self, e)
+            return False
+        finally:
+            self._pushing = False
+        return cmd is not None
+
+    def _after_command(self, detection_id: int) -> None:
+        """After an edit, undo or redo: undo/redo of another vehicle brings that vehicle back on screen."""
+        if self.project is None:
+            return
+        if self.detection is None or detection_id != self.detection.id:
+            try:
+                self.open_detection(detection_id)
+            except Walt3DError:  # re-mined since: nothing to show
+                pass
+            return
+        if not self._pushing:  # undo / redo: back to the first keypoint still to place
+            self.current = self._next_missing(self._shown_points(), -1)
+            self.selected = None
+        self.refresh()
+
+    def place(self, x: float, y: float) -> bool:
+        """A click on empty space: place the current keypoint there."""
+        n = len(self.schema)
+        if self.detection is None:
+            return False
+        if self.current >= n:
+            self._message("Every keypoint is placed or skipped: click a point to select it, or N for the next.")
+            return False
+        i, v = self.current, self.place_state
+
+        def change(p):
+            p[i] = (x, y, v)
+            return p
+
+        if not self._edit(change, f"Place {self.schema.keypoints[i]}"):
+            return False
+        self.selected, self.place_state = i, VISIBLE
+        self.current = self._next_missing(self._shown_points(), i)
+        self.refresh()
+        return True
+
+    def skip(self) -> bool:
+        """Tab: the current keypoint is absent (v = 0); go on to the next."""
+        i = self.current
+        if not self.editable or i >= len(self.schema):
+            return False
+        self._edit(lambda p: _set(p, i, (0, 0, ABSENT)), f"Skip {self.schema.keypoints[i]}")
+        self.selected, self.place_state = None, VISIBLE
+        self.current = self._next_missing(self._shown_points(), i)
+        self.refresh()
+        return True
+
+    def step_back(self) -> None:
+        self.set_current(max(min(self.current, len(self.schema)) - 1, 0))
+
+    def set_current(self, i: int) -> None:
+        """Make keypoint i the one the next click places (diagram, list); select it when it is placed."""
+        if self.detection is None:
+            return
+        self.current = int(i)
+        self.selected = int(i) if self._shown_points()[i, 2] > 0 else None
+        self.place_state = VISIBLE
+        self.refresh()
+
+    def select_point(self, i: int) -> None:
+        self.selected = int(i)
+        self.refresh()
+
+    def deselect(self) -> None:
+        self.selected = None
+        self.refresh()
+
+    def set_state(self, v: int, i: int | None = None) -> bool:
+        """1 / 2 / 3: the selected point (else the current one) becomes visible / occluded / absent."""
+        if not self.editable:
+            return False
+        i = i if i is not None else self.selected if self.selected is not None else self.current
+        if i >= len(self.schema):
+            return False
+        name = self.schema.keypoints[i]
+        if v == ABSENT:
+            ok = self._edit(lambda p: _set(p, i, (0, 0, ABSENT)), f"{name} absent")
+            if i == self.current:
+                self.current = self._next_missing(self._shown_points(), i)
+            self.selected = None
+            self.refresh()
+            return ok
+        if self._shown_points()[i, 2] == 0:  # not placed: the next click places it in this state
+            self.current, self.place_state = i, v
+            self.refresh()
+            return False
+
+        def change(p):
+            p[i, 2] = v
+            return p
+
+        ok = self._edit(change, f"{name} {STATE_NAMES[v]}")
+        self.selected = i
+        self.refresh()
+        return ok
+
+    def cycle_state(self) -> bool:
+        i = self.selected if self.selected is not None else self.current
+        if self.detection is None or i >= len(self.schema):
+            return False
+        v = int(self._shown_points()[i, 2])
+        if v == ABSENT:
+            self._message(f"{self.schema.keypoints[i]} is absent: click to place it.")
+            return False
+        return self.set_state(OCCLUDED if v == VISIBLE else ABSENT, i)
+
+    def move_point(self, i: int, x: float, y: float) -> bool:
+        def change(p):
+            p[i, :2] = (x, y)
+            if p[i, 2] == 0:
+                p[i, 2] = VISIBLE
+            return p
+
+        ok = self._edit(change, f"Move {self.schema.keypoints[i]}")
+        self.selected = i
+        self.refresh()  # also drops the canvas's drag preview when the edit was refused
+        return ok
+
+    def swap_left_right(self) -> bool:
+        """F: the vehicle was labelled the wrong way round; swap every left/right pair of the schema."""
+        flip = self.schema.flip_index()
+        ok = self._edit(lambda p: p[flip], "Swap left and right")
+        if ok and self.selected is not None:
+            self.selected = flip[self.selected]
+        self.refresh()
+        return ok
+
+    def accept_proposal(self) -> bool:
+        human, prop = self.keypoints()
+        if prop is None:
+            self._message("Nothing to accept: this vehicle has no model proposal pending.")
+            return False
+        ok = self._edit(lambda p: p, "Accept proposal")
+        if ok:
+            self.current = self._next_missing(self._shown_points(), -1)
+            self.refresh()
+        return ok
+
+    def clear(self) -> bool:
+        """Delete: remove this vehicle's human keypoints (a model proposal, if any, shows again)."""
+        if not self.editable:
+            return False
+        ok = self._push(None, "Clear keypoints")
+        self.selected = None
+        self.current = self._next_missing(self._shown_points(), -1)
+        self.refresh()
+        return ok
+
+    # ------------------------------------------------------------------------------ views
+    def fit(self) -> None:
+        if self.detection is not None:
+            self.canvas.fit_box(self.detection.box)
+
+    def show_in_frame(self) -> None:
+        """Ctrl+F: move the main window to this vehicle's frame; its box and keypoints are drawn there."""
+        if self.detection is not None:
+            self.overlay.jump_to(self.window_, self.detection)
+            self._update_overlay()
+
+    def _update_overlay(self) -> None:
+        det = self.detection
+        live = (det is not None and self.project is not None and self.project.conn is not None and self.isVisible()
+                and self.overlay.shows_frame_of(self.window_, det))
+        human, prop = self.keypoints() if live else (None, None)  # read only while the frame is on screen
+        self.overlay.show(det.box if live else None, human if human is not None else prop, proposal=human is None)
+
+
+def _set(p: np.ndarray, i: int, value) -> np.ndarray:
+    p[i] = value
+    return p

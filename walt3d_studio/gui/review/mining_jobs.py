@@ -1,0 +1,142 @@
+"""The Mining menu's jobs: mine detections, train the occlusion classifier, export and import occlusion labels.
+
+Each runs off the UI thread through the window's JobRunner (progress and Cancel in the status bar); failures
+are shown with `gui.errors.show_error`; when a job ends the review re-reads the store. Mining again replaces
+detections (and their labels), so it clears the undo stack; an import becomes one undoable edit.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ...errors import BadInputError
+from ..errors import show_error
+from .commands import AppliedEditCommand
+
+
+class MiningJobs:
+    def __init__(self, controller):
+        self.rc = controller
+        self.last_train_report = None
+
+    def _check_idle(self) -> bool:
+        w = self.rc.window
+        if w.project is None:
+            show_error(w, BadInputError("No project is open.", "Create or open a project first (File menu)."))
+            return False
+        if w.jobs.busy:
+            show_error(w, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
+            return False
+        return True
+
+    def mine_detections(self, replace: bool | None = None, settings=None):
+        """Mining > Mine detections: the mining stage on the current camera as a job (built-in detector by
+        default). `replace=None` asks before replacing earlier results (and their labels)."""
+        w = self.rc.window
+        if not self._check_idle():
+            return None
+        if w.camera_id is None or w.reader is None or len(w.reader) == 0:
+            show_error(w, BadInputError("This camera has no frames to mine.", "Add a time-lapse first (File menu)."))
+            return None
+        if replace is None:
+            table = self.rc.panel.model.table
+            replace = False
+            if table is not None and len(table):
+                answer = QMessageBox.question(
+                    w, "Mine again", "This camera was mined already. Mine it again, replacing its detections, "
+                    "tracks and their occlusion labels?", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+                if answer != QMessageBox.Yes:
+                    return None
+                replace = True
+        from ...mining.mine import MineSettings, mine
+
+        project, cam = w.project, w.camera_id
+        settings = settings or MineSettings()
+        job = w.jobs.start(lambda ctx: mine(project, cam, settings, replace=replace, ctx=ctx), "Mining detections")
+        job.finished.connect(lambda report: self._after_mine(project, report))
+        job.failed.connect(lambda e: show_error(w, e))
+        return job
+
+    def _after_mine(self, project, report) -> None:
+        if self.rc.window.project is not project:
+            return
+        self.rc.undo_stack.clear()  # detections were replaced: old edits point at nothing
+        self.rc.track_id = self.rc.detection_id = None
+        self.rc.reload()
+        self.rc.status(f"Mined: {report.summary()}", 10000)
+
+    def train_classifier(self, **kwargs):
+        """Mining > Train occlusion classifier: train on the labels (job), store and apply it."""
+        w = self.rc.window
+        if not self._check_idle():
+            return None
+        from ...mining.classifier import train_classifier
+
+        project = w.project
+        job = w.jobs.start(lambda ctx: train_classifier(project, ctx=ctx, **kwargs), "Training occlusion classifier")
+        job.finished.connect(lambda report: self._after_train(project, report))
+        job.failed.connect(lambda e: show_error(w, e))
+        return job
+
+    def _after_train(self, project, report) -> None:
+        if self.rc.window.project is not project:
+            return
+        self.last_train_report = report
+        self.rc.reload()
+        self.rc.status(report.summary(), 15000)
+
+    def export_labels(self, path):
+        w = self.rc.window
+        if not self._check_idle():
+            return None
+        from ...mining.labels_dataset import export_labels
+
+        project, cam = w.project, w.camera_id
+        job = w.jobs.start(lambda ctx: export_labels(project, path, cam, ctx=ctx), "Exporting occlusion labels")
+        job.finished.connect(lambda n: self.rc.status(f"Exported {n} occlusion labels to {path}", 10000))
+        job.failed.connect(lambda e: show_error(w, e))
+        return job
+
+    def import_labels(self, path):
+        """Import labels (job); the import is then one undoable edit on the stack."""
+        w = self.rc.window
+        if not self._check_idle():
+            return None
+        from ...mining.labels_dataset import import_labels
+
+        project = w.project
+        job = w.jobs.start(lambda ctx: import_labels(project, path), "Importing occlusion labels")
+        job.finished.connect(lambda result: self._after_import(project, path, result))
+        job.failed.connect(lambda e: show_error(w, e))
+        return job
+
+    def _after_import(self, project, path, result) -> None:
+        edit, matched, unmatched = result
+        if self.rc.window.project is not project:
+            return
+        if edit:
+            self.rc.undo_stack.push(AppliedEditCommand(self.rc, project, edit, self.rc.place(),
+                                                    f"Import {len(edit.changes)} labels"))
+        self.rc.reload()
+        self.rc.status(f"Imported {matched} labels from {Path(path).name} ({len(edit.changes)} changed, "
+                     f"{unmatched} matched no detection)", 10000)
+
+    def _start_dir(self) -> str:
+        w = self.rc.window
+        if w.project is not None:
+            return str(w.project.root.parent)
+        return str(w.settings.value("last_dir", str(Path.home())))
+
+    def ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.rc.window, "Export occlusion labels",
+                                              str(Path(self._start_dir()) / "occlusion-labels.json"),
+                                              "COCO JSON (*.json)")
+        if path:
+            self.export_labels(path)
+
+    def ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.rc.window, "Import occlusion labels", self._start_dir(),
+                                              "COCO JSON (*.json)")
+        if path:
+            self.import_labels(path)
