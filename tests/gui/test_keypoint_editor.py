@@ -2,7 +2,6 @@
 reopening, the rendered markers, the Keypoints menu and its jobs, and a screenshot of the demo clip."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from walt3d_studio.store import Project
 from walt3d_studio.store import keypoints as ks
 from walt3d_studio.store.detections import label_detections
 
-from .gui_helpers import GIF, wait_job
+from .gui_helpers import wait_job
 
 W, H = 320, 240
 HOURS = (8, 9, 10, 11)

@@ -7,37 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from ...store.detections import TrackTable, _chunks
+from ...store.detections import TrackTable, _chunks, track_table
 
 
 def tracks_by_id(project, track_ids, min_mined_frames: int = 3) -> TrackTable:
     """The `track_table` rows of these tracks (same columns and meaning), in id order."""
-    ids = sorted({int(t) for t in track_ids if t is not None and int(t) >= 0})
-    rows = []
-    for chunk in _chunks(ids, 500):
-        marks = ",".join("?" * len(chunk))
-        rows += project.conn.execute(
-            "SELECT t.id, t.camera_id, COALESCE(t.source_id, -1), t.category, t.n_detections, t.n_mined, "
-            "t.p_unoccluded, t.label, t.n_labelled, COALESCE(t.first_frame_id, -1), COALESCE(t.last_frame_id, -1), "
-            f"f.capture_time FROM tracks t LEFT JOIN frames f ON f.id = t.first_frame_id WHERE t.id IN ({marks})",
-            chunk).fetchall()
-    rows.sort()
-    n = len(rows)
-    col = list(zip(*rows)) if n else [()] * 12
-
-    def arr(i, dtype, fill=None):
-        if not n:
-            return np.zeros(0, dtype)
-        return np.array([fill if v is None else v for v in col[i]] if fill is not None else col[i], dtype)
-
-    length, mined, labelled = arr(4, np.int64), arr(5, np.int64), arr(8, np.int64)
-    label = np.array(col[7], object) if n else np.zeros(0, object)
-    return TrackTable(arr(0, np.int64), arr(1, np.int64), arr(2, np.int64), arr(3, object), length, mined,
-                      mined >= min_mined_frames, arr(6, float, np.nan), label, labelled,
-                      (labelled >= length) & (length > 0), arr(9, np.int64), arr(10, np.int64),
-                      arr(11, float, np.nan))
+    return track_table(project, min_mined_frames=min_mined_frames, track_ids=track_ids)
 
 
 @dataclass
