@@ -84,8 +84,8 @@ class ReviewController(QObject):
 
     def _build_actions(self) -> None:
         A = self._action
-        self.act_mine = A("&Mine detections…", lambda: self.mining.mine_detections(),
-                          tip="Detect, track and judge occlusion on the current camera (built-in detector)")
+        self.act_mine = A("&Mine detections…", lambda: self.mining.ask_mine(),
+                          tip="Detect, track and judge occlusion on the current camera (choose the detector first)")
         self.act_train = A("&Train occlusion classifier", lambda: self.mining.train_classifier(),
                            tip="Train the occlusion classifier on your labels and apply it; shows held-out accuracy")
         self.act_export = A("&Export occlusion labels…", self.mining.ask_export)

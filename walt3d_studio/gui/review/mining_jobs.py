@@ -19,6 +19,7 @@ class MiningJobs:
     def __init__(self, controller):
         self.rc = controller
         self.last_train_report = None
+        self.last_mine_settings = None  # what the Mine dialog returned last (its next opening starts there)
 
     def _check_idle(self) -> bool:
         w = self.rc.window
@@ -30,14 +31,32 @@ class MiningJobs:
             return False
         return True
 
-    def mine_detections(self, replace: bool | None = None, settings=None):
-        """Mining > Mine detections: the mining stage on the current camera as a job (built-in detector by
-        default). `replace=None` asks before replacing earlier results (and their labels)."""
+    def _check_minable(self) -> bool:
         w = self.rc.window
         if not self._check_idle():
-            return None
+            return False
         if w.camera_id is None or w.reader is None or len(w.reader) == 0:
             show_error(w, BadInputError("This camera has no frames to mine.", "Add a time-lapse first (File menu)."))
+            return False
+        return True
+
+    def ask_mine(self):
+        """Mining > Mine detections…: choose the detector backend in a dialog, then mine with it."""
+        if not self._check_minable():
+            return None
+        from .mine_dialog import MineDialog
+
+        settings = MineDialog.ask(self.rc.window, self.last_mine_settings)
+        if settings is None:
+            return None
+        self.last_mine_settings = settings
+        return self.mine_detections(settings=settings)
+
+    def mine_detections(self, replace: bool | None = None, settings=None):
+        """The mining stage on the current camera as a job (built-in detector unless `settings` say otherwise;
+        no dialog). `replace=None` asks before replacing earlier results (and their labels)."""
+        w = self.rc.window
+        if not self._check_minable():
             return None
         if replace is None:
             table = self.rc.panel.model.table
