@@ -215,10 +215,19 @@ class MainWindow(QMainWindow):
             return True  # already open here (a second open would trip over our own lock)
         return self._switch_project(lambda: Project.open(path))
 
-    def _switch_project(self, make) -> bool:
-        """Open the new project first: if that fails, the current one stays open and untouched."""
+    def can_write(self, need_project: bool = True) -> bool:
+        """Whether a user action may write now; if not, say why. A running job is the project's only writer."""
+        if need_project and self.project is None:
+            show_error(self, BadInputError("No project is open.", "Create or open a project first (File menu)."))
+            return False
         if self.jobs.busy:
             show_error(self, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
+            return False
+        return True
+
+    def _switch_project(self, make) -> bool:
+        """Open the new project first: if that fails, the current one stays open and untouched."""
+        if not self.can_write(need_project=False):
             return False
         try:
             project = make()
@@ -368,11 +377,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------ sources
     def add_sources(self, paths, camera_id: int | None = None) -> Job | None:
         """Add folders of images / video files to a camera (default: the current one) as one job."""
-        if self.project is None:
-            show_error(self, BadInputError("No project is open.", "Create or open a project first (File menu)."))
-            return None
-        if self.jobs.busy:
-            show_error(self, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
+        if not self.can_write():
             return None
         paths = [Path(p) for p in paths]
         project = self.project

@@ -125,11 +125,7 @@ class KeypointEditorController(QObject):
 
     # ------------------------------------------------------------------------------ jobs
     def _start(self, work, title: str, done=None):
-        if self.window.project is None:
-            show_error(self.window, BadInputError("No project is open.", "Open a project first."))
-            return None
-        if self.window.jobs.busy:
-            show_error(self.window, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
+        if not self.window.can_write():
             return None
         job = self.window.jobs.start(work, title)
         job.failed.connect(lambda e: show_error(self.window, e))

@@ -14,8 +14,6 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 
-from ...errors import BadInputError
-from ..errors import show_error
 from .commands import LabelCommand, Place
 from .data import AgreementCache, tracks_by_id
 from .mining_jobs import MiningJobs
@@ -391,8 +389,7 @@ class ReviewController(QObject):
         return self._push(LabelCommand(self, "track", [self.track_id], value, self.place()))
 
     def _push(self, cmd) -> bool:
-        if self.window.jobs.busy:
-            show_error(self.window, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
+        if not self.window.can_write():
             return False
         self.undo_stack.push(cmd)
         return True

@@ -22,14 +22,7 @@ class MiningJobs:
         self.last_mine_settings = None  # what the Mine dialog returned last (its next opening starts there)
 
     def _check_idle(self) -> bool:
-        w = self.rc.window
-        if w.project is None:
-            show_error(w, BadInputError("No project is open.", "Create or open a project first (File menu)."))
-            return False
-        if w.jobs.busy:
-            show_error(w, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
-            return False
-        return True
+        return self.rc.window.can_write()
 
     def _check_minable(self) -> bool:
         w = self.rc.window
