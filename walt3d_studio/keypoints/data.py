@@ -59,14 +59,6 @@ def write_crop(path: str | Path, rgba: np.ndarray, x0: float, y0: float, scale: 
     os.replace(tmp, path)
 
 
-def int_box(box) -> tuple[int, int, int, int]:
-    """The pixel index range a float box covers, as x, y, w, h (as mining crops it)."""
-    x, y, w, h = box
-    x0, y0 = int(np.floor(x)), int(np.floor(y))
-    x1, y1 = int(np.ceil(x + w)) - 1, int(np.ceil(y + h)) - 1
-    return x0, y0, max(1, x1 - x0 + 1), max(1, y1 - y0 + 1)
-
-
 def read_crop(path: str | Path, box=None) -> Crop | None:
     """The crop and its placement, or None when the file is missing or its placement is unknown.
 
@@ -87,7 +79,9 @@ def read_crop(path: str | Path, box=None) -> Crop | None:
         except (ValueError, TypeError, AttributeError):
             return None
     if box is not None:
-        x0, y0, w, h = int_box(box)
+        from ..mining.detection import pixel_range
+
+        x0, y0, w, h = pixel_range(box)
         if arr.shape[:2] == (h, w):
             return Crop(arr, float(x0), float(y0), 1.0)
     return None

@@ -72,10 +72,7 @@ class Detection:
         if self.mask is not None:
             h, w = self.mask.shape
             return self.mask_xy[0], self.mask_xy[1], w, h
-        x, y, w, h = self.box
-        x0, y0 = int(np.floor(x)), int(np.floor(y))
-        x1, y1 = int(np.ceil(x + w)) - 1, int(np.ceil(y + h)) - 1
-        return x0, y0, max(1, x1 - x0 + 1), max(1, y1 - y0 + 1)
+        return pixel_range(self.box)
 
     def local_mask(self) -> np.ndarray:
         """The mask over `int_box` (all True for box-only detections)."""
@@ -92,6 +89,14 @@ class Detection:
 
 
 # ---------------------------------------------------------------------------------------------- masks
+
+
+def pixel_range(box) -> tuple[int, int, int, int]:
+    """The pixels a float box [x, y, w, h] touches, as integer x, y, w, h (crops cover exactly this)."""
+    x, y, w, h = box
+    x0, y0 = int(np.floor(x)), int(np.floor(y))
+    x1, y1 = int(np.ceil(x + w)) - 1, int(np.ceil(y + h)) - 1
+    return x0, y0, max(1, x1 - x0 + 1), max(1, y1 - y0 + 1)
 
 
 def encode_local_mask(mask: np.ndarray, x0: int, y0: int, width: int, height: int) -> dict:
