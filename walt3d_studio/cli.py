@@ -13,14 +13,14 @@ from .jobs import JobContext
 
 
 @contextmanager
-def progress_bar(desc: str, quiet: bool = False):
+def progress_bar(desc: str, quiet: bool = False, unit: str = "frame"):
     """A JobContext that draws a tqdm bar on stderr."""
     if quiet:
         yield JobContext()
         return
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit="frame", dynamic_ncols=True, leave=False, file=sys.stderr)
+    bar = tqdm(desc=desc, unit=unit, dynamic_ncols=True, leave=False, file=sys.stderr)
 
     def update(done, total, message):
         if total and bar.total != total:
@@ -145,7 +145,7 @@ def cmd_info(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    with progress_bar("demo", args.quiet) as ctx:
+    with progress_bar("demo", args.quiet, unit="step") as ctx:
         root, lines = run_demo(Path(args.out), ctx=ctx)
     print("\n".join(lines))
     print(f"Demo project ready: {root}\nOpen it with: walt3d-studio {root}")
