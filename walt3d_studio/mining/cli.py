@@ -59,6 +59,25 @@ def register(sub) -> None:
     t.add_argument("--who", default="import", help="recorded as the labeller (default: import)")
     t.set_defaults(func=cmd_labels_import)
 
+    s = sub.add_parser("occluders", help="the camera's static-occluder mask (poles, trees, parked vehicles)")
+    osub = s.add_subparsers(dest="occluders_command", required=True)
+    t = osub.add_parser("learn", help="learn it from long-lived foreground in the mined detections, and store it")
+    t.add_argument("project")
+    t.add_argument("--camera", help="camera name (default: the first)")
+    t.add_argument("--min-seconds", type=float, default=3600.0,
+                   help="an object must stay put at least this long (capture time; default 3600)")
+    t.add_argument("--max-motion-px", type=float, default=5.0,
+                   help="how far its box centre may move and still count as staying put (default 5)")
+    t.add_argument("--dry-run", action="store_true", help="report what would be learned; store nothing")
+    t.set_defaults(func=cmd_occluders_learn)
+    t = osub.add_parser("set", help="store a mask painted elsewhere (PNG, frame-sized, non-zero = occluder)")
+    t.add_argument("project")
+    t.add_argument("--camera", help="camera name (default: the first)")
+    g = t.add_mutually_exclusive_group(required=True)
+    g.add_argument("--mask", metavar="PNG", help="the painted mask")
+    g.add_argument("--clear", action="store_true", help="remove the camera's mask")
+    t.set_defaults(func=cmd_occluders_set)
+
 
 def _options(pairs: list[str]) -> dict:
     from ..errors import BadInputError
@@ -182,4 +201,53 @@ def cmd_labels_import(args) -> int:
             ensure_mined_crops(p, ctx=ctx)
     print(f"Imported labels for {matched} detections ({len(edit.changes)} changed)"
           + (f"; {unmatched} did not match any detection" if unmatched else ""))
+    return 0
+
+
+def cmd_occluders_learn(args) -> int:
+    from ..cli import _camera_id, progress_bar
+    from ..store import Project
+    from ..store.detections import set_static_occluder
+    from .static_occluders import learn_report
+
+    with Project.open(args.project) as p:
+        cam = _camera_id(p, args.camera)
+        with progress_bar("learning static occluders", args.quiet) as ctx:
+            rep = learn_report(p, cam, min_seconds=args.min_seconds, max_motion_px=args.max_motion_px, ctx=ctx)
+        if not args.dry_run:
+            set_static_occluder(p, cam, rep.mask, origin="learned")
+    print(f"Learned {rep.summary()}" + (" (not stored: --dry-run)" if args.dry_run else
+                                        f". Stored; re-mine with: walt3d mine {args.project} --replace"))
+    return 0
+
+
+def cmd_occluders_set(args) -> int:
+    from ..cli import _camera_id
+    from ..errors import BadInputError
+    from ..store import Project
+    from ..store.detections import set_static_occluder
+
+    with Project.open(args.project) as p:
+        cam = _camera_id(p, args.camera)
+        if args.clear:
+            set_static_occluder(p, cam, None)
+            print(f"Cleared the static-occluder mask of camera {p.camera(cam).name!r}.")
+            return 0
+        import cv2
+
+        img = cv2.imread(str(args.mask), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise BadInputError(f"Cannot read {args.mask} as an image.",
+                                "Give a PNG the size of the camera's frames, non-zero where the occluders are.")
+        if img.ndim == 3:  # colour: any channel non-zero; with alpha, the alpha channel decides
+            img = img[..., 3] if img.shape[2] == 4 else img.max(axis=2)
+        c = p.camera(cam)
+        if c.width and img.shape[:2] != (c.height, c.width):
+            raise BadInputError(f"The mask {args.mask} is {img.shape[1]}x{img.shape[0]} but camera {c.name!r} has "
+                                f"{c.width}x{c.height} frames.",
+                                f"Paint it on a {c.width}x{c.height} frame of this camera (export one with the "
+                                f"app's frame view, or resize the mask), then run this again.")
+        set_static_occluder(p, cam, img > 0, origin="painted")
+        print(f"Stored the static-occluder mask of camera {c.name!r}: {float((img > 0).mean()):.1%} of the image. "
+              f"Re-mine with: walt3d mine {args.project} --replace")
     return 0

@@ -4,7 +4,8 @@ For a detection A in a frame, an occluder candidate is any *other* detection B o
 `occluder_score` (0.3; every candidate whatever its class, and high-confidence boxes count too -- WALT's code
 only counted low-confidence ones, a slip). A is **occluded** when some candidate B has its box bottom lower in
 the image than A's and IoU(A, B) > delta (0.05), or when A's mask overlaps the camera's static-occluder mask by
-more than delta of A's area. A is **truncated** when its box comes within `border_px` (2) of the image edge.
+more than delta of A's area -- unless at least `static_self` (0.8) of A lies inside it: then A is the static
+object itself (the parked car a learned mask came from), not something hidden behind it. A is **truncated** when its box comes within `border_px` (2) of the image edge.
 A is **mined** (verdict "unoccluded") when its score >= `mine_score` (0.9), it is neither occluded nor
 truncated, and its mask area is within +-40 % of its track's running median (the median of the track's last
 `area_window` areas before it; a jump means two objects merged into one blob, or one split).
@@ -35,6 +36,7 @@ class RuleSettings:
     mine_score: float = 0.9
     area_tolerance: float = 0.4
     area_window: int = 9
+    static_self: float = 0.8
     min_mined_frames: int = 3
 
     def to_dict(self) -> dict:
@@ -100,7 +102,8 @@ class AreaHistory:
 
 def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings) -> tuple[str, dict]:
     """The rule's verdict from `frame_facts` of one detection and its area ratio to the track median."""
-    occluded = bool(facts["occluded_by"]) or facts.get("static_overlap", 0.0) > settings.delta
+    static = facts.get("static_overlap", 0.0)
+    occluded = bool(facts["occluded_by"]) or settings.delta < static < settings.static_self
     truncated = bool(facts["truncated"])
     low_score = facts["score"] < settings.mine_score
     tol = settings.area_tolerance

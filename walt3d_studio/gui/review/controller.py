@@ -88,6 +88,10 @@ class ReviewController(QObject):
                            tip="Train the occlusion classifier on your labels and apply it; shows held-out accuracy")
         self.act_export = A("&Export occlusion labels…", self.mining.ask_export)
         self.act_import = A("&Import occlusion labels…", self.mining.ask_import)
+        self.act_paint_occluders = A("&Paint static occluders…", lambda: self.mining.paint_occluders(),
+                                     tip="Paint poles, trees, signs: objects overlapping them are judged occluded")
+        self.act_learn_occluders = A("&Learn static occluders", lambda: self.mining.learn_occluders(),
+                                     tip="Find long-lived objects (parked vehicles, signs) and show them for review")
         self.label_actions = {}
         for key, name in (("U", "unoccluded"), ("O", "occluded"), ("X", "not an object / wrong class")):
             self.label_actions[key] = A(f"Label object {name}", lambda _=False, k=key: self.label_detection(k), key)
@@ -116,6 +120,8 @@ class ReviewController(QObject):
         m.addAction(self.act_train)
         m.addSeparator()
         m.addActions([self.act_export, self.act_import])
+        m.addSeparator()
+        m.addActions([self.act_paint_occluders, self.act_learn_occluders])
         m.addSeparator()
         review = m.addMenu("&Review")
         review.addActions([self.label_actions[k] for k in ("U", "O", "X")])

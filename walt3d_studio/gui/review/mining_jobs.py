@@ -20,6 +20,7 @@ class MiningJobs:
         self.rc = controller
         self.last_train_report = None
         self.last_mine_settings = None  # what the Mine dialog returned last (its next opening starts there)
+        self.occluder_tool = None  # the static-occluder brush (occluder_tool.OccluderTool), made on first use
 
     def _check_idle(self) -> bool:
         return self.rc.window.can_write()
@@ -152,3 +153,51 @@ class MiningJobs:
                                               "COCO JSON (*.json)")
         if path:
             self.import_labels(path)
+
+    # ------------------------------------------------------------------------------ static occluders
+    def paint_occluders(self):
+        """Mining > Paint static occluders…: the brush tool on the current camera (starts from its stored mask)."""
+        w = self.rc.window
+        if not self._check_idle():
+            return None
+        if w.camera_id is None:
+            show_error(w, BadInputError("No camera is selected.", "Add a time-lapse first (File menu)."))
+            return None
+        from PySide6.QtCore import Qt
+
+        from .occluder_tool import OccluderTool
+
+        if self.occluder_tool is None:
+            self.occluder_tool = OccluderTool(w, learn=self.learn_occluders)
+            w.addDockWidget(Qt.RightDockWidgetArea, self.occluder_tool)
+        if not self.occluder_tool.start(w.project, w.camera_id):
+            return None
+        return self.occluder_tool
+
+    def learn_occluders(self, min_seconds: float | None = None):
+        """Mining > Learn static occluders…: learn from long-lived foreground (job), then show the result in the
+        paint tool for review; nothing is stored until Save."""
+        tool = self.occluder_tool if self.occluder_tool is not None and self.occluder_tool.active else None
+        if tool is None:
+            tool = self.paint_occluders()
+            if tool is None:
+                return None
+        w = self.rc.window
+        if not self._check_idle():
+            return None
+        from ...mining.static_occluders import learn_report
+
+        project, cam = tool.project, tool.camera_id
+        secs = tool.min_minutes.value() * 60.0 if min_seconds is None else float(min_seconds)
+        job = w.jobs.start(lambda ctx: learn_report(project, cam, min_seconds=secs, ctx=ctx),
+                           "Learning static occluders")
+        job.finished.connect(lambda rep: self._after_learn(project, cam, rep))
+        job.failed.connect(lambda e: show_error(w, e))
+        return job
+
+    def _after_learn(self, project, cam, report) -> None:
+        tool = self.occluder_tool
+        if tool is None or not tool.active or tool.project is not project or tool.camera_id != cam:
+            return
+        tool.add_learned(report.mask, report.summary())
+        self.rc.status(f"Learned {report.summary()}; review it, then Save.", 10000)
