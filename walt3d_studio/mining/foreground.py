@@ -7,11 +7,16 @@ Per frame (all in OpenCV, which releases the GIL, so frames run in parallel on a
 2. foreground = max over R, G, B of the difference to the background > `threshold`, where the difference is
    taken to the range of background values within `jitter_px` (so a one-pixel camera shake does not light
    up every painted line);
-3. clean it: open (drop speckle and one-pixel lines from compression), close (join an object's parts), and
-   optionally drop shadow-like pixels (darker, same chromaticity; off by default: it eats dark clothing);
-4. connected components are the instances; each component's hole-filled mask is scaled back to full
+3. drop cast shadows (`shadows`, default "suppress"; "keep" turns it off): a foreground pixel darker than the
+   background by a bounded ratio (`shadow_ratio`) with nearly the same chromaticity, evenly over its
+   neighbourhood, is the ground in shade, not an object -- kept, a sunlit car's shadow doubles its mask and
+   skews its box for every later stage. Only large shadow-like regions go, and never so as to split an object
+   (`_drop_shadows`). Tested on foreground pixels only, so it costs little; before cleaning, so a shadow
+   cannot bridge two objects;
+4. clean it: open (drop speckle and one-pixel lines from compression), close (join an object's parts);
+5. connected components are the instances; each component's hole-filled mask is scaled back to full
    resolution (bilinear, threshold 1/2) and its box taken from the mask;
-5. class by size and shape: with a calibration, metric silhouette area, width and height at the object's
+6. class by size and shape: with a calibration, metric silhouette area, width and height at the object's
    ground contact point (`Camera.backproject_to_ground`, `Camera.object_height`); without, pixel size and
    aspect. Scores are 1.0 (the detector has no confidence), so the occlusion rule treats every blob as a
    possible occluder.
@@ -37,7 +42,9 @@ class ForegroundDetector:
 
     def __init__(self, threshold: float = 25, min_area: float = 2.5e-4, max_area: float = 0.5,
                  min_side_px: int = 5, downsample: int | None = None, close_frac: float = 0.025,
-                 fill_holes: bool = True, suppress_shadows: bool = False, fragment_frac: float = 0.025,
+                 fill_holes: bool = True, shadows: str = "suppress",
+                 shadow_ratio: tuple[float, float] = (0.25, 0.95), shadow_chroma: float = 0.03,
+                 shadow_smooth: float = 0.06, shadow_min_area: float = 2e-3, fragment_frac: float = 0.025,
                  jitter_px: int = 1, exposure: bool = True, background: np.ndarray | None = None):
         """threshold: 0-255 difference in the most changed colour channel.
         min_area / max_area: component area bounds as fractions of the image area.
@@ -47,7 +54,16 @@ class ForegroundDetector:
         fragment_frac: a component this much smaller than a neighbour (or less) joins it.
         jitter_px: tolerated camera shake, in pixels of the reduced image: a pixel is foreground only when it
             differs by more than `threshold` from every background pixel within this distance (0: plain
-            difference). Stops painted lines and kerbs from lighting up when the view moves by a pixel."""
+            difference). Stops painted lines and kerbs from lighting up when the view moves by a pixel.
+        shadows: "suppress" (drop shadow-like foreground pixels) or "keep".
+        shadow_ratio: (low, high) bounds of frame / background brightness for a shadow pixel.
+        shadow_chroma: largest change of normalised chromaticity (r, g, b over their sum) in a shadow.
+        shadow_smooth: largest relative spread of frame / background brightness over 5 x 5 pixels in a shadow
+            (a shadow scales the ground evenly; a grey object's shaded side does not).
+        shadow_min_area: smaller shadow-like regions (fraction of the image area) stay: they are dark parts of
+            objects as often as shadows."""
+        if shadows not in ("suppress", "keep"):
+            raise BadInputError(f"Unknown shadows option {shadows!r}.", 'Use shadows=suppress or shadows=keep.')
         self.threshold = float(threshold)
         self.min_area = float(min_area)
         self.max_area = float(max_area)
@@ -55,7 +71,11 @@ class ForegroundDetector:
         self.downsample = downsample
         self.close_frac = float(close_frac)
         self.fill_holes = bool(fill_holes)
-        self.suppress_shadows = bool(suppress_shadows)
+        self.shadows = shadows
+        self.shadow_ratio = (float(shadow_ratio[0]), float(shadow_ratio[1]))
+        self.shadow_chroma = float(shadow_chroma)
+        self.shadow_smooth = float(shadow_smooth)
+        self.shadow_min_area = float(shadow_min_area)
         self.fragment_frac = float(fragment_frac)
         self.jitter_px = int(jitter_px)
         self.fixed_background = background
@@ -64,7 +84,9 @@ class ForegroundDetector:
         self._lock = threading.Lock()
         self.settings = {"threshold": self.threshold, "min_area": self.min_area, "max_area": self.max_area,
                          "min_side_px": self.min_side_px, "downsample": downsample, "close_frac": self.close_frac,
-                         "fill_holes": self.fill_holes, "suppress_shadows": self.suppress_shadows,
+                         "fill_holes": self.fill_holes, "shadows": self.shadows,
+                         "shadow_ratio": list(self.shadow_ratio), "shadow_chroma": self.shadow_chroma,
+                         "shadow_smooth": self.shadow_smooth, "shadow_min_area": self.shadow_min_area,
                          "fragment_frac": self.fragment_frac, "jitter_px": self.jitter_px,
                          "exposure": self.exposure}
 
@@ -77,8 +99,10 @@ class ForegroundDetector:
         k = max(3, int(round(self.close_frac * self.H / self.s)) | 1)
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         self._open = np.ones((3, 3), np.uint8)
+        self._rim = np.ones((5, 5), np.uint8)
         self.min_px = max(4.0, self.min_area * self.sw * self.sh)
         self.max_px = self.max_area * self.sw * self.sh
+        self.shadow_min_px = self.shadow_min_area * self.sw * self.sh
         self.backgrounds = BackgroundWindows(run.project, run.camera_id) if self.fixed_background is None \
             else _FixedBackground(self.fixed_background)
         self.settings["downsample"] = self.s
@@ -121,11 +145,46 @@ class ForegroundDetector:
         c = cv2.split(diff)
         dmax = cv2.max(cv2.max(c[0], c[1]), c[2])
         _, fg = cv2.threshold(dmax, self.threshold, 1, cv2.THRESH_BINARY)
-        if self.suppress_shadows:
-            fg &= ~_shadow_like(small, bg)
+        if self.shadows == "suppress":
+            fg = self._drop_shadows(fg, small, bg)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._open)
         fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._close)
         return fg
+
+    def _drop_shadows(self, fg: np.ndarray, small: np.ndarray, bg: np.ndarray) -> np.ndarray:
+        """The foreground less its cast shadows. Pixel by pixel, dark grey clothing on grey asphalt passes the
+        shadow test as well as a shadow does, so only shadow-like regions of at least `shadow_min_area` (a
+        car's shadow, not a jacket) go; and dropping them may trim an object, never split it: what is left of
+        each foreground blob (pieces of at least `min_area`) spans its convex hull, which brings back the
+        object's own dark parts between its pieces (a dark band across a car, a jacket between head and legs)
+        but not a shadow cast beside it."""
+        like, even = _shadow_like(fg, small, bg, self.shadow_ratio, self.shadow_chroma, self.shadow_smooth)
+        # regions: even pixels joined across small gaps (a painted line under a shadow is no foreground)
+        joined = cv2.morphologyEx(even, cv2.MORPH_CLOSE, self._close)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8, ltype=cv2.CV_32S)
+        big = stats[:, cv2.CC_STAT_AREA] >= self.shadow_min_px
+        big[0] = False
+        if not big.any():
+            return fg
+        # the evenness window misses a shadow's rim: shadow-like pixels next to a big region go with it
+        drop = (cv2.dilate(big[labels].astype(np.uint8), self._rim) & like).astype(bool)
+        solid = fg.copy()
+        solid[drop] = 0
+        solid = cv2.morphologyEx(solid, cv2.MORPH_OPEN, self._open)
+        _, blobs, bstats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
+        out = solid.copy()
+        for b in np.unique(blobs[drop]):  # the blobs that lost a shadow
+            x, y, w, h = (int(v) for v in bstats[b, :4])
+            left = solid[y:y + h, x:x + w] & (blobs[y:y + h, x:x + w] == b)
+            _, plabels, pstats, _ = cv2.connectedComponentsWithStats(left, connectivity=8, ltype=cv2.CV_32S)
+            keep = np.flatnonzero(pstats[1:, cv2.CC_STAT_AREA] >= self.min_px) + 1
+            if keep.size < 2:
+                continue  # nothing to bridge
+            pts = cv2.findNonZero(np.isin(plabels, keep).astype(np.uint8))
+            hull = np.zeros_like(left)
+            cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+            out[y:y + h, x:x + w] |= hull & fg[y:y + h, x:x + w]
+        return out
 
     def detect(self, frame: np.ndarray, info: FrameInfo) -> list[Detection]:
         if frame.shape[0] != self.H or frame.shape[1] != self.W:
@@ -236,15 +295,35 @@ def _fill_holes(local: np.ndarray) -> np.ndarray:
     return out
 
 
-def _shadow_like(frame: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """Pixels darker than the background by 40-95 % with about the same chromaticity (uint8 0/1)."""
-    f = frame.astype(np.float32)
-    b = bg.astype(np.float32)
-    sf = f.sum(axis=2) + 1.0
-    sb = b.sum(axis=2) + 1.0
-    ratio = sf / sb
-    chroma = np.abs(f / sf[..., None] - b / sb[..., None]).max(axis=2)
-    return ((ratio > 0.4) & (ratio < 0.95) & (chroma < 0.02)).astype(np.uint8)
+def _shadow_like(fg: np.ndarray, frame: np.ndarray, bg: np.ndarray, ratio: tuple[float, float],
+                 chroma: float, smooth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two uint8 0/1 masks of foreground pixels: those that look like the background in shade -- brightness
+    (sum of R, G, B) at `ratio[0]`-`ratio[1]` of the background's and each normalised chromaticity within
+    `chroma` of the background's (Cucchiara et al.'s test, as in OpenCV MOG2) -- and, of those, the ones where
+    the frame / background brightness ratio is also locally even (relative standard deviation over 5 x 5
+    pixels at most `smooth`), since a grey car's own shaded side passes the first test too: a shadow scales
+    the ground it falls on, an object replaces it."""
+    out = np.zeros_like(fg)
+    idx = np.flatnonzero(fg)
+    if idx.size == 0:
+        return out, out
+    f = frame.reshape(-1, 3)[idx].astype(np.float32)
+    b = bg.reshape(-1, 3)[idx].astype(np.float32)
+    sf = f.sum(axis=1) + 3.0  # +1 per channel: keeps black pixels finite
+    sb = b.sum(axis=1) + 3.0
+    r = sf / sb
+    dchroma = np.abs(f / sf[:, None] - b / sb[:, None]).max(axis=1)
+    idx = idx[(r >= ratio[0]) & (r <= ratio[1]) & (dchroma <= chroma)]
+    out.reshape(-1)[idx] = 1
+    even = np.zeros_like(fg)
+    if idx.size == 0:
+        return out, even
+    q = (cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) + 1.0) \
+        / (cv2.cvtColor(bg, cv2.COLOR_RGB2GRAY).astype(np.float32) + 1.0)
+    mean = cv2.blur(q, (5, 5))
+    var = cv2.blur(q * q, (5, 5)) - mean * mean
+    even.reshape(-1)[idx[(var <= (smooth * mean) ** 2).reshape(-1)[idx]]] = 1
+    return out, even
 
 
 class SizeClassifier:
