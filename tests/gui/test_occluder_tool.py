@@ -110,3 +110,17 @@ def test_learn_runs_as_a_job_and_shows_the_result_for_review(qtbot, review, monk
     assert np.array_equal(static_occluder(w.project, cam), rep.mask)
     row = w.project.conn.execute("SELECT origin FROM static_occluders WHERE camera_id = ?", (cam,)).fetchone()
     assert row[0] == "learned"
+
+
+def test_switching_camera_closes_the_tool_unsaved(qtbot, review, tmp_path):
+    w, rc = review
+    first = w.camera_id
+    rc.act_paint_occluders.trigger()
+    tool = rc.mining.occluder_tool
+    tool.paint_stroke([(100, 100), (120, 100)], size=8)
+    assert tool.active and tool.mask.any()
+    other = w.new_camera("empty")
+    w.select_camera(other)
+    w.settle()
+    assert not tool.active and not tool.isVisible()
+    assert static_occluder(w.project, first) is None  # nothing was saved for either camera

@@ -169,6 +169,9 @@ class ReviewController(QObject):
 
     def _load_context(self) -> None:
         w = self.window
+        tool = self.mining.occluder_tool
+        if tool is not None and tool.active and (w.project, w.camera_id) != (self.project, self.camera_id):
+            tool.close_tool()  # its mask belongs to the camera it was opened on
         self.project, self.camera_id, self._reader = w.project, w.camera_id, w.reader
         cam = self.project.camera(self.camera_id) if self.project is not None and self.camera_id is not None else None
         self._size = (cam.width, cam.height) if cam is not None and cam.width else None
