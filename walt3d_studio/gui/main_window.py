@@ -215,6 +215,14 @@ class MainWindow(QMainWindow):
             return True  # already open here (a second open would trip over our own lock)
         return self._switch_project(lambda: Project.open(path))
 
+    def run_job(self, work, title: str, on_done=None) -> Job:
+        """Run `work(ctx)` off the UI thread with progress and Cancel; a failure is shown, `on_done` gets the result."""
+        job = self.jobs.start(work, title)
+        job.failed.connect(lambda e: show_error(self, e))
+        if on_done is not None:
+            job.finished.connect(on_done)
+        return job
+
     def can_write(self, need_project: bool = True) -> bool:
         """Whether a user action may write now; if not, say why. A running job is the project's only writer."""
         if need_project and self.project is None:
@@ -355,11 +363,8 @@ class MainWindow(QMainWindow):
         from ..background_job import compute_backgrounds
 
         project, cam = self.project, self.camera_id
-        job = self.jobs.start(lambda ctx: compute_backgrounds(project, cam, hours_per_window, ctx=ctx),
-                              "Computing background")
-        job.finished.connect(lambda keys: self._after_background(cam, keys))
-        job.failed.connect(lambda e: show_error(self, e))
-        return job
+        return self.run_job(lambda ctx: compute_backgrounds(project, cam, hours_per_window, ctx=ctx),
+                            "Computing background", lambda keys: self._after_background(cam, keys))
 
     def _after_background(self, cam: int, keys) -> None:
         if cam != self.camera_id:
@@ -391,13 +396,11 @@ class MainWindow(QMainWindow):
                 cam = added[-1].camera_id  # the first import of a project creates its camera
             return added
 
-        job = self.jobs.start(work, f"Adding {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1
-                                                                    else ""))
+        title = f"Adding {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+        job = self.run_job(work, title, lambda added: self.statusBar().showMessage(
+            "Added " + ", ".join(f"{s.n_frames} frames from {Path(s.path).name}" for s in added), 8000))
         # every source that made it in is kept, even when a later one fails
         job.ended.connect(lambda: self.project is project and self._refresh_cameras(select=cam))
-        job.failed.connect(lambda e: show_error(self, e))
-        job.finished.connect(lambda added: self.statusBar().showMessage(
-            "Added " + ", ".join(f"{s.n_frames} frames from {Path(s.path).name}" for s in added), 8000))
         return job
 
     def new_camera(self, name: str, tz: str | None = None) -> int | None:

@@ -127,11 +127,7 @@ class KeypointEditorController(QObject):
     def _start(self, work, title: str, done=None):
         if not self.window.can_write():
             return None
-        job = self.window.jobs.start(work, title)
-        job.failed.connect(lambda e: show_error(self.window, e))
-        if done is not None:
-            job.finished.connect(done)
-        return job
+        return self.window.run_job(work, title, done)
 
     def train(self, epochs: int | None = None, config: dict | None = None, device: str | None = None):
         """Train the keypoint model on the project's human keypoints (keypoints.train.train_job) as a job."""

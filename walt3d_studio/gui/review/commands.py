@@ -56,12 +56,7 @@ class LabelCommand(QUndoCommand):
     def undo(self) -> None:
         from ...store.detections import undo_edit
 
-        try:
-            undo_edit(self.project, self.edit)
-        except Walt3DError as e:
-            show_error(self.controller.window, e)
-            return
-        self.controller.edited(self.edit, self.place, jump=True)
+        _replay(self, undo_edit)
 
 
 class AppliedEditCommand(QUndoCommand):
@@ -78,22 +73,22 @@ class AppliedEditCommand(QUndoCommand):
         if not self._done:
             self._done = True
             return
-        try:
-            redo_edit(self.project, self.edit)
-        except Walt3DError as e:
-            show_error(self.controller.window, e)
-            return
-        self.controller.edited(self.edit, self.place, jump=True)
+        _replay(self, redo_edit)
 
     def undo(self) -> None:
         from ...store.detections import undo_edit
 
-        try:
-            undo_edit(self.project, self.edit)
-        except Walt3DError as e:
-            show_error(self.controller.window, e)
-            return
-        self.controller.edited(self.edit, self.place, jump=True)
+        _replay(self, undo_edit)
+
+
+def _replay(cmd, step) -> None:
+    """Undo or redo a stored edit (`store.detections.undo_edit` / `redo_edit`), then go back to where it was made."""
+    try:
+        step(cmd.project, cmd.edit)
+    except Walt3DError as e:
+        show_error(cmd.controller.window, e)
+        return
+    cmd.controller.edited(cmd.edit, cmd.place, jump=True)
 
 
 def _describe(target: str, ids, value) -> str:

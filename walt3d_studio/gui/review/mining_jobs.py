@@ -66,10 +66,8 @@ class MiningJobs:
 
         project, cam = w.project, w.camera_id
         settings = settings or MineSettings()
-        job = w.jobs.start(lambda ctx: mine(project, cam, settings, replace=replace, ctx=ctx), "Mining detections")
-        job.finished.connect(lambda report: self._after_mine(project, report))
-        job.failed.connect(lambda e: show_error(w, e))
-        return job
+        return w.run_job(lambda ctx: mine(project, cam, settings, replace=replace, ctx=ctx), "Mining detections",
+                         lambda report: self._after_mine(project, report))
 
     def _after_mine(self, project, report) -> None:
         if self.rc.window.project is not project:
@@ -87,10 +85,8 @@ class MiningJobs:
         from ...mining.classifier import train_classifier
 
         project = w.project
-        job = w.jobs.start(lambda ctx: train_classifier(project, ctx=ctx, **kwargs), "Training occlusion classifier")
-        job.finished.connect(lambda report: self._after_train(project, report))
-        job.failed.connect(lambda e: show_error(w, e))
-        return job
+        return w.run_job(lambda ctx: train_classifier(project, ctx=ctx, **kwargs), "Training occlusion classifier",
+                         lambda report: self._after_train(project, report))
 
     def _after_train(self, project, report) -> None:
         if self.rc.window.project is not project:
@@ -106,10 +102,8 @@ class MiningJobs:
         from ...mining.labels_dataset import export_labels
 
         project, cam = w.project, w.camera_id
-        job = w.jobs.start(lambda ctx: export_labels(project, path, cam, ctx=ctx), "Exporting occlusion labels")
-        job.finished.connect(lambda n: self.rc.status(f"Exported {n} occlusion labels to {path}", 10000))
-        job.failed.connect(lambda e: show_error(w, e))
-        return job
+        return w.run_job(lambda ctx: export_labels(project, path, cam, ctx=ctx), "Exporting occlusion labels",
+                         lambda n: self.rc.status(f"Exported {n} occlusion labels to {path}", 10000))
 
     def import_labels(self, path):
         """Import labels (job); the import is then one undoable edit on the stack."""
@@ -119,10 +113,8 @@ class MiningJobs:
         from ...mining.labels_dataset import import_labels
 
         project = w.project
-        job = w.jobs.start(lambda ctx: import_labels(project, path), "Importing occlusion labels")
-        job.finished.connect(lambda result: self._after_import(project, path, result))
-        job.failed.connect(lambda e: show_error(w, e))
-        return job
+        return w.run_job(lambda ctx: import_labels(project, path), "Importing occlusion labels",
+                         lambda result: self._after_import(project, path, result))
 
     def _after_import(self, project, path, result) -> None:
         edit, matched, unmatched = result
@@ -189,11 +181,8 @@ class MiningJobs:
 
         project, cam = tool.project, tool.camera_id
         secs = tool.min_minutes.value() * 60.0 if min_seconds is None else float(min_seconds)
-        job = w.jobs.start(lambda ctx: learn_report(project, cam, min_seconds=secs, ctx=ctx),
-                           "Learning static occluders")
-        job.finished.connect(lambda rep: self._after_learn(project, cam, rep))
-        job.failed.connect(lambda e: show_error(w, e))
-        return job
+        return w.run_job(lambda ctx: learn_report(project, cam, min_seconds=secs, ctx=ctx),
+                         "Learning static occluders", lambda rep: self._after_learn(project, cam, rep))
 
     def _after_learn(self, project, cam, report) -> None:
         tool = self.occluder_tool
