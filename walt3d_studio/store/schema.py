@@ -180,6 +180,165 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     );
     """,
+    # v3: the stages after mining. Every stage run is recorded; fits per track and per detection; splits by
+    # track; composites with their objects; datasets written. Human rows (labels, human keypoints) are never lost
+    # to a cascade: the triggers copy them into `orphans` (with their old frame, box and class) before any
+    # detection or track delete takes them, so a person can re-attach or discard them. A re-run moves them to the
+    # matching new detection first (store/carry_over.py), so only those without a match become orphans.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        stage TEXT NOT NULL,              -- background / mine / classifier / keypoints-train / fit-vehicles / ...
+        settings_json TEXT NOT NULL DEFAULT '{}',
+        version TEXT NOT NULL,            -- walt3d_studio version that ran it
+        shard_json TEXT NOT NULL DEFAULT '{}',  -- {"camera": id, "start": t0, "end": t1} or {} for the whole project
+        counts_json TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'cancelled', 'interrupted')),
+        message TEXT,
+        who TEXT NOT NULL,                -- user@host, or the worker that ran it
+        pid INTEGER, host TEXT,           -- to mark a dead run "interrupted" at the next open
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        duration_s REAL
+    );
+    CREATE INDEX runs_by_stage ON runs (stage, id);
+
+    -- Human work whose detection or track went away (a re-run found no match for it, or a cascade took it).
+    CREATE TABLE orphans (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,               -- the labels.kind ('occlusion', 'fit_review', ...) or 'keypoints'
+        payload_json TEXT NOT NULL,       -- the row as it was (value / points, schema, who, created_at, ...)
+        camera_id INTEGER, frame_id INTEGER,
+        detection_id INTEGER, track_id INTEGER,   -- the ids it had (gone now; for the record only)
+        category TEXT,
+        box_json TEXT,                    -- [x, y, w, h] of the detection it belonged to
+        mask_rle TEXT,
+        orphaned_at REAL NOT NULL,
+        resolved TEXT                     -- NULL while open; 'attached:DET' or 'discarded' once a person decided
+    );
+    CREATE INDEX orphans_open ON orphans (resolved, camera_id);
+
+    CREATE TRIGGER keep_human_work_of_detection BEFORE DELETE ON detections BEGIN
+        INSERT INTO orphans (kind, payload_json, camera_id, frame_id, detection_id, track_id, category, box_json,
+                             mask_rle, orphaned_at)
+        SELECT l.kind, json_object('value', l.value, 'who', l.who, 'created_at', l.created_at, 'label_id', l.id,
+                                   'level', 'detection'),
+               COALESCE((SELECT camera_id FROM frames WHERE id = OLD.frame_id),
+                        (SELECT camera_id FROM tracks WHERE id = OLD.track_id)), OLD.frame_id, OLD.id, OLD.track_id,
+               OLD.category, json_array(OLD.x, OLD.y, OLD.w, OLD.h), OLD.mask_rle, (julianday('now') - 2440587.5) * 86400.0
+        FROM labels l
+        WHERE l.detection_id = OLD.id AND l.id = (SELECT MAX(id) FROM labels WHERE detection_id = OLD.id
+                                                   AND kind = l.kind) AND l.value IS NOT NULL;
+        INSERT INTO orphans (kind, payload_json, camera_id, frame_id, detection_id, track_id, category, box_json,
+                             mask_rle, orphaned_at)
+        SELECT 'keypoints', json_object('schema', k.schema, 'points', json(k.points_json), 'who', k.who,
+                                        'created_at', k.created_at, 'keypoints_id', k.id),
+               COALESCE((SELECT camera_id FROM frames WHERE id = OLD.frame_id),
+                        (SELECT camera_id FROM tracks WHERE id = OLD.track_id)), OLD.frame_id, OLD.id, OLD.track_id,
+               OLD.category, json_array(OLD.x, OLD.y, OLD.w, OLD.h), OLD.mask_rle, (julianday('now') - 2440587.5) * 86400.0
+        FROM keypoints k
+        WHERE k.detection_id = OLD.id AND k.origin = 'human'
+          AND k.id = (SELECT MAX(id) FROM keypoints WHERE detection_id = OLD.id AND origin = 'human');
+    END;
+
+    CREATE TRIGGER keep_human_work_of_track BEFORE DELETE ON tracks BEGIN
+        INSERT INTO orphans (kind, payload_json, camera_id, track_id, category, orphaned_at)
+        SELECT l.kind, json_object('value', l.value, 'who', l.who, 'created_at', l.created_at, 'label_id', l.id,
+                                   'level', 'track'),
+               OLD.camera_id, OLD.id, OLD.category, (julianday('now') - 2440587.5) * 86400.0
+        FROM labels l
+        WHERE l.track_id = OLD.id AND l.detection_id IS NULL
+          AND l.id = (SELECT MAX(id) FROM labels WHERE track_id = OLD.id AND detection_id IS NULL AND kind = l.kind)
+          AND l.value IS NOT NULL;
+    END;
+
+    -- Composite rejections are human labels too (kind 'composite_reject'): they name the composite and object.
+    ALTER TABLE labels ADD COLUMN composite_id INTEGER;
+    ALTER TABLE labels ADD COLUMN object_index INTEGER;
+
+    -- v1's placeholders for fits and composites were never written; these replace them.
+    DROP TABLE fits;
+    DROP TABLE composites;
+
+    -- One fit per track and kind (the newest run replaces it); machine output, so it may cascade. A person's
+    -- accept / reject of a fit is a label (kind 'fit_review', on the track), which never does.
+    CREATE TABLE track_fits (
+        id INTEGER PRIMARY KEY,
+        track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('vehicle', 'person')),
+        method TEXT NOT NULL,             -- vehicle: keypoints+track / silhouette; person: builtin / hmr2 / ...
+        version TEXT NOT NULL,
+        settings_json TEXT NOT NULL DEFAULT '{}',
+        shape_json TEXT NOT NULL DEFAULT '{}',   -- vehicle {"alpha": [...], "class": ...}; person {"betas", "body_model", "height_m"}
+        quality_json TEXT NOT NULL DEFAULT '{}', -- reprojection_px, silhouette_iou, ground_residual_m, ...
+        status TEXT NOT NULL CHECK (status IN ('ok', 'needs_review', 'failed', 'skipped')),
+        reason TEXT,                      -- why skipped / failed / flagged
+        created_at REAL NOT NULL,
+        UNIQUE (track_id, kind)
+    );
+
+    CREATE TABLE fits (
+        id INTEGER PRIMARY KEY,
+        track_fit_id INTEGER NOT NULL REFERENCES track_fits(id) ON DELETE CASCADE,
+        detection_id INTEGER NOT NULL REFERENCES detections(id) ON DELETE CASCADE,
+        R_obj_to_cam_json TEXT,           -- 3x3 (vehicles, and the person's root orientation as a matrix)
+        t_obj_to_cam_json TEXT,           -- metres, camera frame
+        params_json TEXT NOT NULL DEFAULT '{}',  -- person: global_orient, body_pose, betas, transl (DESIGN)
+        quality_json TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL CHECK (status IN ('ok', 'needs_review', 'failed', 'skipped')),
+        reason TEXT,
+        UNIQUE (track_fit_id, detection_id)
+    );
+    CREATE INDEX fits_by_detection ON fits (detection_id);
+
+    CREATE TABLE splits (
+        track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+        split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL
+    );
+
+    CREATE TABLE composites (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        camera_id INTEGER NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+        split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+        method TEXT NOT NULL CHECK (method IN ('walt3d', 'walt2d', 'walt2d-bottom')),
+        seed INTEGER NOT NULL,
+        window_key TEXT NOT NULL,         -- the background window it was pasted on
+        image_path TEXT NOT NULL,         -- relative to the project folder
+        arrays_path TEXT,                 -- depth / normal / instance arrays, relative, or NULL
+        n_objects INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX composites_by_camera ON composites (camera_id, split, method);
+
+    CREATE TABLE composite_objects (
+        composite_id INTEGER NOT NULL REFERENCES composites(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,             -- paste order, 0 = farthest (pasted first)
+        detection_id INTEGER REFERENCES detections(id) ON DELETE SET NULL,
+        track_id INTEGER,
+        kind TEXT NOT NULL,               -- vehicle / person
+        amodal_rle TEXT NOT NULL, visible_rle TEXT NOT NULL,
+        amodal_box_json TEXT NOT NULL, visible_box_json TEXT NOT NULL,
+        occlusion REAL NOT NULL,
+        depth_rank INTEGER NOT NULL,      -- 0 = nearest
+        keypoints_json TEXT,              -- COCO triplets after visibility (DESIGN)
+        pose_json TEXT,                   -- the 3D fields of DESIGN's dataset format
+        PRIMARY KEY (composite_id, idx)
+    );
+
+    CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        path TEXT NOT NULL,
+        format TEXT NOT NULL,
+        settings_json TEXT NOT NULL DEFAULT '{}',
+        counts_json TEXT NOT NULL DEFAULT '{}',
+        checksum TEXT,
+        created_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
