@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
-STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli"]
+STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:
