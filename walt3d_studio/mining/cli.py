@@ -109,6 +109,8 @@ def cmd_mine(args) -> int:
     from .occlusion import RuleSettings
 
     detector = args.detector or ("import" if args.import_detections else "foreground")
+    if ":" in detector:  # NAME:WEIGHTS, e.g. trained:RUN (a model `walt3d train` wrote)
+        detector, args.weights = detector.split(":", 1)
     try:
         rule = RuleSettings(**_options(args.rule))
     except TypeError as e:
