@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian libraries for Qt (offscreen or xcb) and OpenGL; installed only when one is missing.
-debs="libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0"
+# Debian libraries for Qt (offscreen or xcb) and OpenGL (libosmesa6: VTK inside offscreen Qt); installed only when one is missing.
+debs="libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 libosmesa6"
 missing=""
 for p in $debs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ] && command -v apt-get >/dev/null; then
