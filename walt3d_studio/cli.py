@@ -139,6 +139,10 @@ def cmd_info(args) -> int:
         print(f"    backgrounds: {bgs}")
         if c["detections"]:
             print(f"    detections: {c['detections']}")
+        if c.get("splits") and any(c["splits"].values()):
+            s = c["splits"]
+            print(f"    splits (tracks): train {s['train']}, val {s['val']}, test {s['test']}"
+                  + (f"; composites: {c['composites']}" if c.get("composites") else ""))
     return 0
 
 
@@ -209,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
 STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
-                              "walt3d_studio.training.cli"]
+                              "walt3d_studio.training.cli",
+                              "walt3d_studio.composite.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -300,6 +300,8 @@ class Project:
 
     # -- summary -------------------------------------------------------------------------------
     def info(self) -> dict:
+        from .composites import split_counts
+
         out = {"project": str(self.root), "schema_version": SCHEMA_VERSION, "cameras": []}
         for cam in self.cameras():
             ft = self.frame_table(cam.id)
@@ -317,6 +319,9 @@ class Project:
                 "calibration": calib.to_dict() if calib is not None else None,
                 "backgrounds": [{k: b[k] for k in ("window", "n_frames")} for b in self.backgrounds(cam.id)],
                 "detections": n_det,
+                "splits": split_counts(self, cam.id),
+                "composites": self.conn.execute("SELECT COUNT(*) FROM composites WHERE camera_id = ?",
+                                                (cam.id,)).fetchone()[0],
             })
         return out
 
