@@ -24,7 +24,7 @@ def label_map(size: tuple[int, int], objs: list[SceneObject], order: list[int]) 
         o = objs[i]
         sl, ms = _clip(o.box, w, h)
         if sl is not None:
-            lab[sl][o.mask[ms]] = pos
+            np.copyto(lab[sl], pos, where=o.mask[ms])
     return lab
 
 
@@ -84,5 +84,5 @@ def paste(background: np.ndarray, objs: list[SceneObject], order: list[int], fea
             a = feather_alpha(mask, feather)[..., None]
             region[...] = np.clip(a * rgb + (1.0 - a) * region + 0.5, 0, 255).astype(np.uint8)
         else:
-            region[mask] = rgb[mask]
+            np.copyto(region, rgb, where=mask[..., None])
     return out

@@ -7,12 +7,13 @@ is right, and the ground is exactly z = -d / (nᵀ K⁻¹ p), DESIGN's formula).
 coordinates (pixel centres, DESIGN). Faces are culled when they face away from the camera (closed meshes with
 outward winding: the nearest surface of a closed mesh always faces the camera), which halves the work.
 
-Cost is proportional to the pixels covered by the faces' bounding boxes, not to the frame: all faces of all meshes
-are rasterised at once with vectorised edge functions; the nearest candidate per pixel wins via one sort.
+Cost is proportional to the pixels the faces cover, not to the frame: all faces of all meshes are rasterised at
+once as scanline spans (the exact run of pixel centres inside each face on each row, edges included), and the
+nearest candidate per pixel wins through `np.minimum.at`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,14 +39,19 @@ class RenderContext:
         normal[:] = camera.n.astype(np.float16)
         normal[np.isnan(self.ground_depth)] = np.nan
         self.ground_normal = normal
+        self.ground_inf = np.where(np.isnan(gz), np.inf, gz).reshape(h, w)   # float64 z-buffer start
+        self.ray_x = np.ascontiguousarray(rays[:, 0])                         # flat, for gathers
+        self.ray_y = np.ascontiguousarray(rays[:, 1])
 
 
-@dataclass
+@dataclass(eq=False)
 class Mesh:
-    """Vertices in the camera frame (N, 3) and triangle faces (M, 3)."""
+    """Vertices in the camera frame (N, 3) and triangle faces (M, 3). Treat as immutable: its projected faces
+    are cached per render context (an object is rendered in many composites)."""
 
     vertices: np.ndarray
     faces: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def outward(cls, vertices, faces) -> "Mesh":
@@ -72,6 +78,14 @@ def _faces_2d(ctx: RenderContext, meshes: list[Mesh], cull: bool):
     """Projected corners, plane (normal, offset) and owning mesh of every face that can be seen."""
     pts, normals, offsets, owner = [], [], [], []
     for i, m in enumerate(meshes):
+        key = (id(ctx), cull)
+        if key in m._cache:
+            tri, nfk, offk = m._cache[key]
+            pts.append(tri)
+            normals.append(nfk)
+            offsets.append(offk)
+            owner.append(np.full(len(tri), i, np.int32))
+            continue
         v, f = m.vertices, m.faces
         if len(f) == 0:
             continue
@@ -84,6 +98,7 @@ def _faces_2d(ctx: RenderContext, meshes: list[Mesh], cull: bool):
         px = ctx.camera.project(v)
         tri = px[f[keep]]                              # (k, 3, 2)
         ok = np.isfinite(tri).all(axis=(1, 2))
+        m._cache[key] = (tri[ok], nf[keep][ok], off[keep][ok])
         pts.append(tri[ok])
         normals.append(nf[keep][ok])
         offsets.append(off[keep][ok])
@@ -94,84 +109,96 @@ def _faces_2d(ctx: RenderContext, meshes: list[Mesh], cull: bool):
 
 
 def rasterize(ctx: RenderContext, meshes: list[Mesh], window=None, ground: bool = True,
-              cull: bool = True) -> Raster:
+              cull: bool = True, normals: bool | str = True) -> Raster:
     """Render meshes (camera frame) over `window` (x0, y0, w, h; default the whole frame).
 
     With `ground`, the ground plane is drawn too: it hides mesh parts below it, and fills depth and normal
-    where no mesh is (NaN above the horizon)."""
+    where no mesh is (NaN above the horizon). `normals="float16"` returns them as float16 (the stored type)."""
     W, H = ctx.size
     x0, y0, ww, wh = window if window is not None else (0, 0, W, H)
     x0, y0 = max(0, int(x0)), max(0, int(y0))
     x1, y1 = min(W, x0 + int(ww)), min(H, y0 + int(wh))
     ww, wh = max(0, x1 - x0), max(0, y1 - y0)
     if ground:
-        zbuf = ctx.ground_depth[y0:y1, x0:x1].astype(np.float64)
-        zbuf = np.where(np.isnan(zbuf), np.inf, zbuf).ravel()
+        zbuf = np.ascontiguousarray(ctx.ground_inf[y0:y1, x0:x1]).ravel()
     else:
         zbuf = np.full(ww * wh, np.inf)
     fbuf = np.full(ww * wh, -1, np.int64)
     tri, nf, off, owner = _faces_2d(ctx, meshes, cull)
     if len(tri) and ww and wh:
-        bx0 = np.maximum(np.ceil(tri[:, :, 0].min(1)), x0).astype(np.int64)
-        bx1 = np.minimum(np.floor(tri[:, :, 0].max(1)), x1 - 1).astype(np.int64)
-        by0 = np.maximum(np.ceil(tri[:, :, 1].min(1)), y0).astype(np.int64)
-        by1 = np.minimum(np.floor(tri[:, :, 1].max(1)), y1 - 1).astype(np.int64)
-        bw, bh = bx1 - bx0 + 1, by1 - by0 + 1
-        live = np.flatnonzero((bw > 0) & (bh > 0))
-        counts = (bw * bh)[live]
-        # batches of faces, each at most ~_CHUNK candidate pixels (a single face may exceed it)
-        ends = np.cumsum(counts)
-        start = 0
-        while start < len(live):
-            base = ends[start - 1] if start else 0
-            stop = max(start + 1, int(np.searchsorted(ends, base + _CHUNK, side="right")))
-            _batch(ctx, live[start:stop], counts[start:stop], tri, nf, off, bx0, by0, bw, (x0, y0, ww), zbuf, fbuf)
-            start = stop
-    depth = np.where(np.isinf(zbuf), np.nan, zbuf).astype(np.float32).reshape(wh, ww)
+        _spans(ctx, tri, nf, off, (x0, y0, x1, y1), zbuf, fbuf)
     fimg = fbuf.reshape(wh, ww)
-    mesh_id = np.full((wh, ww), -1, np.int32)
     hit = fimg >= 0
+    depth = zbuf.reshape(wh, ww).astype(np.float32)
+    depth[np.isinf(depth)] = np.nan
+    mesh_id = np.full((wh, ww), -1, np.int32)
     mesh_id[hit] = owner[fimg[hit]]
-    normal = np.full((wh, ww, 3), np.nan, np.float32)
+    dtype = np.float16 if normals == "float16" else np.float32
     if ground:
-        normal[:] = ctx.ground_normal[y0:y1, x0:x1]
-    if hit.any():
-        n = nf[fimg[hit]]
-        normal[hit] = n / np.linalg.norm(n, axis=1, keepdims=True)
+        normal = ctx.ground_normal[y0:y1, x0:x1].astype(dtype)
+    else:
+        normal = np.full((wh, ww, 3), np.nan, dtype)
+    if normals and hit.any():
+        unit = (nf / np.linalg.norm(nf, axis=1, keepdims=True)).astype(dtype)
+        normal[hit] = unit[fimg[hit]]
     return Raster((x0, y0, ww, wh), depth, mesh_id, normal)
 
 
-def _batch(ctx, faces, counts, tri, nf, off, bx0, by0, bw, win, zbuf, fbuf) -> None:
-    x0, y0, ww = win
-    total = int(counts.sum())
-    fid = np.repeat(faces, counts)
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    k = np.arange(total, dtype=np.int64) - first
-    width = bw[fid]
-    x = bx0[fid] + k % width
-    y = by0[fid] + k // width
-    t = tri[fid]
-    px, py = x.astype(np.float64), y.astype(np.float64)
-    # edge functions: inside when all three have the sign of the triangle's area (edges count as inside)
-    e0 = (t[:, 1, 0] - t[:, 0, 0]) * (py - t[:, 0, 1]) - (t[:, 1, 1] - t[:, 0, 1]) * (px - t[:, 0, 0])
-    e1 = (t[:, 2, 0] - t[:, 1, 0]) * (py - t[:, 1, 1]) - (t[:, 2, 1] - t[:, 1, 1]) * (px - t[:, 1, 0])
-    e2 = (t[:, 0, 0] - t[:, 2, 0]) * (py - t[:, 2, 1]) - (t[:, 0, 1] - t[:, 2, 1]) * (px - t[:, 2, 0])
-    inside = ((e0 >= 0) & (e1 >= 0) & (e2 >= 0)) | ((e0 <= 0) & (e1 <= 0) & (e2 <= 0))
-    fid, x, y = fid[inside], x[inside], y[inside]
-    ray = ctx.rays[y, x]                                         # (n, 3), z = 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = off[fid] / np.einsum("ij,ij->i", nf[fid], ray)       # depth along z of the ray meeting the plane
-    pix = (y - y0) * ww + (x - x0)
-    keep = np.isfinite(z) & (z > 0) & (z < zbuf[pix])
-    z, pix, fid = z[keep], pix[keep], fid[keep]
-    order = np.argsort(z, kind="stable")                         # nearest first, then the first per pixel
-    pix, z, fid = pix[order], z[order], fid[order]
-    _, first = np.unique(pix, return_index=True)                 # stable: index of each pixel's nearest
-    zbuf[pix[first]] = z[first]
-    fbuf[pix[first]] = fid[first]
+def _spans(ctx, tri, nf, off, win, zbuf, fbuf) -> None:
+    """Scanline spans: for every (face, pixel row) the exact run of pixel centres inside the triangle, so the
+    per-pixel work is only for covered pixels; then depth from each pixel's ray and a min z-test."""
+    x0, y0, x1, y1 = win
+    ww = x1 - x0
+    ty = tri[:, :, 1]
+    r0 = np.maximum(np.ceil(ty.min(1)), y0).astype(np.int64)
+    r1 = np.minimum(np.floor(ty.max(1)), y1 - 1).astype(np.int64)
+    nrow = np.maximum(r1 - r0 + 1, 0)
+    live = np.flatnonzero(nrow)
+    if not len(live):
+        return
+    nrow = nrow[live]
+    f = np.repeat(live, nrow)
+    y = (r0[live].repeat(nrow) + np.arange(int(nrow.sum())) - np.repeat(np.cumsum(nrow) - nrow, nrow)).astype(np.float64)
+    t = tri[f]
+    lo = np.full(len(f), np.inf)
+    hi = np.full(len(f), -np.inf)
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        xa, ya, xb, yb = t[:, a, 0], t[:, a, 1], t[:, b, 0], t[:, b, 1]
+        dy = yb - ya
+        on = ((ya <= y) & (y <= yb)) | ((yb <= y) & (y <= ya))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(dy != 0, xa + (y - ya) * (xb - xa) / np.where(dy != 0, dy, 1.0), np.minimum(xa, xb))
+        xm = np.where(dy != 0, x, np.maximum(xa, xb))      # a horizontal edge spans both of its ends
+        lo = np.where(on, np.minimum(lo, x), lo)
+        hi = np.where(on, np.maximum(hi, xm), hi)
+    c0 = np.maximum(np.ceil(lo - 1e-9), x0).astype(np.int64)
+    c1 = np.minimum(np.floor(hi + 1e-9), x1 - 1).astype(np.int64)
+    n = np.maximum(c1 - c0 + 1, 0)
+    keep = n > 0
+    f, y, c0, n = f[keep], y[keep].astype(np.int64), c0[keep], n[keep]
+    start = 0
+    ends = np.cumsum(n)
+    while start < len(n):  # batches of spans bound peak memory on huge faces
+        base = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, base + _CHUNK, side="right")))
+        nn = n[start:stop]
+        ff = np.repeat(f[start:stop], nn)
+        xx = np.repeat(c0[start:stop], nn) + (np.arange(int(nn.sum())) - np.repeat(np.cumsum(nn) - nn, nn))
+        yy = np.repeat(y[start:stop], nn)
+        flat = yy * ctx.size[0] + xx
+        nv = nf[ff]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = off[ff] / (nv[:, 0] * ctx.ray_x[flat] + nv[:, 1] * ctx.ray_y[flat] + nv[:, 2])
+        pix = (yy - y0) * ww + (xx - x0)
+        ok = np.isfinite(z) & (z > 0)
+        z, pix, ff = z[ok], pix[ok], ff[ok]
+        np.minimum.at(zbuf, pix, z)
+        win_ = z <= zbuf[pix]
+        fbuf[pix[win_]] = ff[win_]
+        start = stop
 
 
 def render_maps(ctx: RenderContext, meshes: list[Mesh]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full-frame (depth float32, normal float16 (H, W, 3), mesh index int32 (-1 = ground)) for a composite."""
-    r = rasterize(ctx, meshes)
-    return r.depth, r.normal.astype(np.float16), r.mesh_id
+    r = rasterize(ctx, meshes, normals="float16")
+    return r.depth, r.normal, r.mesh_id

@@ -27,6 +27,7 @@ class SceneObject:
     category: str = ""
     pose: dict = field(default_factory=dict)
     _depth: np.ndarray | None = field(default=None, repr=False)
+    cache: dict = field(default_factory=dict, repr=False)   # per-object results reused across composites
 
     @property
     def area(self) -> int:

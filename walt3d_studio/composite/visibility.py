@@ -48,6 +48,17 @@ def keypoint_visibility(points: np.ndarray | None, label: np.ndarray, pos: int) 
     return kp
 
 
+def _amodal(o: SceneObject, w: int, h: int):
+    """(RLE, area, box) of the object's amodal mask: the same in every composite, so kept on the object."""
+    key = ("amodal", w, h)
+    if key not in o.cache:
+        x, y = o.box[0], o.box[1]
+        b = box_of_mask(o.mask)
+        o.cache[key] = (encode_local_mask(o.mask, x, y, w, h), int(np.count_nonzero(o.mask)),
+                        [b[0] + x, b[1] + y, b[2], b[3]] if b else [0, 0, 0, 0])
+    return o.cache[key]
+
+
 def pseudo_gt(objs: list[SceneObject], order: list[int], label: np.ndarray) -> list[ObjectTruth]:
     """One ObjectTruth per pasted object, in paste order."""
     h, w = label.shape
@@ -61,14 +72,13 @@ def pseudo_gt(objs: list[SceneObject], order: list[int], label: np.ndarray) -> l
         vis = np.zeros_like(amodal)
         if sl is not None:
             vis[ms] = label[sl] == pos
-        a_area = int(np.count_nonzero(amodal))
+        a_rle, a_area, abox = _amodal(o, w, h)
         v_area = int(np.count_nonzero(vis))
-        abox = box_of_mask(amodal)
-        vbox = box_of_mask(vis)
+        vbox = box_of_mask(vis) if v_area else None
         out.append(ObjectTruth(
             index=i, idx=pos, depth_rank=n - 1 - pos,
-            amodal_rle=encode_local_mask(amodal, x, y, w, h), visible_rle=encode_local_mask(vis, x, y, w, h),
-            amodal_box=[abox[0] + x, abox[1] + y, abox[2], abox[3]] if abox else [0, 0, 0, 0],
+            amodal_rle=a_rle, visible_rle=a_rle if v_area == a_area else encode_local_mask(vis, x, y, w, h),
+            amodal_box=abox,
             visible_box=[vbox[0] + x, vbox[1] + y, vbox[2], vbox[3]] if vbox else [0, 0, 0, 0],
             amodal_area=a_area, visible_area=v_area,
             occlusion=1.0 - v_area / a_area if a_area else 0.0,
