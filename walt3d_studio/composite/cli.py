@@ -44,10 +44,13 @@ def cmd_composite(args) -> int:
     print(f"Made {out['composites']} {args.method} composites with {out['objects']} objects")
     for name, c in out["by_camera"].items():
         print(f"  {name}: {c.get('composites', 0)}" + (f" ({c['why']})" if c.get("why") else ""))
+    if imp and imp["pairs"]:
+        print(f"  physically impossible: {imp['intersecting'] + imp['misordered']} of {imp['pairs']} interacting pairs"
+              f" ({100 * imp['pair_rate']:.1f} %; {imp['intersecting']} intersect in 3D, {imp['misordered']} pasted"
+              f" against 3D depth), {100 * imp['image_rate']:.1f} % of images")
+    if imp and imp["unmeasured"]:
+        print(f"  {imp['unmeasured']} overlapping pairs not measured (objects without a 3D fit)")
     if imp:
-        print(f"  physically impossible: {imp['impossible'] if 'impossible' in imp else imp['intersecting'] + imp['misordered']}"
-              f" of {imp['pairs']} interacting pairs ({100 * imp['pair_rate']:.1f} %), "
-              f"{100 * imp['image_rate']:.1f} % of images")
         print(f"  occlusion histogram 0-20-40-60-80-100 %: {out.get('occlusion_histogram')}")
     return 0
 

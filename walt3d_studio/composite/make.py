@@ -259,7 +259,9 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
                 pools = load_pools(project, cam.id, s, mesh_fn, rctx, ctx)
                 keys = sorted(k for k, v in pools.items() if v)
                 if not keys:
-                    summary["by_camera"][cam.name] = {"composites": 0, "why": "no usable objects"}
+                    why = ("no usable fitted objects: fit them first (walt3d fit vehicles / fit people)"
+                           if s.method == "walt3d" else "no usable mined objects with a split")
+                    summary["by_camera"][cam.name] = {"composites": 0, "why": why}
                     continue
                 pool_of = {k: Pool(pools[k], rctx) for k in keys}
                 weights = np.array([len(pools[k]) for k in keys], float)
