@@ -44,7 +44,7 @@ def _pose(cam, xy, yaw):
     return Rw @ Rz, Rw @ np.array([xy[0], xy[1], 0.0]) + tw
 
 
-def build(root, n_tracks=12, seed=0, shared_frame=True, fits=True):
+def build(root, n_tracks=12, seed=0, shared_frame=True, fits=True, days=1):
     """Returns the open project and {track_id: [(detection_id, frame_id, world xy), ...]}."""
     rng = np.random.default_rng(seed)
     cam = camera()
@@ -86,7 +86,7 @@ def build(root, n_tracks=12, seed=0, shared_frame=True, fits=True):
             else:
                 frame_id += 1
                 fid = frame_id
-                rows_f.append((fid, fid - 1, T0 + 60.0 * fid))
+                rows_f.append((fid, fid - 1, T0 + 86400.0 * (t % days) + 60.0 * fid))
             det_id += 1
             rel = f"arrays/crops/cam1/{det_id}.png"
             write_png_rgba(p.root / rel, rgba)

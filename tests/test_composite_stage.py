@@ -45,6 +45,28 @@ def test_splits_keep_tracks_and_frames_apart(proj):
         split_tracks(p, "week", 0.1, 0.1)
 
 
+def test_day_splits_keep_whole_days_and_checker_finds_mixed_frames(tmp_path):
+    from walt3d_studio.composite.splits import assign
+
+    p, truth = build(tmp_path / "d", n_tracks=12, days=4)
+    try:
+        out = split_tracks(p, "day", 0.25, 0.25, seed=5)
+        sp = splits(p)
+        day_of = {t: (t % 4) for t in truth}
+        day_of[2] = day_of[1]          # track 2 was seen in track 1's frame, so it goes with track 1's day
+        for t in truth:
+            for u in truth:
+                if day_of[t] == day_of[u]:
+                    assert sp[t] == sp[u]
+        assert out["groups"] == 4 and check_splits(p) == []
+        set_splits(p, {1: "train", 2: "test"})   # by hand, into two splits: their shared frame is now mixed
+        assert any("frame" in m for m in check_splits(p))
+    finally:
+        p.close()
+    got = assign({"a": 0, "b": 0, "c": 0, "d": 0}, {"a": 5, "b": 5, "c": 5, "d": 5}, 0.25, 0.25, 1)
+    assert sorted(got.values()) == ["test", "train", "train", "val"]
+
+
 def test_walt3d_composites_store_exact_truth(proj):
     p, truth = proj
     split_tracks(p, "track", 0.0, 0.0, seed=0)
