@@ -179,3 +179,14 @@ def test_gain_matches_lighting_of_the_background():
     np.testing.assert_allclose(g, 131 / 101, rtol=1e-6)
     out = paste(bg, [o], [0], gain=True)
     assert out[10, 10, 0] == round(60 * 131 / 101)
+
+
+def test_distorted_camera_ground_depth_follows_the_lens():
+    from walt3d_studio.camera import Camera
+
+    cam = Camera.looking_at_ground((160, 90), 120.0, 25.0, 5.0, dist=[-0.2, 0.05, 0, 0, 0])
+    ctx = RenderContext(cam)
+    px = np.array([[5.0, 85.0], [80.0, 60.0], [150.0, 88.0]])
+    want = cam.ground_depth(px)
+    got = ctx.ground_depth[px[:, 1].astype(int), px[:, 0].astype(int)]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
