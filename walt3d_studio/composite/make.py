@@ -226,6 +226,21 @@ def compose(method: str, pool: Pool, background: np.ndarray, rng: np.random.Gene
 
 # ---- the stage --------------------------------------------------------------------------------------------------
 
+class Summary(dict):
+    """What `make_composites` returns: a dict (JSON-able) with a one-line `summary()` for reports."""
+
+    def summary(self) -> str:
+        imp = self.get("impossible", {})
+        text = f"{self['composites']} {self['method']} composites, {self['objects']} objects"
+        if imp.get("pairs"):
+            text += (f"; physically impossible pairs {imp['intersecting'] + imp['misordered']}/{imp['pairs']}"
+                     f" ({100 * imp['pair_rate']:.1f} %)")
+        hist = self.get("occlusion_histogram")
+        if hist:
+            text += f"; occlusion 0-20-40-60-80-100 %: {hist}"
+        return text
+
+
 def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0, camera_id: int | None = None,
                     ctx: JobContext | None = None, *, clear: bool = False, settings: CompositeSettings | None = None,
                     mesh_fn=None) -> dict:
@@ -239,7 +254,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
     s.check()
     ctx = ctx or silent()
     cams = [project.camera(s.camera_id)] if s.camera_id is not None else project.cameras()
-    summary = {"method": s.method, "composites": 0, "objects": 0, "by_camera": {}, "settings": asdict(s)}
+    summary = Summary(method=s.method, composites=0, objects=0, by_camera={}, settings=asdict(s))
     total_imp = Impossible()
     running = np.zeros(5)
     with recorded(project, f"composite-{s.method}", asdict(s),

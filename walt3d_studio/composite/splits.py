@@ -129,7 +129,14 @@ def split_tracks(project, by: str = "track", val: float = 0.1, test: float = 0.1
         set_splits(project, assignment, run_id=rec.id)
         counts = {name: sum(1 for v in assignment.values() if v == name) for name in ("train", "val", "test")}
         rec.counts.update(counts, groups=len(groups))
-    return {"counts": counts, "groups": len(groups), "settings": asdict(s)}
+    return SplitSummary(counts=counts, groups=len(groups), settings=asdict(s))
+
+
+class SplitSummary(dict):
+    def summary(self) -> str:
+        c = self["counts"]
+        return (f"{sum(c.values())} usable tracks by {self['settings']['by']} in {self['groups']} groups: train "
+                f"{c['train']}, val {c['val']}, test {c['test']}")
 
 
 def check_splits(project, camera_id: int | None = None) -> list[str]:
