@@ -70,7 +70,7 @@ def test_day_splits_keep_whole_days_and_checker_finds_mixed_frames(tmp_path):
 def test_walt3d_composites_store_exact_truth(proj):
     p, truth = proj
     split_tracks(p, "track", 0.0, 0.0, seed=0)
-    s = CompositeSettings(method="walt3d", n=6, seed=1, objects_per_image=(3, 6))
+    s = CompositeSettings(method="walt3d", n=6, seed=1, objects_per_image=(3, 6), per_track=1)
     out = make_composites(p, settings=s, mesh_fn=mesh_fn)
     assert out["composites"] == 6 and out["impossible"]["intersecting"] == 0 and out["impossible"]["misordered"] == 0
     assert out["impossible"]["pairs"] > 0

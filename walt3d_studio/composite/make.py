@@ -40,6 +40,7 @@ class CompositeSettings:
     camera_id: int | None = None
     objects_per_image: tuple[int, int] | None = None   # default (4, 12) for walt3d, (30, 30) for WALT2D
     margin_m: float = 0.2
+    per_track: int = 3                                  # WALT3D: the same track at most this often in an image
     target: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
     feather_px: float = 0.0
     gain: bool = False
@@ -201,7 +202,7 @@ def compose(method: str, pool: Pool, background: np.ndarray, rng: np.random.Gene
     """Sample, order, paste and label one composite (no files)."""
     lo, hi = s.per_image()
     if method == "walt3d":
-        ss = SampleSettings((lo, hi), s.margin_m, tuple(s.target))
+        ss = SampleSettings((lo, hi), s.margin_m, tuple(s.target), per_track=s.per_track)
         members = sample_walt3d(pool, rng, ss, running)
     else:
         members = sample_walt2d(pool, rng, int(rng.integers(lo, hi + 1)))
