@@ -190,3 +190,12 @@ def test_distorted_camera_ground_depth_follows_the_lens():
     want = cam.ground_depth(px)
     got = ctx.ground_depth[px[:, 1].astype(int), px[:, 0].astype(int)]
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_rendering_never_changes_the_context(cam, ctx):
+    objs = synthetic.scene(cam, SPECS, ctx)
+    before = ctx.ground_depth.copy(), ctx.ground_inf.copy()
+    render_maps(ctx, [o.mesh for o in objs])
+    depth, _, ids = render_maps(ctx, [])
+    assert np.array_equal(ctx.ground_inf, before[1]) and (ids == -1).all()
+    np.testing.assert_array_equal(depth, before[0])

@@ -120,7 +120,7 @@ def rasterize(ctx: RenderContext, meshes: list[Mesh], window=None, ground: bool 
     x1, y1 = min(W, x0 + int(ww)), min(H, y0 + int(wh))
     ww, wh = max(0, x1 - x0), max(0, y1 - y0)
     if ground:
-        zbuf = np.ascontiguousarray(ctx.ground_inf[y0:y1, x0:x1]).ravel()
+        zbuf = ctx.ground_inf[y0:y1, x0:x1].copy().ravel()   # a copy: the z-test writes into it
     else:
         zbuf = np.full(ww * wh, np.inf)
     fbuf = np.full(ww * wh, -1, np.int64)
