@@ -257,7 +257,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
     cams = [project.camera(s.camera_id)] if s.camera_id is not None else project.cameras()
     summary = Summary(method=s.method, composites=0, objects=0, by_camera={}, settings=asdict(s))
     total_imp = Impossible()
-    running = np.zeros(5)
+    hist = np.zeros(5, np.int64)
     with recorded(project, f"composite-{s.method}", asdict(s),
                   {"camera": s.camera_id} if s.camera_id is not None else {}) as rec:
         if clear:
@@ -280,6 +280,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
                     summary["by_camera"][cam.name] = {"composites": 0, "why": why}
                     continue
                 pool_of = {k: Pool(pools[k], rctx) for k in keys}
+                running = np.zeros(5)  # per camera, so a camera's composites do not depend on the other shards
                 weights = np.array([len(pools[k]) for k in keys], float)
                 bgs: dict = {}
                 imp = Impossible()
@@ -306,6 +307,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
                     done += 1
                     ctx.progress(done, s.n * len(cams), f"composite {done}/{s.n * len(cams)} ({cam.name})")
                 summary["by_camera"][cam.name] = {"composites": s.n, "impossible": imp.as_dict()}
+                hist += running.astype(np.int64)
                 total_imp.add(imp)
             ids = save_composites(project, comps, run_id=rec.id)
         except BaseException:
@@ -319,7 +321,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
         summary["composites"] = len(comps)
         summary["objects"] = sum(c.n_objects for c in comps)
         summary["impossible"] = total_imp.as_dict()
-        summary["occlusion_histogram"] = running.astype(int).tolist()
+        summary["occlusion_histogram"] = hist.tolist()
         rec.counts.update(composites=len(comps), objects=summary["objects"], impossible_pairs=total_imp.impossible)
     return summary
 
