@@ -23,12 +23,8 @@ def camera():
 
 
 def _object_mesh(kind, size):
-    import trimesh
-
     L, W, H = size
-    m = trimesh.creation.box(extents=(L, W, H)) if kind == "vehicle" else \
-        trimesh.creation.cylinder(radius=W / 2, height=H, sections=16)
-    return np.asarray(m.vertices, float) + [0, 0, H / 2], np.asarray(m.faces)
+    return synthetic.box_mesh(L, W, H) if kind == "vehicle" else synthetic.cylinder_mesh(W / 2, H, 16)
 
 
 def mesh_fn(tf, df):

@@ -16,9 +16,6 @@ from walt3d_studio.store.composites import list_composites, set_splits, splits
 
 from composite_project import build, camera, mesh_fn
 
-pytestmark = pytest.mark.slow
-
-
 @pytest.fixture
 def proj(tmp_path):
     p, truth = build(tmp_path / "p")
@@ -110,6 +107,7 @@ def test_walt3d_composites_store_exact_truth(proj):
     assert any(o.occlusion > 0 for c in comps for o in c.objects)
 
 
+@pytest.mark.slow
 def test_walt2d_is_measured_impossible_and_walt3d_is_not(proj):
     p, _ = proj
     split_tracks(p, "track", 0.0, 0.0, seed=0)
@@ -123,6 +121,7 @@ def test_walt2d_is_measured_impossible_and_walt3d_is_not(proj):
     assert all(c.arrays_path is None for c in list_composites(p, method="walt2d"))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_files(proj):
     p, _ = proj
     split_tracks(p, "track", 0.0, 0.0, seed=0)
