@@ -78,7 +78,9 @@ def _faces_2d(ctx: RenderContext, meshes: list[Mesh], cull: bool):
     """Projected corners, plane (normal, offset) and owning mesh of every face that can be seen."""
     pts, normals, offsets, owner = [], [], [], []
     for i, m in enumerate(meshes):
-        key = (id(ctx), cull)
+        key = cull
+        if m._cache.get("ctx") is not ctx:     # projected for another camera (or never): start afresh
+            m._cache = {"ctx": ctx}
         if key in m._cache:
             tri, nfk, offk = m._cache[key]
             pts.append(tri)
