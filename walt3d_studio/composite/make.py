@@ -164,7 +164,7 @@ def load_pools(project, camera_id: int, s: CompositeSettings, mesh_fn=None, ctx:
         cat = str(dets.category[k])
         kp = None
         try:
-            row = get_keypoints(project, did, SCHEMA_OF.get(cat))
+            row = get_keypoints(project, did, SCHEMA_OF.get(cat), origins=("human", "model", "fit"))
             kp = None if row is None else np.asarray(row.points, float)
         except Exception:  # no schema for this class in this project: no keypoints
             kp = None
