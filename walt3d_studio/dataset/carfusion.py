@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
 from ..errors import BadInputError
 from ..keypoints.schema import load_schema
+from ..validate import safe_file_part
 from .keypoints_coco import KeypointDataset, KpAnnotation, KpImage
 
 CARFUSION_NAMES = ("Right_Front_wheel", "Left_Front_wheel", "Right_Back_wheel", "Left_Back_wheel",
@@ -184,9 +186,7 @@ def write_carfusion(ds: KeypointDataset, out_dir: str | os.PathLike) -> list[Pat
     for im in ds.images:
         if im.id not in by_image:
             continue
-        p = out / (Path(im.file_name).stem + ".txt")
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(format_carfusion(by_image[im.id]), encoding="utf-8")
-        os.replace(tmp, p)
+        p = out / (safe_file_part(Path(im.file_name).stem) + ".txt")
+        write_text(p, format_carfusion(by_image[im.id]))
         written.append(p)
     return written

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path, remove_stale, staging_folder
 from ..errors import BadInputError
 from ..keypoints.schema import KeypointSchema, builtin_schemas, load_schema, schema_from_dict
+from ..validate import path_under, safe_file_part
 
 EXTERNAL_DIR = Path("keypoints") / "external"
 _IMAGE_KEYS = {"id", "file_name", "width", "height", "walt3d"}
@@ -180,17 +182,8 @@ def from_coco(data: dict, source: str = "COCO file") -> KeypointDataset:
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, separators=(",", ":"))
 
 
 def write_coco(ds: KeypointDataset, path: str | os.PathLike) -> None:
@@ -225,10 +218,9 @@ class ExportSummary:
 def _save_image(path: Path, arr: np.ndarray) -> None:
     from PIL import Image
 
-    tmp = path.with_name(path.name + ".tmp")
     fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
-    Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
 
 
 def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "crops",
@@ -236,21 +228,45 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
                      write_images: bool = True, ctx=None) -> ExportSummary:
     """Write the project's human keypoints as COCO keypoints JSON (+ images/ beside it)."""
     from ..jobs import silent
-    from ..keypoints.data import CropSource
     from ..store import keypoints as kstore
 
     if images not in ("crops", "frames"):
         raise BadInputError(f"Unknown image mode {images!r}.", "Use crops or frames.")
     ctx = ctx or silent()
     out_path = Path(out_path).expanduser()
-    img_dir = out_path.parent / "images"
+    final_img_dir = out_path.parent / "images"
+    # Images are built in a folder beside images/ and moved in only once all of them (and the JSON) are done, so
+    # a failure leaves the previous export as it was and no temporary behind.
+    img_dir = staging_folder(final_img_dir) if write_images else final_img_dir
     ds = KeypointDataset(schemas={s.name: s for s in (kstore.resolve_schema(n, project) for n in schemas)},
                          info={"project": project.name, "images": images})
     rows = [r for name in ds.schemas for r in kstore.human_labelled(project, schema=name, camera_id=camera_id)]
     dets = {d.id: d for d in kstore.detections(project, [r.detection_id for r in rows])}
     cams = {c.id: c for c in project.cameras()}
-    if write_images:
-        img_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        _export_rows(project, ds, rows, dets, cams, images, img_dir, write_images, ctx)
+        from_frames = ds.info.pop("_from_frames", 0)
+        json_tmp = out_path.parent / f".{out_path.name}.{img_dir.name}.tmp"
+        write_coco(ds, json_tmp)
+        if write_images:
+            final_img_dir.mkdir(parents=True, exist_ok=True)
+            for f in sorted(img_dir.iterdir()):  # each image replaced atomically; others' images stay
+                path_under(final_img_dir, f.name)
+                os.replace(f, final_img_dir / f.name)
+        os.replace(json_tmp, out_path)
+    except BaseException:
+        remove_stale(out_path)
+        raise
+    finally:
+        if write_images:
+            shutil.rmtree(img_dir, ignore_errors=True)
+    ctx.progress(len(rows), len(rows), "done")
+    return ExportSummary(out_path, len(ds.images), len(ds.annotations), from_frames)
+
+
+def _export_rows(project, ds, rows, dets, cams, images, img_dir, write_images, ctx) -> None:
+    from ..keypoints.data import CropSource
+
     seen_frames: set[int] = set()
     seen_crops: set[int] = set()
     readers: dict[int, object] = {}
@@ -269,7 +285,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
                     if det.id not in seen_crops:
                         seen_crops.add(det.id)
                         if write_images:
-                            _save_image(img_dir / name, crop.image)
+                            _save_image(path_under(img_dir, name), crop.image)
                         h, w = crop.image.shape[:2]
                         ds.images.append(KpImage(det.id, f"images/{name}", w, h,
                                                  {"detection_id": det.id, "frame_id": det.frame_id, "camera": cam.name,
@@ -277,7 +293,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
                     pts[:, :2] = np.where(pts[:, 2:] > 0, crop.to_crop(pts[:, :2]), 0.0)
                     bbox, image_id, seg = crop.box_to_crop(det.box), det.id, None
                 else:
-                    name = f"{cam.name}_{det.frame_id}.jpg"
+                    name = f"{safe_file_part(cam.name)}_{det.frame_id}.jpg"  # never a path, whatever the name
                     if det.frame_id not in seen_frames:
                         seen_frames.add(det.frame_id)
                         if write_images:
@@ -285,7 +301,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
                                 readers[det.camera_id] = project.frame_reader(det.camera_id)
                             reader = readers[det.camera_id]
                             pos = int(np.flatnonzero(reader.table.ids == det.frame_id)[0])
-                            _save_image(img_dir / name, reader.frame(pos))
+                            _save_image(path_under(img_dir, name), reader.frame(pos))
                         ds.images.append(KpImage(det.frame_id, f"images/{name}", cam.width, cam.height,
                                                  {"frame_id": det.frame_id, "camera": cam.name,
                                                   "capture_time": det.capture_time}))
@@ -303,10 +319,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
         finally:
             for rd in readers.values():
                 rd.close()
-        from_frames = src.from_frames
-    write_coco(ds, out_path)
-    ctx.progress(len(rows), len(rows), "done")
-    return ExportSummary(out_path, len(ds.images), len(ds.annotations), from_frames)
+        ds.info["_from_frames"] = src.from_frames
 
 
 @dataclass

@@ -257,9 +257,10 @@ def train_classifier(project, *, seed: int = 0, epochs: int | None = None, apply
     dest = project.root / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     meta = {"version": model.version, "arch": ARCH, "patch": PATCH, "cues": list(CUE_NAMES)}
-    tmp = dest.with_name(dest.name + ".tmp")
-    torch.save({"state_dict": model.net.state_dict(), "meta": meta}, tmp)
-    tmp.replace(dest)
+    from ..atomic import atomic_path
+
+    with atomic_path(dest) as tmp:
+        torch.save({"state_dict": model.net.state_dict(), "meta": meta}, tmp)
     rep.path = str(rel)
     metrics = {k: v for k, v in asdict(rep).items() if k not in ("path", "version", "applied")}
     add_classifier(project, model.version, str(rel), metrics, {"seed": seed, "epochs": rep.epochs, **meta})

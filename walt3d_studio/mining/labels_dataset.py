@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import remove_stale, staging_folder, swap_in
 from ..errors import BadInputError
 from ..jobs import JobContext, silent
 
@@ -47,11 +48,12 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
         "SELECT detection_id, who FROM labels WHERE id IN (SELECT MAX(id) FROM labels WHERE kind = 'occlusion' "
         "AND detection_id IS NOT NULL GROUP BY detection_id)")}
     crops_dir = path.with_name(path.stem + "_crops")
-    tmp_dir = crops_dir.with_name(crops_dir.name + ".tmp")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
+    # The whole export (crops and JSON) is built beside the target and swapped in at the end: a failure (full
+    # disk, a kill) leaves the previous export whole and no temporary behind (stale ones are cleared first).
+    tmp_dir = staging_folder(crops_dir)
     images, anns = [], []
     try:
+        remove_stale(path)
         for n, i in enumerate(np.flatnonzero(keep), 1):
             did = int(t.id[i])
             cam, W, H, src = frames[int(t.frame_id[i])]
@@ -80,13 +82,14 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
                "categories": [{"id": i, "name": n, "supercategory": "object"} for n, i in CATEGORY_IDS.items()],
                "occlusion_labels": {"U": "unoccluded", "O": "occluded", "X": "not an object"},
                "images": images, "annotations": anns}
-        shutil.rmtree(crops_dir, ignore_errors=True)
-        os.replace(tmp_dir, crops_dir)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(doc))
-        os.replace(tmp, path)
+        json_tmp = tmp_dir / ".labels.json"
+        json_tmp.write_text(json.dumps(doc))
+        final_json = tmp_dir.with_name(f".{path.name}.{tmp_dir.name}.tmp")
+        os.replace(json_tmp, final_json)  # beside the target; swapped in with the crops
+        swap_in([(tmp_dir, crops_dir), (final_json, path)])
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        remove_stale(path)
         raise
     return len(anns)
 
