@@ -217,7 +217,7 @@ def test_a_real_read_only_mount_and_a_real_full_disk(tmp_path, capsys):
 
 
 def _mount_off(path):
-    subprocess.run(["umount", str(path)], capture_output=True)
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 # -- tampered arrays --------------------------------------------------------------------------------

@@ -99,16 +99,32 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-def load_json(text: str, source: str, hint: str):
+MAX_DEPTH = 64  # no format we read nests deeper than a few levels
+
+
+def load_json(text: str, source: str, hint: str, error=BadInputError):
     """json.loads with a bound on nesting depth and integer size; any failure is a BadInputError naming the line."""
     try:
         return json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as e:
-        raise BadInputError(f"{source} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).", hint) from None
+        raise error(f"{source} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).", hint) from None
     except RecursionError:
-        raise BadInputError(f"{source} is nested too deeply to be a file of this kind.", hint) from None
+        raise error(f"{source} is nested too deeply to be a file of this kind.", hint) from None
     except Invalid as e:
-        raise BadInputError(f"{source} holds {e}, too large for any field of this format.", hint) from None
+        raise error(f"{source} holds {e}, too large for any field of this format.", hint) from None
+
+
+def depth(value, limit: int = MAX_DEPTH) -> int:
+    """Nesting depth of parsed JSON, walked without recursion; stops counting past `limit`."""
+    best, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            best = max(best, d)
+            if best > limit:
+                return best
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return best
 
 
 def read_json_file(path, hint: str):

@@ -23,6 +23,7 @@ import numpy as np
 from ..atomic import atomic_path, remove_stale, staging_folder
 from ..errors import BadInputError
 from ..keypoints.schema import KeypointSchema, builtin_schemas, load_schema, schema_from_dict
+from .. import validate as V
 from ..validate import path_under, safe_file_part
 
 EXTERNAL_DIR = Path("keypoints") / "external"
@@ -141,24 +142,56 @@ def from_coco(data: dict, source: str = "COCO file") -> KeypointDataset:
                          image_root=(data.get("walt3d") or {}).get("image_root"))
     for im in data["images"]:
         try:
-            ds.images.append(KpImage(int(im["id"]), str(im["file_name"]), im.get("width"), im.get("height"),
-                                     dict(im.get("walt3d") or {}), {k: v for k, v in im.items() if k not in _IMAGE_KEYS}))
-        except (KeyError, TypeError, ValueError):
-            raise BadInputError(f"{source}: an image entry lacks id or file_name: {str(im)[:120]}.",
-                                "Every COCO image needs an id and a file_name.") from None
+            if not isinstance(im, dict) or not isinstance(im.get("file_name"), str):
+                raise V.Invalid("no file_name")
+            size = [None if im.get(k) is None else V.integer(im.get(k), k) for k in ("width", "height")]
+            if any(v is not None and not 0 < v <= 100_000 for v in size):
+                raise V.Invalid(f"size {size} out of range")
+            w3 = im.get("walt3d") or {}
+            if not isinstance(w3, dict):
+                raise V.Invalid("walt3d is not an object")
+            ds.images.append(KpImage(V.integer(im.get("id"), "id"), im["file_name"], size[0], size[1], dict(w3),
+                                     {k: v for k, v in im.items() if k not in _IMAGE_KEYS}))
+        except V.Invalid as e:
+            raise BadInputError(f"{source}: image {str(im.get('id') if isinstance(im, dict) else im)[:40]} is "
+                                f"malformed ({e}). Nothing was imported.",
+                                "Every COCO image needs an integer id, a file_name and whole-pixel width/height.") from None
     image_ids = {im.id for im in ds.images}
     bad_v = []
     for a in data["annotations"]:
+        if not isinstance(a, dict):
+            raise BadInputError(f"{source}: an annotation is not an object ({str(a)[:40]}). Nothing was imported.",
+                                "Every COCO annotation is a JSON object.")
         cat = a.get("category_id")
-        if cat not in schemas:
+        if isinstance(cat, (dict, list)) or cat not in schemas:
             continue
         sch = schemas[cat]
         aid = a.get("id")
         kp = a.get("keypoints")
         if not isinstance(kp, list) or len(kp) != 3 * len(sch):
-            raise BadInputError(f"{source}: annotation {aid} has {len(kp) if isinstance(kp, list) else 'no'} keypoint "
-                                f"values; category {sch.category!r} needs {3 * len(sch)} ({len(sch)} x [x, y, v]).",
+            raise BadInputError(f"{source}: annotation {str(aid)[:40]} has {len(kp) if isinstance(kp, list) else 'no'} "
+                                f"keypoint values; category {sch.category!r} needs {3 * len(sch)} ({len(sch)} x [x, y, v]).",
                                 "Fix or remove that annotation.")
+        try:  # every value up front: integer ids, finite coordinates and box, a detection id that is an integer
+            aid = V.integer(aid, "id")
+            V.integer(a.get("image_id"), "image_id")
+            for v in kp:
+                V.finite(v, "keypoint value")
+            bb = a.get("bbox")
+            if not isinstance(bb, list) or len(bb) != 4 or any(v < 0 for v in [V.finite(c, "bbox") for c in bb][2:]):
+                raise V.Invalid(f"bbox must be [x, y, w, h] with w, h >= 0, not {str(bb)[:40]}")
+            if a.get("area") is not None:
+                V.finite(a.get("area"), "area")
+            V.integer(a.get("iscrowd", 0), "iscrowd")
+            w3 = a.get("walt3d") or {}
+            if not isinstance(w3, dict):
+                raise V.Invalid("walt3d is not an object")
+            for k in ("detection_id", "frame_id"):
+                if w3.get(k) is not None:
+                    V.integer(w3[k], f"walt3d.{k}")
+        except V.Invalid as e:
+            raise BadInputError(f"{source}: annotation {str(aid)[:40]}: {e}. Nothing was imported.",
+                                "Fix or remove that annotation.") from None
         arr = np.asarray(kp, dtype=np.float64).reshape(-1, 3)
         if not np.all(np.isin(arr[:, 2], (0, 1, 2))):
             bad_v.append((aid, sorted({float(v) for v in arr[:, 2] if v not in (0, 1, 2)})))
@@ -193,12 +226,13 @@ def write_coco(ds: KeypointDataset, path: str | os.PathLike) -> None:
 def read_coco(path: str | os.PathLike) -> KeypointDataset:
     path = Path(path).expanduser()
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise BadInputError(f"{path} does not exist.", "Check the path.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadInputError(f"Cannot read {path.name} as JSON: {e}.", "Give a COCO keypoints JSON file.") from None
+        data = V.read_json_file(path, "Give a COCO keypoints JSON file.")
+    except BadInputError as e:
+        if "does not exist" in e.message:
+            raise
+        raise BadInputError(f"Cannot read {path.name} as JSON: {e.message}", e.hint) from None
+    if V.depth(data) > V.MAX_DEPTH:
+        raise BadInputError(f"{path.name} is nested more than {V.MAX_DEPTH} levels deep.", "Give a COCO keypoints JSON file.")
     ds = from_coco(data, source=path.name)
     if ds.image_root is None:
         ds.image_root = str(path.resolve().parent)
@@ -341,6 +375,25 @@ class ImportSummary:
         return s
 
 
+_FAMILIES = {"vehicle": {"vehicle", "car", "truck", "bus", "van"}, "person": {"person", "pedestrian", "people"}}
+
+
+def _family(names) -> str | None:
+    for fam, words in _FAMILIES.items():
+        if any(str(n).lower() in words for n in names):
+            return fam
+    return None
+
+
+def _fits(schema: KeypointSchema, detection_category: str | None) -> bool:
+    """Whether a schema's keypoints may be stored on a detection of this class (vehicle points never on a
+    person or an 'other'); a custom schema of a class we cannot tell is allowed."""
+    if detection_category is not None and schema.applies_to(detection_category):
+        return True
+    fam = _family([schema.category, *getattr(schema, "detection_categories", ())])
+    return fam is None or _family([detection_category or "other"]) == fam
+
+
 def _frame_points(images: dict[int, KpImage], a: KpAnnotation) -> np.ndarray:
     """An annotation's keypoints in frame coordinates (undoing a crop export)."""
     im = images.get(a.image_id)
@@ -382,6 +435,11 @@ def import_keypoints(project, path: str | os.PathLike | None = None, *, dataset:
         chunk = ids[k:k + 500]
         frames.update(project.conn.execute(f"SELECT id, frame_id FROM detections WHERE id IN ({','.join('?' * len(chunk))})",
                                            chunk).fetchall())
+    categories = {}
+    for k in range(0, len(ids), 500):
+        chunk = ids[k:k + 500]
+        categories.update(project.conn.execute(
+            f"SELECT id, category FROM detections WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
     to_write, external = [], []
     images = {im.id: im for im in dataset.images}
     for a in dataset.annotations:
@@ -389,6 +447,11 @@ def import_keypoints(project, path: str | os.PathLike | None = None, *, dataset:
         if isinstance(det_id, int) and det_id in frames and frames[det_id] == a.extra.get("frame_id", frames[det_id]):
             pts = _frame_points(images, a)
             sch = dataset.schemas[a.schema]
+            cat = categories.get(det_id)
+            if not _fits(sch, cat):  # vehicle points on a person (or 'other') are not stored
+                summary.issues.append(f"annotation {a.id}: {sch.name} keypoints ({sch.category}) for detection "
+                                      f"{det_id}, which is a {cat!r}; not stored")
+                continue
             cur = kstore.human_keypoints(project, det_id, schema=sch)
             if cur is not None and np.array_equal(cur.points, pts):
                 summary.unchanged += 1

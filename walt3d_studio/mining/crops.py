@@ -2,7 +2,6 @@
 classifier later marks unoccluded, so that later stages never decode video."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2

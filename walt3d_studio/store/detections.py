@@ -14,7 +14,6 @@ transaction as every change to their detections' verdicts or labels, so `track_t
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
