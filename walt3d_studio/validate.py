@@ -169,3 +169,17 @@ def is_under(path, root) -> bool:
     root = Path(root).resolve()
     p = Path(os.path.abspath(path)).resolve()
     return p == root or root in p.parents
+
+
+# -- untrusted checkpoints --------------------------------------------------------------------------
+
+def torch_load_problem(e: BaseException) -> str:
+    """Why `torch.load(..., weights_only=True)` refused a file, in words for a user.
+
+    torch's own message advises re-running with weights_only=False; that would run whatever code the file holds,
+    so it is never repeated to a user."""
+    text = str(e).strip()
+    if "weights_only" in text or "Weights only" in text or "Unsupported global" in text or "GLOBAL" in text:
+        return "it holds Python objects that would have to be unpickled; such files are never loaded"
+    first = text.splitlines()[0] if text else type(e).__name__
+    return f"not a readable torch file: {first[:160]}"

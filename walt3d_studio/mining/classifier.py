@@ -283,7 +283,9 @@ def load_active_model(project) -> OcclusionModel | None:
         net = _net(len(obj["meta"]["cues"]))
         net.load_state_dict(obj["state_dict"])
     except Exception as e:
-        raise BadInputError(f"The occlusion classifier {row['version']} cannot be loaded ({type(e).__name__}: {e}).",
+        from ..validate import torch_load_problem
+
+        raise BadInputError(f"The occlusion classifier {row['version']} cannot be loaded ({torch_load_problem(e)}).",
                             "Train it again: walt3d classifier train PROJECT.") from None
     return OcclusionModel(net, row["version"])
 

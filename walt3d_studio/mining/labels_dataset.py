@@ -100,11 +100,16 @@ def import_labels(project, path, who: str = "import"):
     from .detection import box_iou
 
     path = Path(path)
+    from .. import validate as V
+
+    hint = "Give a file written by `walt3d labels export`."
+    doc = V.read_json_file(path, hint)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        images = {im["id"]: im for im in doc["images"]}
+        images = {V.integer(im["id"], "image id"): im for im in doc["images"]}
         anns = doc["annotations"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        if not isinstance(anns, list):
+            raise TypeError("annotations is not a list")
+    except (V.Invalid, KeyError, TypeError) as e:
         raise BadInputError(f"{path.name} is not an occlusion-label dataset ({type(e).__name__}: {e}).",
                             "Give a file written by `walt3d labels export`.") from None
     cams = {c.name: c.id for c in project.cameras()}
@@ -115,17 +120,22 @@ def import_labels(project, path, who: str = "import"):
     wanted: dict[int, str] = {}
     unmatched = 0
     for a in anns:
-        try:
+        try:  # every field checked before anything is stored
             value = a["occlusion_label"]
-            w = images[a["image_id"]]["walt3d"]
-            key = (cams.get(w["camera"]), w["source"], int(w["source_index"]))
-            box = np.asarray(w["frame_box"], float)
+            w = images[V.integer(a["image_id"], "image_id")]["walt3d"]
+            if not isinstance(w["camera"], str) or not isinstance(w["source"], str):
+                raise TypeError("camera and source must be names")
+            key = (cams.get(w["camera"]), w["source"], V.integer(w["source_index"], "source_index"))
+            box = np.asarray(V.box(w["frame_box"], "frame_box"), float)
+            if not isinstance(value, (str, type(None))):
+                raise TypeError("occlusion_label must be U, O or X")
         except (KeyError, TypeError, ValueError) as e:
             raise BadInputError(f"{path.name}: annotation {a.get('id', '?') if isinstance(a, dict) else '?'} lacks "
                                 f"the walt3d fields ({e}). Nothing was imported.",
                                 "Give a file written by `walt3d labels export`.") from None
         if value not in LABELS:
-            raise BadInputError(f"{path.name}: annotation {a.get('id')} has label {value!r}. Nothing was imported.",
+            raise BadInputError(f"{path.name}: annotation {str(a.get('id'))[:40]} has label {str(value)[:20]!r}. "
+                                "Nothing was imported.",
                                 "Labels are U, O or X.")
         fid = frame_of.get(key)
         if fid is None:
