@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,20 +57,26 @@ def cmd_add_source(args) -> int:
 
     with Project.open(args.project) as p:
         cams = p.cameras()
+        names = {c.name: c.id for c in cams}
         if args.camera:
-            names = {c.name: c.id for c in cams}
             cam_id = names.get(args.camera) or p.add_camera(args.camera, args.tz)
         else:  # the first camera, made on the first import
             cam_id = cams[0].id if cams else p.add_camera("cam1", args.tz)
-        for path in args.paths:
-            start = parse_user_time(args.start, p.camera(cam_id).tz) if args.start else None
-            with progress_bar(f"importing {Path(path).name}", args.quiet) as ctx:
-                src = p.add_source(path, cam_id, ctx=ctx, start=start, fps=args.fps)
-            cam_id = src.camera_id
-            print(f"Added {src.n_frames} frames from {src.path} (capture times from {src.time_origin})")
-            if src.skipped:
-                print(f"  skipped {len(src.skipped)} unreadable: " +
-                      ", ".join(s["name"] for s in src.skipped[:10]) + (" ..." if len(src.skipped) > 10 else ""))
+        made = cam_id not in names.values()
+        try:
+            for path in args.paths:
+                start = parse_user_time(args.start, p.camera(cam_id).tz) if args.start else None
+                with progress_bar(f"importing {Path(path).name}", args.quiet) as ctx:
+                    src = p.add_source(path, cam_id, ctx=ctx, start=start, fps=args.fps)
+                cam_id = src.camera_id
+                print(f"Added {src.n_frames} frames from {src.path} (capture times from {src.time_origin})")
+                if src.skipped:
+                    print(f"  skipped {len(src.skipped)} unreadable: " +
+                          ", ".join(s["name"] for s in src.skipped[:10]) + (" ..." if len(src.skipped) > 10 else ""))
+        except BaseException:
+            if made:  # a camera this command made for nothing is taken back, so a retry starts clean
+                p.remove_camera_if_empty(cam_id)
+            raise
     return 0
 
 
@@ -214,6 +221,22 @@ STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.minin
                               "walt3d_studio.training.cli", "walt3d_studio.scaleout"]
 
 
+def _explain_fault(e: BaseException, project: str | None):
+    from .errors import explain_os_error
+
+    if isinstance(e, sqlite3.DatabaseError):
+        from .store.project import _damaged, explain_db_error, normalise_path
+
+        root = Path(project) if project else Path.cwd()
+        if project and not root.exists():
+            root = normalise_path(root)
+        err = explain_db_error(e, root)
+        if err is None and ("malformed" in str(e) or "not a database" in str(e)):
+            err = _damaged(root, e)
+        return err
+    return explain_os_error(e, None if getattr(e, "filename", None) or not project else Path(project))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -224,6 +247,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e.message}", file=sys.stderr)
         if e.hint:
             print(f"  {e.hint}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.DatabaseError) as e:
+        # A full disk, a read-only place or a damaged database: say what is true, exit 2 (never "restore a
+        # backup" for a disk that is merely full or read-only).
+        err = _explain_fault(e, getattr(args, "project", None))
+        if err is None or args.debug:
+            raise
+        print(f"error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  {err.hint}", file=sys.stderr)
         return 2
     except Cancelled:
         print("cancelled", file=sys.stderr)
