@@ -77,11 +77,15 @@ def cmd_background(args) -> int:
     from .background_job import compute_backgrounds
     from .store import Project
 
+    from .store.runs import recorded_run
+
     with Project.open(args.project) as p:
         cam = _camera_id(p, args.camera)
         hours = None if args.all else args.hours_per_window
-        with progress_bar("median background", args.quiet) as ctx:
+        with recorded_run(p, "background", {"hours_per_window": hours}, {"camera": cam}) as rec, \
+                progress_bar("median background", args.quiet) as ctx:
             keys = compute_backgrounds(p, cam, hours_per_window=hours, ctx=ctx)
+            rec.counts["windows"] = len(keys)
         print(f"Stored {len(keys)} background(s): {', '.join(keys)}")
     return 0
 
@@ -208,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
-STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
+STAGE_COMMANDS: list[str] = ["walt3d_studio.project_cli", "walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
                               "walt3d_studio.training.cli"]
 
 

@@ -155,9 +155,15 @@ def cmd_classifier_train(args) -> int:
     from ..store import Project
     from .classifier import train_classifier
 
+    from ..store.runs import recorded_run
+
     with Project.open(args.project) as p:
-        with progress_bar("occlusion classifier", args.quiet) as ctx:
+        settings = {"seed": args.seed, "epochs": args.epochs, "apply": not args.no_apply}
+        with recorded_run(p, "classifier-train", settings) as rec, \
+                progress_bar("occlusion classifier", args.quiet) as ctx:
             rep = train_classifier(p, seed=args.seed, epochs=args.epochs, apply=not args.no_apply, ctx=ctx)
+            rec.counts.update(train=rep.n_train, val=rep.n_val, applied=rep.applied)
+            rec.message = rep.summary()
     print(rep.summary())
     if rep.applied:
         print(f"Stored predictions for {rep.applied} detections (model {rep.version}).")
@@ -169,10 +175,14 @@ def cmd_classifier_apply(args) -> int:
     from ..store import Project
     from .classifier import apply_classifier
 
+    from ..store.runs import recorded_run
+
     with Project.open(args.project) as p:
         cam = p.camera(args.camera).id if args.camera else None
-        with progress_bar("classifying", args.quiet) as ctx:
+        with recorded_run(p, "classifier-apply", {}, {"camera": cam} if cam else {}) as rec, \
+                progress_bar("classifying", args.quiet) as ctx:
             n = apply_classifier(p, cam, ctx=ctx)
+            rec.counts["judged"] = n
     print(f"Stored predictions for {n} detections.")
     return 0
 

@@ -40,8 +40,15 @@ def merge_shard(project, shard_dir: Path, replace: bool = False):
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(res.crop_dir, dest, dirs_exist_ok=True)
         res.crop_root, res.crop_dir = project.root / "arrays", dest
+    from ..store.runs import recorded_run
+
+    shard = {"camera": res.camera_id, "frames": len(res.frame_ids), "from": str(shard_dir)}
     try:
-        return merge_results(project, res, replace=replace)
+        with recorded_run(project, "mine-merge", res.settings, shard) as rec:
+            report = merge_results(project, res, replace=replace)
+            rec.counts.update(report.counts())
+            rec.message = report.summary()
+        return report
     except BaseException:
         if fresh is not None:
             shutil.rmtree(fresh, ignore_errors=True)

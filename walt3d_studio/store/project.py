@@ -117,6 +117,10 @@ class Project:
                     raise ProjectError(f"{root.name} uses an older schema ({version}) and must be upgraded first.",
                                        "Open it once for writing (e.g. `walt3d info` without --readonly) to migrate.")
                 _migrate(conn, root, version)
+            if not readonly:
+                from .runs import mark_interrupted
+
+                mark_interrupted(conn)  # runs whose process died are not 'running' any more
         except BaseException:
             _release_lock(lock_fd)
             raise
