@@ -142,7 +142,15 @@ def cmd_info(args) -> int:
         bgs = ", ".join(f"{b['window']} ({b['n_frames']} frames)" for b in c["backgrounds"]) or "none"
         print(f"    backgrounds: {bgs}")
         if c["detections"]:
-            print(f"    detections: {c['detections']}")
+            print(f"    detections: {c['detections']} in {c['tracks']} tracks; {c['mined']} mined, "
+                  f"{c['usable_tracks']} usable tracks")
+            print(f"    human work: {c['labels']} labelled detections, {c['human_keypoints']} with keypoints"
+                  + (f"; {c['orphans']} orphaned edits (walt3d orphans)" if c["orphans"] else ""))
+        if c["fits"] or c["composites"]:
+            print(f"    3D fits: {c['fits']} tracks; composites: {c['composites']}")
+    if info["runs"]:
+        print("  runs: " + ", ".join(f"{stage} ({r['last']['status']})" for stage, r in info["runs"].items())
+              + " (walt3d runs)")
     return 0
 
 

@@ -65,14 +65,25 @@ class MineReport:
     seconds: float
     detector: str
     replaced: int = 0
+    carry: dict | None = None   # a re-run's human work: {"carried": {...}, "orphaned": {...}} (store.carry_over)
 
     def counts(self) -> dict:
-        return {"frames": self.frames, "detections": self.detections, "tracks": self.tracks, "mined": self.mined,
-                "usable_tracks": self.usable_tracks, "replaced": self.replaced}
+        out = {"frames": self.frames, "detections": self.detections, "tracks": self.tracks, "mined": self.mined,
+               "usable_tracks": self.usable_tracks, "replaced": self.replaced}
+        if self.carry is not None:
+            out["carried"] = sum(self.carry["carried"].values())
+            out["orphaned"] = sum(self.carry["orphaned"].values())
+        return out
 
     def summary(self) -> str:
-        return (f"{self.frames} frames: {self.detections} detections in {self.tracks} tracks; {self.mined} mined, "
+        text = (f"{self.frames} frames: {self.detections} detections in {self.tracks} tracks; {self.mined} mined, "
                 f"{self.usable_tracks} usable tracks ({self.detector}, {self.seconds:.1f} s)")
+        if self.carry is not None:
+            c = self.counts()
+            text += f"; human edits carried over: {c['carried']}, kept as orphans: {c['orphaned']}"
+            if c["orphaned"]:
+                text += " (see `walt3d orphans`)"
+        return text
 
 
 # ----------------------------------------------------------------------------------------- the job

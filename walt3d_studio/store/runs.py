@@ -180,6 +180,8 @@ def mark_interrupted(conn) -> int:
     Takes the raw connection (called while opening, before the Project object exists). Runs of other hosts
     are left alone: we cannot tell whether they still run.
     """
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone() is None:
+        return 0  # a schema without runs (only in tests of old migrations)
     host = socket.gethostname()
     rows = conn.execute("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", (host,)).fetchall()
     dead = [rid for rid, pid in rows if pid is None or (pid != os.getpid() and not _pid_alive(int(pid)))]
