@@ -179,3 +179,19 @@ def test_matching_is_one_to_one_best_first_within_class_groups():
            {"id": 13, "frame_id": 2, "category": "car", "box": [3, 3, 10, 10], "rle": None}]  # IoU 0.32 < 0.7
     assert match_detections(old, new) == {1: 11, 2: 10}
     assert class_group("truck") == class_group("car") == "vehicle" and class_group("Person") == "person"
+
+
+def test_dry_run_says_exactly_what_replace_would_do(labelled, capsys):
+    p, cam, truth, ed = labelled
+    root = p.root
+    p.close()
+    assert main(["--quiet", "mine", str(root), "--dry-run", "--option", "threshold=40"]) == 0
+    out = capsys.readouterr().out
+    assert "Dry run (nothing stored): 6 frames would get 12 detections, replacing 12 with 2 occlusion label(s)" in out
+    assert ("carried over: 2 human keypoints, 1 other labels, 2 track labels; kept as orphans: 2 labels" in out)
+    with __import__("walt3d_studio.store", fromlist=["Project"]).Project.open(root) as p:
+        assert sorted(ed["old"]) == [int(i) for i in detection_table(p, camera_id=cam).id]  # nothing changed
+        assert list_orphans(p) == []
+        rep = mine(p, cam, MineSettings(detector_options={"threshold": 40}), replace=True)
+    assert rep.carry == {"carried": {"labels": 0, "human_keypoints": 2, "other_labels": 1, "track_labels": 2},
+                         "orphaned": {"labels": 2, "human_keypoints": 0, "other_labels": 0, "track_labels": 0}}

@@ -112,6 +112,23 @@ def mine(project, camera_id: int, settings: MineSettings | None = None, *, start
         raise
 
 
+def preview_replace(project, camera_id: int, settings: MineSettings | None = None, *, start: float | None = None,
+                    end: float | None = None, ctx: JobContext | None = None):
+    """The dry run of `mine(..., replace=True)`: mine in memory (no crops, nothing stored) and say what the
+    re-run touches and exactly how many human edits would carry over and how many become orphans.
+    Returns (AtStake, CarryPlan, ShardResults)."""
+    import dataclasses
+
+    from ..store.carry_over import at_stake, plan
+
+    settings = dataclasses.replace(settings or MineSettings(), crops=False)
+    res = mine_shard(project, camera_id, settings, start=start, end=end, out_dir=None, ctx=ctx)
+    tracks: dict[str, int] = {}
+    new = [{"id": -1 - i, "frame_id": r["frame_id"], "track_id": tracks.setdefault(r["track"], -1 - len(tracks)),
+            "category": r["category"], "box": r["box"], "rle": r["rle"]} for i, r in enumerate(res.detections)]
+    return at_stake(project.conn, res.frame_ids), plan(project.conn, res.frame_ids, new), res
+
+
 def mine_shard(project, camera_id: int, settings: MineSettings | None = None, *, start: float | None = None,
                end: float | None = None, out_dir: Path | None = None, ctx: JobContext | None = None,
                write: bool = False, on_started: Callable[[], None] | None = None) -> ShardResults:
