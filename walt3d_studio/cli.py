@@ -84,11 +84,15 @@ def cmd_background(args) -> int:
     from .background_job import compute_backgrounds
     from .store import Project
 
+    from .store.runs import recorded_run
+
     with Project.open(args.project) as p:
         cam = _camera_id(p, args.camera)
         hours = None if args.all else args.hours_per_window
-        with progress_bar("median background", args.quiet) as ctx:
+        with recorded_run(p, "background", {"hours_per_window": hours}, {"camera": cam}) as rec, \
+                progress_bar("median background", args.quiet) as ctx:
             keys = compute_backgrounds(p, cam, hours_per_window=hours, ctx=ctx)
+            rec.counts["windows"] = len(keys)
         print(f"Stored {len(keys)} background(s): {', '.join(keys)}")
     return 0
 
@@ -145,7 +149,15 @@ def cmd_info(args) -> int:
         bgs = ", ".join(f"{b['window']} ({b['n_frames']} frames)" for b in c["backgrounds"]) or "none"
         print(f"    backgrounds: {bgs}")
         if c["detections"]:
-            print(f"    detections: {c['detections']}")
+            print(f"    detections: {c['detections']} in {c['tracks']} tracks; {c['mined']} mined, "
+                  f"{c['usable_tracks']} usable tracks")
+            print(f"    human work: {c['labels']} labelled detections, {c['human_keypoints']} with keypoints"
+                  + (f"; {c['orphans']} orphaned edits (walt3d orphans)" if c["orphans"] else ""))
+        if c["fits"] or c["composites"]:
+            print(f"    3D fits: {c['fits']} tracks; composites: {c['composites']}")
+    if info["runs"]:
+        print("  runs: " + ", ".join(f"{stage} ({r['last']['status']})" for stage, r in info["runs"].items())
+              + " (walt3d runs)")
     return 0
 
 
@@ -217,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
-STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
+STAGE_COMMANDS: list[str] = ["walt3d_studio.project_cli", "walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
                               "walt3d_studio.training.cli", "walt3d_studio.scaleout"]
 
 

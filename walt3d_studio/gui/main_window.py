@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QVBoxLayout,
                                QWidget)
@@ -27,6 +27,8 @@ HOURS_CHOICES = ["1 hour per window", "2 hours per window", "3 hours per window"
 
 
 class MainWindow(QMainWindow):
+    camera_changed = Signal(object)  # the camera shown (id or None): panels that work per camera follow it
+
     def __init__(self, settings: QSettings | None = None, remember_recent: bool = True):
         super().__init__()
         self.settings = settings or QSettings()
@@ -305,6 +307,7 @@ class MainWindow(QMainWindow):
         tz = self.project.camera(camera_id).tz if camera_id is not None else "UTC"
         self.timeline.set_table(self.reader.table if self.reader else None, tz, keep)
         self._update_actions()
+        self.camera_changed.emit(camera_id)
 
     @property
     def reader(self):

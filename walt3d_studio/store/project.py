@@ -133,6 +133,10 @@ class Project:
                                        "command that changes the project, e.g. `walt3d background`); a backup "
                                        f"{DB_NAME}.bak-v{version} is kept.")
                 _migrate(conn, root, version)
+            if not readonly:
+                from .runs import mark_interrupted
+
+                mark_interrupted(conn)  # runs whose process died are not 'running' any more
         except BaseException:
             _release_lock(lock_fd)
             raise
@@ -330,14 +334,14 @@ class Project:
 
     # -- summary -------------------------------------------------------------------------------
     def info(self) -> dict:
+        from .summary import camera_counts, project_counts
+
         out = {"project": str(self.root), "schema_version": SCHEMA_VERSION, "cameras": []}
         for cam in self.cameras():
             ft = self.frame_table(cam.id)
             calib = self.calibration(cam.id)
             srcs = self.sources(cam.id)
             skipped = sum(len(s.skipped) for s in srcs)
-            n_det = self.conn.execute("SELECT COUNT(*) FROM detections d JOIN frames f ON f.id = d.frame_id"
-                                      " WHERE f.camera_id = ?", (cam.id,)).fetchone()[0]
             out["cameras"].append({
                 "id": cam.id, "name": cam.name, "tz": cam.tz, "size": [cam.width, cam.height],
                 "sources": [{"kind": s.kind, "path": s.path, "frames": s.n_frames, "time_origin": s.time_origin,
@@ -346,8 +350,9 @@ class Project:
                 "time_span": [float(ft.times[0]), float(ft.times[-1])] if len(ft) else None,
                 "calibration": calib.to_dict() if calib is not None else None,
                 "backgrounds": [{k: b[k] for k in ("window", "n_frames")} for b in self.backgrounds(cam.id)],
-                "detections": n_det,
+                **camera_counts(self, cam.id),
             })
+        out.update(project_counts(self))
         return out
 
 

@@ -67,6 +67,8 @@ class KeypointEditor(QDockWidget):
         self.diagram.clicked.connect(self.set_current)
         self.list.picked.connect(self.set_current)
         self.visibilityChanged.connect(lambda _: self._update_overlay())
+        if hasattr(window, "camera_changed"):
+            window.camera_changed.connect(self.follow_camera)
 
     # ------------------------------------------------------------------------------ building
     def _build(self) -> None:
@@ -154,6 +156,19 @@ class KeypointEditor(QDockWidget):
         self.queue.set_project(project, self.window_.camera_id)
         self.canvas.set_crop(None)
         self.refresh()
+
+    def follow_camera(self, camera_id) -> None:
+        """The main window switched cameras: queue that camera's vehicles; a vehicle of another camera on
+        screen gives way to the new camera's next one."""
+        if self.project is None or self.project is not self.window_.project:
+            return
+        self.queue.set_camera(camera_id)
+        if self.detection is not None and camera_id is not None and self.detection.camera_id != camera_id:
+            self.detection, self.history = None, []
+            self.canvas.set_crop(None)
+            if not self.next_vehicle():
+                self.refresh()
+        self._update_status()
 
     @property
     def editable(self) -> bool:

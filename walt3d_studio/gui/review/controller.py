@@ -52,6 +52,9 @@ class ReviewController(QObject):
         window.addDockWidget(Qt.RightDockWidgetArea, self.panel)
         self.overlay = DetectionOverlay(window.frame_view)
         self.mining = MiningJobs(self)
+        from .orphans import install_orphans
+
+        self.orphans = install_orphans(self)  # the "Orphaned edits" filter, with re-attach / discard
         self._build_actions()
         self._build_menus()
 
@@ -198,6 +201,7 @@ class ReviewController(QObject):
             self.agreement.load(self.project, self.camera_id)
             if self.track_id is not None and self.panel.model.table_index(self.track_id) is None:
                 self.track_id = self.detection_id = None
+        self.orphans.reload()
         self._update_progress()
         self._update_actions()
         if show:
