@@ -238,8 +238,10 @@ def mine_cli_args(settings) -> list[str]:
         args += ["--import-detections", str(settings.import_path)]
     for k, v in settings.detector_options.items():
         args += ["--option", f"{k}={json.dumps(v)}"]
+    default_rule = type(settings.rule)().to_dict()
     for k, v in settings.rule.to_dict().items():
-        args += ["--rule", f"{k}={json.dumps(v)}"]
+        if v != default_rule[k]:  # the defaults speak for themselves
+            args += ["--rule", f"{k}={json.dumps(v)}"]
     if not settings.crops:
         args.append("--no-crops")
     if not settings.use_classifier:
