@@ -201,6 +201,7 @@ def install_process_jobs(window) -> ProcessJobRunner:
         view.addAction(act)
     window.lock_note = LockNote(window, runner)
     window.statusBar().addPermanentWidget(window.lock_note)
+    window.timeline.position_changed.connect(lambda _: window.lock_note.refresh())  # camera switches too
     runner.locks_changed.connect(window._update_actions)
     # a failed job opens the panel on its log
     runner.job_added.connect(lambda job: job.failed.connect(lambda _e: show_jobs_panel(window)))
