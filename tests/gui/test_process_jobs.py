@@ -184,3 +184,17 @@ def test_child_result_and_error_in_the_panel(qtbot, window, tmp_path):
     assert "not a WALT3D Studio project" in panel.log.toPlainText()
     panel.clear_button.click()
     assert panel.tree.topLevelItemCount() == 0 and window.process_jobs.jobs == []
+
+
+def test_jobs_panel_is_a_tab_and_the_window_does_not_grow(qtbot, window):
+    screen_h = window.screen().availableGeometry().height()
+    h = window.height()
+    window.act_jobs.trigger()  # View > Jobs (Ctrl+J)
+    panel = window.jobs_panel
+    assert panel.isVisible() and window.act_jobs.isChecked() and not panel.isFloating()
+    assert window.review.panel in window.tabifiedDockWidgets(panel)  # a tab beside the review, not under it
+    assert window.height() <= max(h, screen_h)
+    window.act_jobs.trigger()
+    assert not panel.isVisible() and not window.act_jobs.isChecked()
+    assert "Jobs" in [a.text().replace("&", "") for m in window.menuBar().actions() if m.menu()
+                      and m.text().replace("&", "") == "View" for a in m.menu().actions()]

@@ -40,7 +40,7 @@ class JobsPanel(QDockWidget):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
-        self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.log.setLineWrapMode(QPlainTextEdit.WidgetWidth)  # a narrow dock: wrap rather than scroll sideways
         self.log.setPlaceholderText("Select a job to see its log.")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("End the selected job's process group; nothing partial is stored")
@@ -176,22 +176,31 @@ class LockNote(QLabel):
         self.show()
 
 
-def show_jobs_panel(window) -> None:
-    window.jobs_panel.show()
-    window.jobs_panel.raise_()
+def show_jobs_panel(window, on: bool = True) -> None:
+    """Show (or hide) the Jobs dock; the first time, place it as a tab beside the docks already there."""
+    panel = window.jobs_panel
+    if on and window.dockWidgetArea(panel) == Qt.NoDockWidgetArea and not panel.isFloating():
+        add_dock(window, panel, Qt.RightDockWidgetArea)  # placed when first needed: after the other panels
+    panel.setVisible(on)
+    if on:
+        panel.raise_()
 
 
 def install_process_jobs(window) -> ProcessJobRunner:
     """The window's child-job runner, its Jobs dock (View > Jobs, Ctrl+J) and the status-bar lock note."""
+    from PySide6.QtGui import QAction
+
     runner = ProcessJobRunner(window)
     window.process_jobs = runner
     window.jobs_panel = JobsPanel(runner, window)
-    add_dock(window, window.jobs_panel, Qt.RightDockWidgetArea, visible=False)
-    act = window.jobs_panel.toggleViewAction()
-    act.setText("&Jobs")
+    window.jobs_panel.hide()
+    act = QAction("&Jobs", window)
+    act.setCheckable(True)
     act.setShortcut(QKeySequence("Ctrl+J"))
     act.setShortcutContext(Qt.WindowShortcut)
     act.setStatusTip("Running and finished jobs: progress, time, log, Cancel")
+    act.triggered.connect(lambda on: show_jobs_panel(window, on))
+    window.jobs_panel.visibilityChanged.connect(lambda _v: act.setChecked(window.jobs_panel.isVisible()))
     window.addAction(act)
     window.act_jobs = act
     view = next((a.menu() for a in window.menuBar().actions() if a.menu() and a.text().replace("&", "") == "View"),
