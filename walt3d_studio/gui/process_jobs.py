@@ -68,6 +68,7 @@ class ProcessJob(QObject):
         self._child_outcome: dict | None = None  # the child's last line: result / error / cancelled
         self._cancel_requested = False
         self._out_buf = b""
+        self._logged_step: tuple | None = None
         self.proc: QProcess | None = None
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
@@ -125,6 +126,10 @@ class ProcessJob(QObject):
                 elif out:
                     self.log.append(out)
         if latest is not None:  # many lines in one read: only the newest matters on screen
+            tenth = (int(latest["done"]) * 10 // int(latest["total"])) if int(latest["total"]) > 0 else -1
+            if (tenth, latest.get("stage")) != self._logged_step:  # the log keeps a line per tenth of the way
+                self._logged_step = (tenth, latest.get("stage"))
+                self.log.append(f"[{latest['done']}/{latest['total']}] {latest['message']}")
             self.done, self.total, self.message = int(latest["done"]), int(latest["total"]), str(latest["message"])
             self.progress.emit(self.done, self.total, self.message)
         self.changed.emit()
