@@ -5,36 +5,15 @@ import argparse
 import json
 import sqlite3
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__
+from . import __version__, progress
 from .errors import Cancelled, Walt3DError
-from .jobs import JobContext
 
 
-@contextmanager
 def progress_bar(desc: str, quiet: bool = False, unit: str = "frame"):
-    """A JobContext that draws a tqdm bar on stderr."""
-    if quiet:
-        yield JobContext()
-        return
-    from tqdm import tqdm
-
-    bar = tqdm(desc=desc, unit=unit, dynamic_ncols=True, leave=False, file=sys.stderr)
-
-    def update(done, total, message):
-        if total and bar.total != total:
-            bar.total = total
-        bar.n = done
-        if message:
-            bar.set_postfix_str(message[:40], refresh=False)
-        bar.refresh()
-
-    try:
-        yield JobContext(update)
-    finally:
-        bar.close()
+    """The JobContext for a long step: a tqdm bar on stderr, or JSON lines with `--progress jsonl`."""
+    return progress.progress_context(desc, quiet, unit)
 
 
 def _camera_id(project, name: str | None) -> int:
@@ -176,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"walt3d {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    ap.add_argument("--progress", choices=["bar", "jsonl", "none"], default=None,
+                    help="how long commands report progress: a bar on stderr (default), JSON lines on stdout "
+                         "(one object per line: done, total, message; result or error last), or none")
     sub = ap.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init", help="create a project folder NAME.walt3d")
@@ -251,8 +233,13 @@ def _explain_fault(e: BaseException, project: str | None):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    how = args.progress or ("none" if args.quiet else "bar")
+    progress.set_mode("quiet" if how == "none" else how)
     try:
-        return args.func(args)
+        if how == "jsonl":
+            return progress.run_jsonl(args.func, args)
+        with progress.cancel_on_signals():  # Ctrl+C / SIGTERM stop at the next progress report, cleanly
+            return args.func(args)
     except Walt3DError as e:
         if args.debug:
             raise
@@ -276,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        progress.set_mode("bar")
 
 
 if __name__ == "__main__":

@@ -75,9 +75,11 @@ class MainWindow(QMainWindow):
 
     def _install_panels(self):
         """The review and keypoint panels add their docks, menus and keys through this window's attributes."""
+        from .jobs_panel import install_process_jobs
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
 
+        install_process_jobs(self)  # first: the panels ask it which camera a child job locks
         install_review(self)
         install_keypoint_editor(self)
 
@@ -225,6 +227,18 @@ class MainWindow(QMainWindow):
             job.finished.connect(on_done)
         return job
 
+    def run_process_job(self, args: list[str], title: str, camera_id: int | None = None, on_success=None,
+                        on_done=None, on_end=None):
+        """Run `walt3d ARGS` as a child process (long work: see gui/process_jobs.py); locks `camera_id`."""
+        from .process_jobs import run_process_job
+
+        return run_process_job(self, args, title, camera_id, on_success, on_done, on_end)
+
+    def lock_reason(self, camera_id: int | None) -> str | None:
+        """Why edits on this camera are refused now (a child job writes it), or None."""
+        jobs = getattr(self, "process_jobs", None)
+        return jobs.lock_reason(camera_id) if jobs is not None else None
+
     def can_write(self, need_project: bool = True) -> bool:
         """Whether a user action may write now; if not, say why. A running job is the project's only writer."""
         if need_project and self.project is None:
@@ -238,6 +252,10 @@ class MainWindow(QMainWindow):
     def _switch_project(self, make) -> bool:
         """Open the new project first: if that fails, the current one stays open and untouched."""
         if not self.can_write(need_project=False):
+            return False
+        if self.project is not None and self.process_jobs.busy:
+            show_error(self, BadInputError("A job is still running on this project.",
+                                           "Wait for it or cancel it in View > Jobs (Ctrl+J), then switch."))
             return False
         try:
             project = make()
@@ -255,6 +273,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         self.jobs.cancel_all()
+        self.process_jobs.cancel_all()  # children stop cleanly; what they had not stored is dropped
         self.undo_stack.clear()  # the edits were of this project
         if self.calibration_tool is not None:
             self.calibration_tool.close_tool()

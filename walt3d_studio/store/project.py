@@ -22,6 +22,7 @@ import numpy as np
 from ..atomic import atomic_path, write_text
 from ..errors import BadInputError, ProjectError, ProjectLockedError
 from ..jobs import JobContext, silent
+from .connections import BUSY_TIMEOUT_S, ThreadConnections
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "project.sqlite"
@@ -76,9 +77,16 @@ class Project:
 
     def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int | None):
         self.root = root
-        self.conn = conn
         self._lock_fd = lock_fd
         self.readonly = lock_fd is None
+        # the opening thread uses `conn`; every other thread gets a connection of its own (store/connections.py)
+        readonly = self.readonly
+        self._conns = ThreadConnections(lambda: _connect(root / DB_NAME, readonly=readonly), conn)
+
+    @property
+    def conn(self) -> sqlite3.Connection | None:
+        """This thread's connection to the project's database (None once closed)."""
+        return self._conns.get()
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -143,9 +151,7 @@ class Project:
         return cls(root, conn, lock_fd)
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self._conns.close_all()
         _release_lock(self._lock_fd)
         self._lock_fd = None
 
@@ -160,14 +166,16 @@ class Project:
         """One atomic write: commits on success, rolls back on any error."""
         if self.readonly:
             raise ProjectError("This project was opened read-only.", "Open it for writing to change it.")
-        try:
-            with self.conn:
-                yield self.conn
-        except sqlite3.OperationalError as e:
-            err = explain_db_error(e, self.root)
-            if err is None:
-                raise
-            raise err from None
+        with self._conns.write_lock:  # one writer at a time in this process; other processes: busy timeout
+            conn = self.conn
+            try:
+                with conn:
+                    yield conn
+            except sqlite3.OperationalError as e:
+                err = explain_db_error(e, self.root)
+                if err is None:
+                    raise
+                raise err from None
 
     @property
     def name(self) -> str:
@@ -392,7 +400,7 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     else:
         uri = f"file:{quote(str(path))}"
     try:
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")

@@ -174,7 +174,12 @@ class KeypointEditor(QDockWidget):
     def editable(self) -> bool:
         p = self.project
         return (p is not None and not p.readonly and self.detection is not None
-                and not self.window_.jobs.busy)
+                and not self.window_.jobs.busy and not self.locked_reason())
+
+    def locked_reason(self) -> str | None:
+        """Why the vehicle on screen cannot be edited now: a child job writes its camera."""
+        lock = getattr(self.window_, "lock_reason", None)
+        return lock(self.detection.camera_id) if lock is not None and self.detection is not None else None
 
     # ------------------------------------------------------------------------------ the queue
     def filters(self) -> dict:
@@ -336,6 +341,8 @@ class KeypointEditor(QDockWidget):
         if not self.editable:
             if self.detection is not None and self.window_.jobs.busy:
                 self._message("A job is running: editing resumes when it ends.")
+            elif self.locked_reason():
+                self._message(f"Camera locked: {self.locked_reason()}")
             return False
         return self._push(change(self._shown_points().copy()), text)
 
