@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QUndoStack
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QVBoxLayout,
                                QWidget)
 
 from ..errors import BadInputError, Walt3DError
 from ..timelapse import VIDEO_EXTS
+from . import keymap
 from .errors import show_error
 from .frame_view import CameraDisplay, FrameView
 from .jobs import Job, JobPanel, JobRunner
@@ -73,11 +74,15 @@ class MainWindow(QMainWindow):
 
     def _install_panels(self):
         """The review and keypoint panels add their docks, menus and keys through this window's attributes."""
+        from .help import install_help
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
+        from .theme import install_theme
 
         install_review(self)
         install_keypoint_editor(self)
+        install_theme(self)
+        install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building
     def _build_status_bar(self):
@@ -91,32 +96,31 @@ class MainWindow(QMainWindow):
         for w in (self.frame_label, self.time_label, self.pixel_label):
             sb.addPermanentWidget(w)
 
-    def _action(self, text, slot, shortcut=None, checkable=False, tip=None) -> QAction:
+    def _action(self, text, slot, key=None, checkable=False, tip=None) -> QAction:
         a = QAction(text, self)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
         a.setCheckable(checkable)
         if tip:
             a.setStatusTip(tip)
+        if key:
+            keymap.bind(a, key)  # its keys come from the one key table (menus and the Help sheet show them)
         (a.toggled if checkable else a.triggered).connect(slot)
         self.addAction(a)
         return a
 
     def _build_actions(self):
         A = self._action
-        self.act_new = A("&New project…", self._ask_new_project, QKeySequence.New)
-        self.act_open = A("&Open project…", self._ask_open_project, QKeySequence.Open)
+        self.act_new = A("&New project…", self._ask_new_project, "file.new")
+        self.act_open = A("&Open project…", self._ask_open_project, "file.open")
         self.act_close = A("&Close project", self.close_project)
         self.act_add_folder = A("Add time-lapse &folder…", self._ask_add_folder,
                                 tip="Add a folder of images to the current camera")
         self.act_add_video = A("Add &video…", self._ask_add_video, tip="Add video files to the current camera")
-        self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
-        self.act_undo = A("&Undo", self.undo, "Ctrl+Z")
-        self.act_redo = A("&Redo", self.redo, "Ctrl+Shift+Z")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.act_fit = A("&Fit frame", self.frame_view.fit, "F")
-        self.act_overlays = A("&Horizon and ground grid", self.set_overlays_visible, "G", checkable=True)
-        self.act_background = A("Show &background", self.set_show_background, "B", checkable=True,
+        self.act_quit = A("&Quit", self.close, "file.quit")
+        self.act_undo = A("&Undo", self.undo, "edit.undo")
+        self.act_redo = A("&Redo", self.redo, "edit.redo")
+        self.act_fit = A("&Fit frame", self.frame_view.fit, "view.fit")
+        self.act_overlays = A("&Horizon and ground grid", self.set_overlays_visible, "view.overlays", checkable=True)
+        self.act_background = A("Show &background", self.set_show_background, "view.background", checkable=True,
                                 tip="Show the median background of the window covering this frame")
         self.act_new_camera = A("&New camera…", self._ask_new_camera,
                                 tip="Add an empty camera; sources added next go to it")

@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog
 
 from ...errors import BadInputError
+from .. import keymap
 from ..errors import show_error
 from .editor import KeypointEditor
 
@@ -46,15 +47,15 @@ class KeypointEditorController(QObject):
 
         def A(text, slot, shortcut=None, tip=None):
             a = QAction(text, w)
-            if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
             if tip:
                 a.setStatusTip(tip)
+            if shortcut:
+                keymap.bind(a, shortcut)
             a.triggered.connect(slot)
             w.addAction(a)
             return a
 
-        self.act_open = A("Open &editor", self.open_editor, "Ctrl+Shift+K",
+        self.act_open = A("Open &editor", self.open_editor, "keypoints.open",
                           "Label keypoints of mined vehicles, one at a time from the queue")
         self.act_train = A("&Train keypoint model…", self._ask_train,
                            tip="Train the keypoint model on the project's labelled vehicles (a job)")

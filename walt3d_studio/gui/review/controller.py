@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QUndoStack
 
+from .. import keymap
 from .commands import LabelCommand, Place
 from .data import AgreementCache, tracks_by_id
 from .mining_jobs import MiningJobs
@@ -63,14 +64,14 @@ class ReviewController(QObject):
         self._on_position(window.timeline.position)
 
     # ------------------------------------------------------------------------------ actions and menus
-    def _action(self, text, slot, shortcut=None, checkable=False, checked=False, tip=None) -> QAction:
+    def _action(self, text, slot, key=None, checkable=False, checked=False, tip=None) -> QAction:
         a = QAction(text, self.window)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
-            a.setShortcutContext(Qt.WindowShortcut)
         if tip:
             a.setStatusTip(tip)
             a.setToolTip(tip)
+        if key:
+            keymap.bind(a, key)  # keys from the one key table
+            a.setShortcutContext(Qt.WindowShortcut)
         if checkable:
             a.setCheckable(True)
             a.setChecked(checked)
@@ -94,10 +95,11 @@ class ReviewController(QObject):
                                      tip="Find long-lived objects (parked vehicles, signs) and show them for review")
         self.label_actions = {}
         for key, name in (("U", "unoccluded"), ("O", "occluded"), ("X", "not an object / wrong class")):
-            self.label_actions[key] = A(f"Label object {name}", lambda _=False, k=key: self.label_detection(k), key)
+            self.label_actions[key] = A(f"Label object {name}", lambda _=False, k=key: self.label_detection(k),
+                                        f"review.label.{key}")
             self.label_actions["Shift+" + key] = A(f"Label whole track {name}",
-                                                   lambda _=False, k=key: self.label_track(k), "Shift+" + key)
-        self.act_next = A("&Next unreviewed", self.next_unreviewed, "Space",
+                                                   lambda _=False, k=key: self.label_track(k), f"review.track.{key}")
+        self.act_next = A("&Next unreviewed", self.next_unreviewed, "review.next",
                           tip="Go to the next detection without a label (most uncertain first when that order is on)")
         self.act_uncertain = A("Most &uncertain first", self.panel.set_uncertain_first, checkable=True)
         self.panel.uncertain_box.toggled.connect(self._sync_uncertain_action)

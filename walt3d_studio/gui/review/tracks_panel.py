@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QHeaderView, QLabel, QLineEdit, QListView, QTableView, QVBoxLayout,
                                QWidget)
 
+from ..theme import mark_hint
 from .style import VERDICT_COLOURS, VERDICT_NAMES, verdict_colour
 from .tracks_model import COLUMNS, UNCERTAIN, Filters, TracksModel
 
@@ -154,10 +155,12 @@ class TracksPanel(QDockWidget):
         swatches = " &nbsp; ".join(
             f'<span style="color: rgb{rgb}; font-size: 14px;">&#9632;</span>&nbsp;{VERDICT_NAMES[v].split(" (")[0]}'
             for v, rgb in VERDICT_COLOURS.items())
-        self.legend = QLabel(f"{swatches}<br><span style='color: #999;'>Outline: solid = your label, dashed = "
-                             "the machine's verdict</span>")
+        self.legend = QLabel(swatches)
         self.legend.setWordWrap(True)
         lay.addWidget(self.legend)
+        self.legend_hint = mark_hint(QLabel("Outline: solid = your label, dashed = the machine's verdict"))
+        self.legend_hint.setWordWrap(True)
+        lay.addWidget(self.legend_hint)
         self.toggles = QHBoxLayout()
         self.toggles.setSpacing(2)
         self.toggles.addWidget(QLabel("Show on frame:"))
@@ -186,12 +189,13 @@ class TracksPanel(QDockWidget):
         self.filmstrip.selectionModel().currentChanged.connect(self._on_crop)
         lay.addWidget(self.filmstrip)
         self.filmstrip_label = QLabel("")
-        self.filmstrip_label.setStyleSheet("color: #999;")
+        mark_hint(self.filmstrip_label)
         lay.addWidget(self.filmstrip_label)
-        keys = QLabel("U / O / X: label the selected object · Shift: its whole track · Space: next unreviewed · "
-                      "Ctrl+Z / Ctrl+Shift+Z: undo / redo")
+        self.keys_hint = keys = QLabel("U / O / X: label the selected object · Shift: its whole track · "
+                                       "Space: next unreviewed · Ctrl+Z / Ctrl+Shift+Z: undo / redo · "
+                                       "?: every key")
         keys.setWordWrap(True)
-        keys.setStyleSheet("color: #999;")
+        mark_hint(keys)
         lay.addWidget(keys)
         self.setWidget(body)
         self.setMinimumWidth(420)
