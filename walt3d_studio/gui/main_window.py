@@ -21,6 +21,7 @@ from .errors import show_error
 from .frame_view import CameraDisplay, FrameView
 from .jobs import Job, JobPanel, JobRunner
 from .timeline import Timeline
+from .tools import active_stack
 
 MAX_RECENT = 8
 HOURS_CHOICES = ["1 hour per window", "2 hours per window", "3 hours per window", "4 hours per window",
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.timeline.position_changed.connect(self._show_current)
         self.frame_view.hovered.connect(self._on_hover)
+        self.frame_view.tool_changed.connect(self._update_actions)
         self.jobs.busy_changed.connect(lambda _: self._update_actions())
         self.undo_stack.canUndoChanged.connect(lambda _: self._update_actions())
         self.undo_stack.canRedoChanged.connect(lambda _: self._update_actions())
@@ -78,10 +80,12 @@ class MainWindow(QMainWindow):
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
         from .theme import install_theme
+        from .tools import install_tool_keys
 
         install_review(self)
         install_keypoint_editor(self)
         install_theme(self)
+        install_tool_keys(self)
         install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building
@@ -173,12 +177,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{self.project.name} — WALT3D Studio" if self.project else "WALT3D Studio")
 
     def undo(self) -> None:
+        """Undo the last edit; while a tool is open, its last step (tools.active_stack)."""
         if not self.jobs.busy:
-            self.undo_stack.undo()
+            active_stack(self).undo()
 
     def redo(self) -> None:
         if not self.jobs.busy:
-            self.undo_stack.redo()
+            active_stack(self).redo()
 
     def _update_actions(self):
         has_project = self.project is not None
@@ -195,10 +200,11 @@ class MainWindow(QMainWindow):
         self.camera_combo.setEnabled(has_project and not busy and self.camera_combo.count() > 1)
         self.recent_menu.setEnabled(not busy)
         # undo and redo write to the project: not while a job is its writer
-        self.act_undo.setEnabled(self.undo_stack.canUndo() and not busy)
-        self.act_redo.setEnabled(self.undo_stack.canRedo() and not busy)
-        self.act_undo.setText(f"&Undo {self.undo_stack.undoText()}".strip())
-        self.act_redo.setText(f"&Redo {self.undo_stack.redoText()}".strip())
+        stack = active_stack(self)  # an open tool's steps, else the window's edits
+        self.act_undo.setEnabled(stack.canUndo() and not busy)
+        self.act_redo.setEnabled(stack.canRedo() and not busy)
+        self.act_undo.setText(f"&Undo {stack.undoText()}".strip())
+        self.act_redo.setText(f"&Redo {stack.redoText()}".strip())
         self.frame_view.set_placeholder(
             "Add a time-lapse: File > Add time-lapse folder… or Add video…, or drop a folder or video here."
             if has_project else "Create a project (File > New project…) or open one (File > Open project…).")

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QUndoStack
 
 from .. import keymap
+from ..tools import blocked_by_tool
 from .commands import LabelCommand, Place
 from .data import AgreementCache, tracks_by_id
 from .mining_jobs import MiningJobs
@@ -387,6 +388,8 @@ class ReviewController(QObject):
 
     def label_detection(self, value: str | None) -> bool:
         """U / O / X on the selected detection: one undoable command (one transaction)."""
+        if blocked_by_tool(self.window):
+            return False
         if self.detection_id is None:
             self.status("No object selected here: click one, pick a track, or press Space.")
             return False
@@ -394,6 +397,8 @@ class ReviewController(QObject):
 
     def label_track(self, value: str | None) -> bool:
         """Shift+U / O / X: the whole selected track."""
+        if blocked_by_tool(self.window):
+            return False
         if self.track_id is None:
             self.status("No track selected: pick one in the review panel or click an object.")
             return False
@@ -432,6 +437,8 @@ class ReviewController(QObject):
     def next_unreviewed(self) -> bool:
         """Space: the next detection without a label, in the table's order (tracks as filtered and sorted there;
         within a track by capture time, or most uncertain first when that order is on). Wraps around."""
+        if blocked_by_tool(self.window):
+            return False
         model = self.panel.model
         if model.table is None or len(model.rows) == 0:
             self.status("No tracks to review here (check the filters).")
