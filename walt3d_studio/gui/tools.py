@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox, QSizePolicy
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
@@ -97,3 +97,19 @@ def install_tool_keys(window):
     window.addAction(act)
     window.act_leave_tool = act
     return act
+
+
+class WrapLabel(QLabel):
+    """A word-wrapped label that always gets the height its text needs at its width (Qt docks otherwise
+    squeeze wrapped labels to a line or two)."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        need = self.heightForWidth(self.width())
+        if need > 0 and self.minimumHeight() != need:
+            self.setMinimumHeight(need)
