@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         from .help import install_help
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
+        from .status import install_save_indicator
         from .theme import install_theme
         from .tools import install_tool_keys
 
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         install_keypoint_editor(self)
         install_theme(self)
         install_tool_keys(self)
+        install_save_indicator(self)
         install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building
@@ -115,6 +117,8 @@ class MainWindow(QMainWindow):
         A = self._action
         self.act_new = A("&New project…", self._ask_new_project, "file.new")
         self.act_open = A("&Open project…", self._ask_open_project, "file.open")
+        self.act_open_ro = A("Open &read-only…", lambda: self._ask_open_project(readonly=True),
+                             tip="Browse and export a project without editing it (e.g. while another program has it open)")
         self.act_close = A("&Close project", self.close_project)
         self.act_add_folder = A("Add time-lapse &folder…", self._ask_add_folder,
                                 tip="Add a folder of images to the current camera")
@@ -136,13 +140,13 @@ class MainWindow(QMainWindow):
         self.act_overlays.setChecked(True)
         self.act_overlays.blockSignals(False)
         # writers: off while a job runs (the job is the project's only writer)
-        self._writers = [self.act_new, self.act_open, self.act_close, self.act_add_folder, self.act_add_video,
+        self._writers = [self.act_new, self.act_open, self.act_open_ro, self.act_close, self.act_add_folder, self.act_add_video,
                          self.act_new_camera, self.act_load_cal, self.act_calibrate, self.act_compute_bg]
 
     def _build_menus(self):
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        m.addActions([self.act_new, self.act_open])
+        m.addActions([self.act_new, self.act_open, self.act_open_ro])
         self.recent_menu = m.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         m.addAction(self.act_close)
@@ -174,7 +178,8 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.camera_combo)
 
     def _update_title(self):
-        self.setWindowTitle(f"{self.project.name} — WALT3D Studio" if self.project else "WALT3D Studio")
+        ro = " (read-only)" if self.project is not None and self.project.readonly else ""
+        self.setWindowTitle(f"{self.project.name}{ro} — WALT3D Studio" if self.project else "WALT3D Studio")
 
     def undo(self) -> None:
         """Undo the last edit; while a tool is open, its last step (tools.active_stack)."""
@@ -191,10 +196,12 @@ class MainWindow(QMainWindow):
         busy = self.jobs.busy
         for a in self._writers:
             a.setEnabled(not busy)
-        for a in (self.act_close, self.act_add_folder, self.act_add_video, self.act_new_camera):
-            a.setEnabled(has_project and not busy)
+        editable = has_project and not self.project.readonly  # read-only: browse and export, no edits
+        self.act_close.setEnabled(has_project and not busy)
+        for a in (self.act_add_folder, self.act_add_video, self.act_new_camera):
+            a.setEnabled(editable and not busy)
         for a in (self.act_load_cal, self.act_calibrate, self.act_compute_bg):
-            a.setEnabled(has_frames and not busy)
+            a.setEnabled(has_frames and editable and not busy)
         self.act_save_cal.setEnabled(self.calibration is not None)
         self.act_background.setEnabled(has_frames)
         self.camera_combo.setEnabled(has_project and not busy and self.camera_combo.count() > 1)
@@ -216,14 +223,17 @@ class MainWindow(QMainWindow):
 
         return self._switch_project(lambda: Project.create(path))
 
-    def open_project(self, path: str | Path) -> bool:
+    def open_project(self, path: str | Path, readonly: bool = False) -> bool:
+        """File > Open (or Open read-only: browse and export, no edits, no lock taken)."""
         from ..store import Project
         from ..store.project import normalise_path
 
         wanted = {Path(path).expanduser().resolve(), normalise_path(path).resolve()}
-        if self.project is not None and self.project.root.resolve() in wanted:
+        if self.project is not None and self.project.root.resolve() in wanted and self.project.readonly == readonly:
             return True  # already open here (a second open would trip over our own lock)
-        return self._switch_project(lambda: Project.open(path))
+        if self.project is not None and self.project.root.resolve() in wanted:
+            self.close_project()  # the same project, the other way: release our own lock first
+        return self._switch_project(lambda: Project.open(path, readonly=readonly))
 
     def run_job(self, work, title: str, on_done=None) -> Job:
         """Run `work(ctx)` off the UI thread with progress and Cancel; a failure is shown, `on_done` gets the result."""
@@ -237,6 +247,11 @@ class MainWindow(QMainWindow):
         """Whether a user action may write now; if not, say why. A running job is the project's only writer."""
         if need_project and self.project is None:
             show_error(self, BadInputError("No project is open.", "Create or open a project first (File menu)."))
+            return False
+        if need_project and self.project.readonly:
+            show_error(self, BadInputError(f"{self.project.name} is open read-only: browse and export only.",
+                                           "To edit it, open it with File > Open project… once no other program "
+                                           "has it open."))
             return False
         if self.jobs.busy:
             show_error(self, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
@@ -467,10 +482,11 @@ class MainWindow(QMainWindow):
         if path:
             self.new_project(path)
 
-    def _ask_open_project(self):
-        path = QFileDialog.getExistingDirectory(self, "Open project (a NAME.walt3d folder)", self._start_dir())
+    def _ask_open_project(self, readonly: bool = False):
+        title = "Open project read-only" if readonly else "Open project"
+        path = QFileDialog.getExistingDirectory(self, f"{title} (a NAME.walt3d folder)", self._start_dir())
         if path:
-            self.open_project(path)
+            self.open_project(path, readonly=readonly)
 
     def _ask_add_folder(self):
         path = QFileDialog.getExistingDirectory(self, "Add a folder of time-lapse images", self._start_dir())

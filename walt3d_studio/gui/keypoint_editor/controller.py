@@ -125,8 +125,8 @@ class KeypointEditorController(QObject):
         return self.editor
 
     # ------------------------------------------------------------------------------ jobs
-    def _start(self, work, title: str, done=None):
-        if not self.window.can_write():
+    def _start(self, work, title: str, done=None, reads_only: bool = False):
+        if not self.window.can_write(need_project=not reads_only):  # exports also run on a read-only project
             return None
         return self.window.run_job(work, title, done)
 
@@ -179,7 +179,7 @@ class KeypointEditorController(QObject):
             return export_keypoints(project, path, ctx=ctx)
 
         return self._start(work, "Exporting keypoints", lambda s: self._message(
-            f"Wrote {s.annotations} annotation(s) on {s.images} image(s) to {s.path}", 10000))
+            f"Wrote {s.annotations} annotation(s) on {s.images} image(s) to {s.path}", 10000), reads_only=True)
 
     def import_coco(self, path: str | Path):
         project = self.window.project

@@ -141,11 +141,13 @@ class ReviewController(QObject):
         has_frames = self.window.reader is not None and len(self.window.reader) > 0
         table = self.panel.model.table
         has_tracks = table is not None and len(table) > 0
-        self.act_mine.setEnabled(has_frames and not busy)
-        for a in (self.act_train, self.act_export, self.act_import):
-            a.setEnabled(has_project and not busy)
+        ro = has_project and self.window.project.readonly  # opened read-only: browse and export only
+        self.act_mine.setEnabled(has_frames and not busy and not ro)
+        self.act_export.setEnabled(has_project and not busy)
+        for a in (self.act_train, self.act_import, self.act_paint_occluders, self.act_learn_occluders):
+            a.setEnabled(has_project and not busy and not ro)
         for a in self.label_actions.values():  # writers: not while a job is the project's writer
-            a.setEnabled(has_tracks and not busy)
+            a.setEnabled(has_tracks and not busy and not ro)
         self.act_next.setEnabled(has_tracks)  # only moves: fine while a job runs, like scrubbing
 
     def _sync_uncertain_action(self, on: bool) -> None:
@@ -271,6 +273,7 @@ class ReviewController(QObject):
     # ------------------------------------------------------------------------------ selection
     def select_track(self, track_id: int | None, jump: bool = True) -> None:
         """Select a track; with `jump`, go to its first frame (its detection there becomes the selected one)."""
+        self.window.statusBar().clearMessage()  # a hint about the previous selection is stale now
         self.track_id = track_id
         self.detection_id = None
         if track_id is None:
@@ -285,6 +288,8 @@ class ReviewController(QObject):
     def select_detection(self, detection_id: int | None) -> None:
         """Select a detection of the frame shown (and its track)."""
         d = next((d for d in self.frame_dets if d["id"] == detection_id), None)
+        if d is not None:
+            self.window.statusBar().clearMessage()  # a hint about the previous selection is stale now
         self.detection_id = d["id"] if d else None
         self.track_id = d["track_id"] if d else None
         self._draw()
@@ -407,7 +412,13 @@ class ReviewController(QObject):
     def _push(self, cmd) -> bool:
         if not self.window.can_write():
             return False
+        before, text, failed = self.undo_stack.index(), cmd.text(), []
+        cmd.failed = failed  # (an obsolete command is deleted by the stack: read nothing from it after the push)
         self.undo_stack.push(cmd)
+        if self.undo_stack.index() > before:  # confirm briefly: what was labelled, and that it is on disk
+            self.status(f"{text} · saved", 2500)
+        elif not failed:
+            self.status(f"No change: {text} already.", 2500)
         return True
 
     def edited(self, edit, place: Place, jump: bool) -> None:
