@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QHBoxLa
 
 from ..errors import Walt3DError
 from .errors import show_error
-from .tools import StepCommand, WrapLabel, leave
+from .tools import StepCommand, WrapLabel, fit_tool_height, leave
 
 # slot name, label, colour
 SLOTS = [("A1", "Direction A, line 1", (255, 80, 80)), ("A2", "Direction A, line 2", (255, 80, 80)),
@@ -94,8 +94,8 @@ class CalibrationTool(QDockWidget):
         self.result.setTextFormat(Qt.PlainText)
         self.result.setTextInteractionFlags(Qt.TextSelectableByMouse)
         lay.addWidget(self.result)
-        lay.addStretch(1)
         self.setWidget(body)
+        fit_tool_height(self)
         self.view.mouse_moved.connect(self._on_mouse_moved)
         self.view.vb.sigTransformChanged.connect(lambda *_: self._scale_labels())
         self._refresh()

@@ -113,3 +113,10 @@ class WrapLabel(QLabel):
         need = self.heightForWidth(self.width())
         if need > 0 and self.minimumHeight() != need:
             self.setMinimumHeight(need)
+
+
+def fit_tool_height(dock) -> None:
+    """A tool dock takes the height its content needs, not a share of the dock area (no blank strip)."""
+    body = dock.widget()
+    body.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
+    dock.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QDockWidget, QDoubleSpinBox, QFormLayo
 
 from ...errors import BadInputError, Walt3DError
 from ..errors import show_error
-from ..tools import StepCommand, leave
+from ..tools import StepCommand, WrapLabel, fit_tool_height, leave
 
 MAGENTA = (255, 0, 255)
 ALPHA = 120
@@ -85,10 +85,10 @@ class OccluderTool(QDockWidget):
 
         body = QWidget()
         lay = QVBoxLayout(body)
-        help_ = QLabel("Paint what hides objects passing behind it: poles, trees, signs, long-parked vehicles. "
-                       "Left-drag paints; Shift+drag erases. Detections overlapping the mask by more than "
-                       "delta of their area are judged occluded the next time this camera is mined.")
-        help_.setWordWrap(True)
+        help_ = WrapLabel("Paint what hides objects passing behind it: poles, trees, signs, long-parked vehicles. "
+                          "Left-drag paints; Shift+drag erases; Ctrl+Z undoes a stroke; Esc leaves. Detections "
+                          "overlapping the mask by more than delta of their area are judged occluded the next time "
+                          "this camera is mined.")
         lay.addWidget(help_)
         form = QFormLayout()
         row = QHBoxLayout()
@@ -130,10 +130,8 @@ class OccluderTool(QDockWidget):
         self.info = QLabel("")
         self.info.setWordWrap(True)
         lay.addWidget(self.info)
-        lay.addStretch(1)
-        body.setMaximumWidth(380)
-        body.setMinimumHeight(260)  # docked under the review panel: keep the help and the brush row readable
         self.setWidget(body)
+        fit_tool_height(self)  # docked under the review panel: as tall as its content, no blank strip
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, project, camera_id: int) -> bool:

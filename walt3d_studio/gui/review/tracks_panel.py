@@ -135,12 +135,13 @@ class TracksPanel(QDockWidget):
         self.view.sortByColumn(0, Qt.AscendingOrder)
         hh = self.view.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.Interactive)
-        hh.setMinimumSectionSize(28)
-        for i, w in enumerate((50, 58, 40, 46, 50, 42, 42, 64, 44)):
-            self.view.setColumnWidth(i, w)
+        hh.setMinimumSectionSize(24)
+        hh.setResizeContentsPrecision(200)  # size columns from the first rows: cheap on 100,000 tracks
         hh.setStretchLastSection(True)
         hh.sortIndicatorChanged.connect(self._on_header_sort)
         self.view.selectionModel().currentRowChanged.connect(self._on_row)
+        self.model.modelReset.connect(self._fit_table)
+        self.model.layoutChanged.connect(self._fit_table)
         lay.addWidget(self.view, 1)
 
         # -- progress, classifier, legend, overlay toggles
@@ -187,6 +188,7 @@ class TracksPanel(QDockWidget):
         self.filmstrip.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.filmstrip.setStyleSheet("QListView#filmstrip { background: #181818; }")
         self.filmstrip.selectionModel().currentChanged.connect(self._on_crop)
+        self.filmstrip.hide()  # collapsed while no track with crops is selected
         lay.addWidget(self.filmstrip)
         self.filmstrip_label = QLabel("")
         mark_hint(self.filmstrip_label)
@@ -197,8 +199,33 @@ class TracksPanel(QDockWidget):
         keys.setWordWrap(True)
         mark_hint(keys)
         lay.addWidget(keys)
+        lay.addStretch(0)
         self.setWidget(body)
         self.setMinimumWidth(420)
+        self._fit_table()
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        self._fit_table()
+
+    def _fit_table(self, *_) -> None:
+        """Columns as wide as their content (the last one takes the rest); a short table only as tall as its
+        rows, so a handful of tracks does not leave a tall empty box."""
+        v = self.view
+        hh, rows = v.horizontalHeader(), self.model.rowCount()
+        n = self.model.columnCount()
+        data = [max(v.sizeHintForColumn(i), hh.minimumSectionSize()) + 4 for i in range(n)]
+        head = [max(hh.sectionSizeHint(i), d) for i, d in zip(range(n), data)]
+        avail = v.viewport().width() if v.isVisible() else max(self.width() - 20, 400)
+        spare, short = avail - sum(data), sum(h - d for h, d in zip(head, data))
+        # every column's values show in full; headers get what room is left (elided, with a tooltip, if none)
+        share = 1.0 if short <= 0 or spare >= short else max(spare, 0) / short
+        for i, (d, h) in enumerate(zip(data, head)):
+            v.setColumnWidth(i, int(d + (h - d) * share))
+        need = hh.height() + v.verticalHeader().defaultSectionSize() * max(rows, 3) + 2 * v.frameWidth()
+        if hh.length() > v.viewport().width():
+            need += v.horizontalScrollBar().sizeHint().height()
+        v.setMaximumHeight(max(need, 90) if rows < 40 else 16777215)
 
     def view_focus(self) -> None:
         self.view.setFocus()
@@ -310,6 +337,8 @@ class TracksPanel(QDockWidget):
             self.filmstrip_model.set_items(root, items)
         finally:
             self._echo = False
+        self.filmstrip.setVisible(bool(items))  # no empty black strip when nothing is selected
+        self.filmstrip_label.setVisible(n_detections > 0)
         if n_detections == 0:
             self.filmstrip_label.setText("")
         elif items:
