@@ -46,6 +46,9 @@ KEYS: tuple[Key, ...] = (
         "Label keypoints of mined vehicles, one at a time"),
     # -- frame view
     Key("view.fit", VIEW, ("F",), "Fit frame", "Show the whole frame"),
+    Key("view.frame_selected", VIEW, ("Z",), "Frame selected object", "Zoom to the selected object"),
+    Key("view.follow", VIEW, ("Shift+Z",), "Follow selected object",
+        "Keep the selected object framed while stepping through frames (on/off)"),
     Key("view.overlays", VIEW, ("G",), "Horizon and ground grid", "Show the horizon and a 1 m ground grid"),
     Key("view.background", VIEW, ("B",), "Show background", "Show the median background of this frame's window"),
     Key("view.mouse.zoom", VIEW, ("Wheel",), "Zoom", "Zoom about the cursor", bound=False),
@@ -72,6 +75,8 @@ KEYS: tuple[Key, ...] = (
     Key("review.track.X", REVIEW, ("Shift+X",), "Label whole track not an object / wrong class",
         "Every detection of the selected track(s), one undo step"),
     Key("review.next", REVIEW, ("Space",), "Next unreviewed", "Go to the next detection without a label"),
+    Key("review.select_all", REVIEW, ("Ctrl+A",), "Select all tracks shown",
+        "Select every track the filters show (then U / O / X labels them all)"),
     Key("review.mouse.multi", REVIEW, ("Shift+Click", "Ctrl+Click"), "Select several tracks",
         "In the tracks table: a range, or one more track", bound=False),
     Key("review.mouse.pick", REVIEW, ("Click",), "Select object", "Click an object on the frame", bound=False),

@@ -56,9 +56,13 @@ class ReviewController(QObject):
         self.mining = MiningJobs(self)
         self._build_actions()
         self._build_menus()
+        from .framing import Framing
+
+        self.framing = Framing(self)  # View > Frame / Follow selected object
 
         self.panel.track_activated.connect(lambda tid: self.select_track(tid, jump=True))
         self.panel.crop_activated.connect(self._on_crop)
+        self.panel.selection_changed.connect(lambda: self.panel.selection_label.setText(self._selection_text()))
         window.timeline.position_changed.connect(self._on_position)
         window.jobs.busy_changed.connect(lambda _: self._update_actions())
         window.frame_view.scene().sigMouseClicked.connect(self._on_click)
@@ -100,6 +104,7 @@ class ReviewController(QObject):
                                         f"review.label.{key}")
             self.label_actions["Shift+" + key] = A(f"Label whole track {name}",
                                                    lambda _=False, k=key: self.label_track(k), f"review.track.{key}")
+        self.act_select_all = A("Select &all tracks shown", self.select_all_tracks, "review.select_all")
         self.act_next = A("&Next unreviewed", self.next_unreviewed, "review.next",
                           tip="Go to the next detection without a label (most uncertain first when that order is on)")
         self.act_uncertain = A("Most &uncertain first", self.panel.set_uncertain_first, checkable=True)
@@ -131,7 +136,7 @@ class ReviewController(QObject):
         review.addSeparator()
         review.addActions([self.label_actions["Shift+" + k] for k in ("U", "O", "X")])
         review.addSeparator()
-        review.addActions([self.act_next, self.act_uncertain])
+        review.addActions([self.act_next, self.act_select_all, self.act_uncertain])
         show = m.addMenu("&Show on frame")
         show.addActions([self.act_masks, self.act_boxes, self.act_ids, self.act_trails])
 
@@ -332,6 +337,10 @@ class ReviewController(QObject):
         p.selection_label.setText(self._selection_text())
 
     def _selection_text(self) -> str:
+        many = self.panel.selected_track_ids()
+        if len(many) > 1:
+            return (f"<b>{len(many)} tracks selected</b>: U / O / X (or Shift+U / O / X) label all of them, "
+                    "as one undo step.")
         if self.track_id is None and self.detection_id is None:
             return "Select a track, or click an object in the frame."
         parts = []
@@ -395,6 +404,9 @@ class ReviewController(QObject):
         """U / O / X on the selected detection: one undoable command (one transaction)."""
         if blocked_by_tool(self.window):
             return False
+        many = self.panel.selected_track_ids()
+        if len(many) > 1:  # several tracks selected in the table: the key labels them all, one undo step
+            return self._push(LabelCommand(self, "track", many, value, self.place()))
         if self.detection_id is None:
             self.status("No object selected here: click one, pick a track, or press Space.")
             return False
@@ -404,10 +416,20 @@ class ReviewController(QObject):
         """Shift+U / O / X: the whole selected track."""
         if blocked_by_tool(self.window):
             return False
+        many = self.panel.selected_track_ids()
+        if len(many) > 1:
+            return self._push(LabelCommand(self, "track", many, value, self.place()))
         if self.track_id is None:
             self.status("No track selected: pick one in the review panel or click an object.")
             return False
         return self._push(LabelCommand(self, "track", [self.track_id], value, self.place()))
+
+    def select_all_tracks(self) -> int:
+        """Ctrl+A: select every track the table shows; U / O / X then label them all as one undo step."""
+        n = self.panel.select_all_shown()
+        self.status(f"{n} tracks selected: U / O / X labels them all (one undo step)." if n else
+                    "No tracks shown (check the filters).", 6000)
+        return n
 
     def _push(self, cmd) -> bool:
         if not self.window.can_write():

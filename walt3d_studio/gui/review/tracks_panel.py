@@ -83,6 +83,7 @@ class TracksPanel(QDockWidget):
     track_activated = Signal(int)         # a track picked in the table
     crop_activated = Signal(int, int)     # (detection id, frame id) of a filmstrip crop
     order_changed = Signal()              # filter or order changed (Space follows the table's order)
+    selection_changed = Signal()          # the set of selected tracks changed
 
     def __init__(self, parent=None):
         super().__init__("Occlusion review", parent)
@@ -126,7 +127,7 @@ class TracksPanel(QDockWidget):
         self.view.setObjectName("tracksTable")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.view.setSelectionMode(QAbstractItemView.ExtendedSelection)  # Shift/Ctrl-click, Ctrl+A: bulk labels
         self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().hide()
@@ -140,6 +141,7 @@ class TracksPanel(QDockWidget):
         hh.setStretchLastSection(True)
         hh.sortIndicatorChanged.connect(self._on_header_sort)
         self.view.selectionModel().currentRowChanged.connect(self._on_row)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
         self.model.modelReset.connect(self._fit_table)
         self.model.layoutChanged.connect(self._fit_table)
         lay.addWidget(self.view, 1)
@@ -315,8 +317,19 @@ class TracksPanel(QDockWidget):
         if tid is not None:
             self.track_activated.emit(tid)
 
+    def selected_track_ids(self) -> list[int]:
+        """The tracks selected in the table, in the table's order."""
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedRows())
+        return [t for t in (self.model.track_at(r) for r in rows) if t is not None]
+
+    def select_all_shown(self) -> int:
+        """Ctrl+A: every track the filters show."""
+        self.view.selectAll()
+        return len(self.selected_track_ids())
+
     def show_track(self, track_id: int | None) -> None:
-        """Select (and scroll to) a track's row without emitting track_activated."""
+        """Select (and scroll to) a track's row without emitting track_activated. A track that is part of a
+        multi-selection becomes the current one and the selection stays."""
         self._echo = True
         try:
             sm = self.view.selectionModel()
@@ -325,7 +338,10 @@ class TracksPanel(QDockWidget):
                 sm.clear()
                 return
             idx = self.model.index(row, 0)
-            sm.setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+            # already current (a click in the table, or stepping frames): the view owns the selection (Ctrl/Shift)
+            keep = sm.currentIndex().row() == row or (len(sm.selectedRows()) > 1 and sm.isRowSelected(row))
+            sm.setCurrentIndex(idx, QItemSelectionModel.NoUpdate if keep else
+                               QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
             self.view.scrollTo(idx)
         finally:
             self._echo = False
