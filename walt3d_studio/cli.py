@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="build the demo project from the bundled footage")
     s.add_argument("out", help="folder to create the demo project in")
+    s.add_argument("--project-only", action="store_true",
+                   help="only build the project (import, calibration, backgrounds, mining): seconds, not minutes")
     s.set_defaults(func=cmd_demo)
 
     # Later stages add their subcommands from their own packages (light imports only at this point).
