@@ -11,7 +11,7 @@ import numpy as np
 from ..camera import Camera
 from .silhouette import silhouette_mask, visible_points
 from .vehicle_pose import Observations, pose_to_cam
-from .vehicle_shape import load_shape_model, mesh_for_alpha
+from .vehicle_shape import keypoints_from_dims, load_shape_model, mesh_for_alpha, mesh_from_keypoints, read_vehicle_rows
 
 
 @dataclass
@@ -55,12 +55,20 @@ def _ground_in_view(camera: Camera, rng, margin=0.15, max_dist=80.0):
 
 
 def make_track(camera: Camera, rng, n_frames=30, dt=0.2, noise_px=0.0, missing=0.0, kind="car",
-               speed=None, stationary=False, with_masks=False, max_tries=50):
-    """One synthetic track fully inside the image. Returns (SynthTrack, masks or None)."""
+               speed=None, stationary=False, with_masks=False, max_tries=50, real_vehicles=False):
+    """One synthetic track fully inside the image. Returns (SynthTrack, masks or None).
+
+    real_vehicles: the vehicle is one of the CSV's real vehicles (its own keypoints and mesh, which the PCA
+    model reproduces only to its 95 %), instead of a shape drawn from the model."""
     model = load_shape_model(kind)
+    rows = [r for r in read_vehicle_rows() if r.kind == kind] if real_vehicles else None
     for attempt in range(max_tries):
-        alpha = rng.normal(size=model.n_components) * model.stddev * 0.7
-        kp = model.keypoints(alpha)
+        if rows:
+            kp = keypoints_from_dims(rows[rng.integers(len(rows))].dims)
+            alpha = np.einsum("kc,pkc->p", kp - model.mean, model.components)
+        else:
+            alpha = rng.normal(size=model.n_components) * model.stddev * 0.7
+            kp = model.keypoints(alpha)
         start = _ground_in_view(camera, rng)
         yaw0 = rng.uniform(-math.pi, math.pi)
         v = 0.0 if stationary else (speed if speed is not None else rng.uniform(0.5, 3.0))
@@ -78,7 +86,7 @@ def make_track(camera: Camera, rng, n_frames=30, dt=0.2, noise_px=0.0, missing=0
         pts = np.zeros((n_frames, 12, 2))
         vis = np.zeros((n_frames, 12), bool)
         dist = np.zeros(n_frames)
-        verts, faces = mesh_for_alpha(alpha, kind)
+        verts, faces = mesh_from_keypoints(kp) if rows else mesh_for_alpha(alpha, kind)
         ok = True
         for f in range(n_frames):
             R, tt = pose_to_cam(camera, xy[f], yaw[f])
