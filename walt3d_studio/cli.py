@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
 STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
-                              "walt3d_studio.training.cli"]
+                              "walt3d_studio.training.cli",
+                              "walt3d_studio.dataset.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:
