@@ -6,12 +6,14 @@ Geometric by default, so no detector is needed and nothing is missed that the ps
 - a vehicle's plate lies between its lamps (front pair, rear pair) from its keypoints; with a fitted pose only
   the face turned towards the camera is blurred.
 Each region is cut to the object's visible mask, so a blur never spills onto whatever stands in front of it.
-Extra passes: `cascade` runs OpenCV's shipped frontal-face cascade over the whole image, and any name
+Extra passes: `cascade` runs OpenCV's shipped frontal-face cascade over the whole image (where the installed
+OpenCV still ships it: OpenCV 5 moved it to contrib), and any name
 registered in the entry-point group `walt3d_studio.privacy` is a plug-in detector: a callable taking the RGB
 image and returning boxes `[x, y, w, h]` or a boolean mask.
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 import cv2
@@ -47,7 +49,20 @@ def check_blur(kinds) -> tuple[str, ...]:
     if bad:
         raise BadInputError(f"Unknown privacy treatment {', '.join(bad)}.",
                             f"Use any of {', '.join(sorted(known))}, or 'none'.")
+    if "cascade" in kinds and not cascade_available():
+        raise BadInputError("This OpenCV has no Haar face cascade (OpenCV 5 moved it to opencv-contrib).",
+                            "Install opencv-contrib-python-headless, install a privacy plug-in, or leave out"
+                            " 'cascade' (the geometric blur of faces and plates does not need it).")
     return kinds
+
+
+def cascade_available() -> bool:
+    return hasattr(cv2, "CascadeClassifier") and os.path.isfile(_cascade_file())
+
+
+def _cascade_file() -> str:
+    return os.path.join(getattr(cv2.data, "haarcascades", ""), "haarcascade_frontalface_default.xml") \
+        if hasattr(cv2, "data") else ""
 
 
 # ---- regions --------------------------------------------------------------------------------------------
@@ -130,7 +145,7 @@ def plate_regions(obj, shape) -> list[np.ndarray]:
 
 @lru_cache(maxsize=1)
 def _face_cascade():
-    c = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    c = cv2.CascadeClassifier(_cascade_file())
     if c.empty():
         raise BadInputError("OpenCV's face cascade could not be loaded.", "Reinstall opencv-python-headless.")
     return c
