@@ -126,10 +126,12 @@ def write_card(tmp: Path, project, splits: dict, cats: list[dict], counts: dict,
         L.append("**None**: the export was asked not to blur faces or plates. Do not publish these images.")
     L += ["", "## Files and fields", "",
           "- `images/<split>/<id>.png`; `annotations/<split>.json` (COCO; `file_name` is relative to this folder)",
-          "- `arrays/<split>.h5`: `images/<image_id>/{depth,normal,instance}` (float32 metres along z, NaN above"
-          " the horizon; float16 unit normals, camera frame; uint16 0 = background, k = the k-th entry of the"
-          " group's `instance_ann_ids`, 65535 = a rejected object) and `annotations/<ann_id>/{R,t,shape_coeffs,"
-          "global_orient,body_pose,betas,transl}`",
+          "- `arrays/<split>.h5`: per image size `images/<H>x<W>/` holds `image_id` (n), `depth` (n,H,W) float32"
+          " metres along z (NaN above the horizon), `normal` (n,H,W,3) float16 unit normals (camera frame),"
+          " `instance` (n,H,W) uint16 (0 = background, k = `instance_ann_ids[row, k]`, 65535 = a rejected object"
+          " that still hides what is behind it); `annotations/` holds `id`, `image_id` and the 3D arrays `R`, `t`,"
+          " `shape_coeffs`, `global_orient`, `body_pose`, `betas`, `transl` (NaN where an object lacks one); gzip 4,"
+          " one chunk per image",
           "- `manifest.json`: versions, settings, seeds, runs, counts, sha256 of every file",
           "- per annotation: amodal `segmentation`/`bbox`/`area`, `visible_segmentation`/`visible_bbox`/"
           "`visible_area`, `occlusion` (1 − visible/amodal), `depth_rank` (0 = nearest), `occluded_by`"

@@ -31,15 +31,14 @@ from ..errors import BadInputError, Cancelled
 from ..jobs import JobContext
 from ..store import composites as store_comp
 from ..store import datasets as store_ds
+from .arrays_h5 import IGNORE_INSTANCE, ArraysWriter
 from .privacy import apply_privacy, check_blur
 
 FORMATS = ("coco-amodal", "kins")
 CATEGORIES = (("vehicle", "vehicle12"), ("person", "person17"))  # category id = position + 1
-IGNORE_INSTANCE = 65535
 # DESIGN names -> KINS names
 KINS_NAMES = {"segmentation": "a_segm", "visible_segmentation": "i_segm", "bbox": "a_bbox",
               "visible_bbox": "i_bbox", "area": "a_area", "visible_area": "i_area"}
-POSE_ARRAYS = ("R", "t", "shape_coeffs", "global_orient", "body_pose", "betas", "transl", "joints")
 JSON_SKIP = ("joints", "vertices")  # big arrays live in the HDF5 only
 
 
@@ -137,38 +136,6 @@ def _annotation(obj, ann_id: int, image_id: int, occ_ids: list[int], camera: str
     return ann
 
 
-class _Arrays:
-    """One HDF5 file per split, gzip 4, chunked one image (one annotation) per chunk."""
-
-    def __init__(self, path: Path):
-        import h5py
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = h5py.File(path, "w")
-        self.images = self.f.create_group("images")
-        self.anns = self.f.create_group("annotations")
-        self.f.attrs["instance_ignore"] = IGNORE_INSTANCE
-
-    def add_image(self, image_id: int, arrays: dict, ann_ids: list[int]) -> None:
-        g = self.images.create_group(str(image_id))
-        for name, dtype in (("depth", np.float32), ("normal", np.float16), ("instance", np.uint16)):
-            a = np.ascontiguousarray(arrays[name], dtype=dtype)
-            g.create_dataset(name, data=a, chunks=a.shape, compression="gzip", compression_opts=4)
-        g.attrs["instance_ann_ids"] = np.asarray([0] + ann_ids, np.int64)  # instance value k -> annotation id
-
-    def add_annotation(self, ann_id: int, image_id: int, obj) -> None:
-        g = self.anns.create_group(str(ann_id))
-        g.attrs["image_id"] = image_id
-        g.attrs["category"] = obj.kind
-        for k in POSE_ARRAYS:
-            v = (obj.pose or {}).get(k)
-            if v is not None:
-                g.create_dataset(k, data=np.asarray(v, np.float32))
-
-    def close(self) -> None:
-        self.f.close()
-
-
 def _remap_instance(instance: np.ndarray, kept_idx: list[int], all_idx: list[int]) -> np.ndarray:
     """Store values (idx + 1) to dataset values (position among the kept annotations + 1; rejected = ignore)."""
     lut = np.zeros(max(all_idx + [0]) + 2, np.uint16)
@@ -251,7 +218,9 @@ def _write(project, out: Path, comps, rejected_objs, settings: ExportSettings, c
                 ctx.progress(n, len(comps), f"{comp.split} image {n + 1}")
                 sp = splits.setdefault(comp.split, {"images": [], "annotations": []})
                 if settings.arrays and comp.split not in h5:
-                    h5[comp.split] = _Arrays(tmp / "arrays" / f"{comp.split}.h5")
+                    of_split = [c for c in comps if c.split == comp.split]
+                    h5[comp.split] = ArraysWriter(tmp / "arrays" / f"{comp.split}.h5", len(of_split),
+                                                  max(c.n_objects for c in of_split))
                 image_id += 1
                 src = project.root / comp.image_path
                 if not src.is_file():
@@ -294,7 +263,7 @@ def _write(project, out: Path, comps, rejected_objs, settings: ExportSettings, c
                                                          [ids[i] for i in occ[o.idx] if i in ids], cam_name,
                                                          frame, settings.fmt))
                     if settings.arrays:
-                        h5[comp.split].add_annotation(ids[o.idx], image_id, o)
+                        h5[comp.split].add_annotation(ids[o.idx], image_id, o.pose or {})
                 if settings.arrays:
                     with np.load(project.root / comp.arrays_path) as z:
                         arr = {k: z[k] for k in ("depth", "normal", "instance")}

@@ -200,10 +200,13 @@ def _check_arrays(root: Path, split: str, images: dict, anns: list[dict], P: _Pr
         return
     import h5py
 
+    from .arrays_h5 import image_index
+
     try:
         with h5py.File(path, "r") as f:
-            h_imgs = {int(k) for k in f["images"].keys()}
-            h_anns = {int(k) for k in f["annotations"].keys()}
+            index = image_index(f)
+            h_imgs = set(index)
+            h_anns = {int(v) for v in f["annotations"]["id"][()]}
             ann_by_image: dict[int, set] = {}
             for a in anns:
                 ann_by_image.setdefault(a["image_id"], set()).add(a["id"])
@@ -214,15 +217,14 @@ def _check_arrays(root: Path, split: str, images: dict, anns: list[dict], P: _Pr
             for aid in sorted({a["id"] for a in anns} ^ h_anns):
                 P.add("arrays", f"{split}: annotation {aid} is in only one of the JSON and the HDF5")
             for iid in sorted(h_imgs & set(images)):
-                g = f["images"][str(iid)]
+                name, row = index[iid]
                 im = images[iid]
-                for name in ("depth", "normal", "instance"):
-                    if name not in g or tuple(g[name].shape[:2]) != (im["height"], im["width"]):
-                        P.add("arrays", f"{split}: image {iid}'s {name} array is missing or not "
-                                        f"{im['height']}×{im['width']}")
-                ids = set(int(v) for v in g.attrs.get("instance_ann_ids", [0])[1:])
+                if name != f"{im['height']}x{im['width']}":
+                    P.add("arrays", f"{split}: image {iid}'s arrays are {name}, the image is "
+                                    f"{im['height']}x{im['width']}")
+                ids = {int(v) for v in f["images"][name]["instance_ann_ids"][row][1:] if v}
                 if ids != ann_by_image.get(iid, set()):
                     P.add("arrays", f"{split}: image {iid}'s instance ids {sorted(ids)} ≠ its annotations "
                                     f"{sorted(ann_by_image.get(iid, set()))}")
-    except (OSError, KeyError) as e:
+    except (OSError, KeyError, ValueError) as e:
         P.add("arrays", f"{split}: {path.name} cannot be read: {e}")
