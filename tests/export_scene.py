@@ -74,7 +74,7 @@ def make_project(root: Path, n_per_split: int = 2, arrays: bool = True, size=(W,
                           (10 * (s + 1) + k, ("car", "person")[k]))
             for f in range(n_per_split * 2):
                 c.execute("INSERT INTO frames (id, camera_id, source_id, source_index, capture_time)"
-                          " VALUES (?, 1, 1, ?, ?)", (1000 * (s + 1) + f, 1000 * (s + 1) + f,
+                          " VALUES (?, 1, 1, ?, ?)", (100000 * (s + 1) + f, 100000 * (s + 1) + f,
                                                        1.7e9 + 3600 * s + 60 * f))
     set_splits(p, {10 * (s + 1) + k: split for s, split in enumerate(SPLITS) for k in range(2)})
     rng = np.random.default_rng(0)
@@ -103,7 +103,7 @@ def make_project(root: Path, n_per_split: int = 2, arrays: bool = True, size=(W,
             cobjs = []
             for idx, o in enumerate(objs):
                 a, v = int(o["amodal"].sum()), int(o["visible"].sum())
-                pose = dict(o["pose"], source_frame_id=1000 * (s + 1) + 2 * j + idx)
+                pose = dict(o["pose"], source_frame_id=100000 * (s + 1) + 2 * j + idx)
                 cobjs.append(CompositeObject(idx=idx, kind=o["kind"], amodal_rle=rle(o["amodal"]),
                                              visible_rle=rle(o["visible"]), amodal_box=box(o["amodal"]),
                                              visible_box=box(o["visible"]), occlusion=1 - v / a,

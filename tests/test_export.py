@@ -50,7 +50,7 @@ def test_round_trip_fields_arrays_manifest(project, tmp_path):
     assert car["bbox"] == [8, 14, 32, 20] and car["visible_bbox"] == [8, 14, 22, 20]
     assert car["num_keypoints"] == 12 and car["track_id"] == 10
     assert car["walt3d"]["t"] == [0.0, 1.5, 12.0] and car["walt3d"]["camera"] == "cam1"
-    assert person["walt3d"]["body_model"] == "proxy" and person["walt3d"]["source_frame_id"] == 1001
+    assert person["walt3d"]["body_model"] == "proxy" and person["walt3d"]["source_frame_id"] == 100001
     with h5py.File(ds / "arrays" / "train.h5") as f:
         g = image_arrays(f, car["image_id"])
         inst, ids = g["instance"], list(g["instance_ann_ids"])

@@ -56,7 +56,7 @@ def _track_leak(d):
 
 
 def _frame_leak(d):
-    d["annotations"][0]["walt3d"]["source_frame_id"] = 1000  # a train source frame
+    d["annotations"][0]["walt3d"]["source_frame_id"] = 100000  # a train source frame
 
 
 def _dup_ann(d):
