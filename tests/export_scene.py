@@ -60,8 +60,12 @@ def scene(shift: int):
     return objs
 
 
-def make_project(root: Path, n_per_split: int = 2, arrays: bool = True, size=(W, H)) -> Project:
-    """A project with one camera and `n_per_split` composites per split (tracks assigned to splits first)."""
+def make_project(root: Path, n_per_split: int = 2, arrays: bool = True, size=None, twins: bool = False,
+                 look: str = "noise") -> Project:
+    """A project with one camera and `n_per_split` composites per split (tracks assigned to splits first).
+    With `twins`, each also gets a WALT2D composite of the same seed that pastes the car (farther in 3D) over
+    the person: the impossible pair the review dock outlines."""
+    size = size or (W, H)
     p = Project.create(root)
     with p.transaction() as c:
         c.execute("INSERT INTO cameras (id, name, tz, width, height, created_at) VALUES (1, 'cam1', 'UTC', ?, ?, 0)",
@@ -84,7 +88,7 @@ def make_project(root: Path, n_per_split: int = 2, arrays: bool = True, size=(W,
         for j in range(n_per_split):
             n += 1
             objs = scene(shift=j % 5)
-            img = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+            img = rng.integers(0, 256, (H, W, 3), dtype=np.uint8) if look == "noise" else painted(objs, rng)
             rel = f"composites/cam1/walt3d/{n}.png"
             (p.root / rel).parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(p.root / rel), img[..., ::-1])
@@ -110,5 +114,40 @@ def make_project(root: Path, n_per_split: int = 2, arrays: bool = True, size=(W,
                                              depth_rank=o["rank"], track_id=10 * (s + 1) + idx,
                                              keypoints=o["kp"], pose=pose))
             comps.append(Composite(1, split, "walt3d", 7 + j, "h08", rel, arel, objects=cobjs))
+            if twins:
+                comps.append(_walt2d_twin(p, comps[-1], img, objs, n))
     save_composites(p, comps)
     return p
+
+
+def painted(objs, rng):
+    """A picture a person can read (for screenshots): a ground gradient, a grey car, a red-coated person."""
+    ys = np.linspace(90, 150, H)[:, None, None]
+    img = np.broadcast_to(ys, (H, W, 3)).astype(np.float32) * np.array([0.9, 0.95, 1.0])
+    img += rng.normal(0, 3, img.shape)
+    for o, col in zip(objs, ((170, 175, 185), (190, 60, 50))):
+        img[o["visible"]] = col
+    car = objs[0]["visible"].copy()
+    car[:20] = False
+    img[car & (np.arange(W)[None, :] % 7 < 1)] = (90, 95, 105)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _walt2d_twin(p, comp, img, objs, n):
+    """The same objects pasted in 2D order: the car last (on top), although it is farther than the person."""
+    car, person = objs
+    img = img.copy()
+    img[car["amodal"]] = (170, 175, 185)
+    person_vis = person["amodal"] & ~car["amodal"]
+    rel = f"composites/cam1/walt2d/{n}.png"
+    (p.root / rel).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(p.root / rel), img[..., ::-1])
+    src = {o.kind: o for o in comp.objects}
+    objects = []
+    for idx, (o, amodal, visible, rank) in enumerate(((src["person"], person["amodal"], person_vis, 1),
+                                                      (src["vehicle"], car["amodal"], car["amodal"], 0))):
+        objects.append(CompositeObject(idx=idx, kind=o.kind, amodal_rle=rle(amodal), visible_rle=rle(visible),
+                                       amodal_box=box(amodal), visible_box=box(visible),
+                                       occlusion=1 - visible.sum() / amodal.sum(), depth_rank=rank,
+                                       track_id=o.track_id, keypoints=o.keypoints, pose=o.pose))
+    return Composite(1, comp.split, "walt2d", comp.seed, comp.window_key, rel, None, objects=objects)

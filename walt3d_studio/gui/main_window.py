@@ -73,11 +73,13 @@ class MainWindow(QMainWindow):
 
     def _install_panels(self):
         """The review and keypoint panels add their docks, menus and keys through this window's attributes."""
+        from .composites import install_composites
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
 
         install_review(self)
         install_keypoint_editor(self)
+        install_composites(self)
 
     # ------------------------------------------------------------------------------ building
     def _build_status_bar(self):
