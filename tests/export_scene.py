@@ -151,3 +151,15 @@ def _walt2d_twin(p, comp, img, objs, n):
                                        occlusion=1 - visible.sum() / amodal.sum(), depth_rank=rank,
                                        track_id=o.track_id, keypoints=o.keypoints, pose=o.pose))
     return Composite(1, comp.split, "walt2d", comp.seed, comp.window_key, rel, None, objects=objects)
+
+
+def give_frames(p: Project, folder: Path) -> None:
+    """Write a small PNG for every source frame (so the app's frame view can show them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = p.conn.execute("SELECT id FROM frames ORDER BY id").fetchall()
+    img = np.full((H, W, 3), 120, np.uint8)
+    for (fid,) in rows:
+        cv2.imwrite(str(folder / f"f{fid}.png"), img)
+    with p.transaction() as c:
+        c.execute("UPDATE sources SET path = ?", (str(folder),))
+        c.executemany("UPDATE frames SET file_name = ? WHERE id = ?", [(f"f{fid}.png", fid) for (fid,) in rows])

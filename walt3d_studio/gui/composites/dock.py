@@ -5,8 +5,8 @@ cursor (R) with undo, compare WALT3D with WALT2D of the same seed, and see the o
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
@@ -32,10 +32,13 @@ class ImageView(QLabel):
     """A picture in integer scale; reports hovers and clicks in image pixels."""
     hovered = Signal(float, float)
     clicked = Signal(float, float)
+    key = Signal(int, bool)  # Qt key, shift held
+    KEYS = (Qt.Key_Left, Qt.Key_Right, Qt.Key_R)
 
     def __init__(self, caption: str):
         super().__init__()
         self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.StrongFocus)  # click the picture, then ←/→ and R act on the dock
         self.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)  # the picture follows the space, not back
@@ -58,7 +61,21 @@ class ImageView(QLabel):
         self.hovered.emit(*self._img_xy(e.position()))
 
     def mousePressEvent(self, e):
+        self.setFocus()
         self.clicked.emit(*self._img_xy(e.position()))
+
+    def event(self, e):
+        # the timeline's window-wide ←/→ would otherwise win: with the picture focused, the keys are the dock's
+        if e.type() == QEvent.ShortcutOverride and e.key() in self.KEYS:
+            e.accept()
+            return True
+        return super().event(e)
+
+    def keyPressEvent(self, e):
+        if e.key() in self.KEYS:
+            self.key.emit(e.key(), bool(e.modifiers() & Qt.ShiftModifier))
+        else:
+            super().keyPressEvent(e)
 
 
 class CompositesDock(QDockWidget):
@@ -137,11 +154,15 @@ class CompositesDock(QDockWidget):
         self.setWidget(body)
         self.view.hovered.connect(self._on_hover)
         self.view.clicked.connect(self._on_hover)
-        for key, fn in (("Left", lambda: self.step(-1)), ("Right", lambda: self.step(1)),
-                        ("R", self.reject_object), ("Shift+R", self.reject_composite)):
-            sc = QShortcut(QKeySequence(key), self)
-            sc.setContext(Qt.WidgetWithChildrenShortcut)
-            sc.activated.connect(fn)
+        self.view.key.connect(self._on_key)
+
+    def _on_key(self, key: int, shift: bool) -> None:
+        if key in (Qt.Key_Left, Qt.Key_Right):
+            self.step(1 if key == Qt.Key_Right else -1)
+        elif shift:
+            self.reject_composite()
+        else:
+            self.reject_object()
 
     def _combo(self, items) -> QComboBox:
         c = QComboBox()
