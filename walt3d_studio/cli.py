@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
 STAGE_COMMANDS: list[str] = ["walt3d_studio.project_cli", "walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
                               "walt3d_studio.training.cli", "walt3d_studio.scaleout",
-                              "walt3d_studio.composite.cli"]
+                              "walt3d_studio.composite.cli", "walt3d_studio.dataset.cli"]
 
 
 def _explain_fault(e: BaseException, project: str | None):

@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         """The review and keypoint panels add their docks, menus and keys through this window's attributes."""
         from .jobs_panel import install_process_jobs
         from .help import install_help
+        from .composites import install_composites
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
         from .status import install_save_indicator
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         install_theme(self)
         install_tool_keys(self)
         install_save_indicator(self)
+        install_composites(self)
         install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building
