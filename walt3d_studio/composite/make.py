@@ -44,7 +44,7 @@ class CompositeSettings:
     target: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
     feather_px: float = 0.0
     gain: bool = False
-    arrays: bool = True                                 # depth / normal / instance (WALT3D only)
+    arrays: bool = True                                 # depth / normal / instance maps
     min_mined_frames: int = 3
 
     def check(self) -> None:
@@ -219,7 +219,9 @@ def compose(method: str, pool: Pool, background: np.ndarray, rng: np.random.Gene
     for t in truth:
         running[bucket(t.occlusion)] += 1
     made = Made(image, objs, order, truth, label, measure(objs, order, rctx, relation))
-    if with_arrays and method == "walt3d" and rctx is not None:
+    if with_arrays and rctx is not None:
+        # WALT2D too (the exporter wants every image's maps): depth and normals are the 3D scene of the objects that
+        # have fits, the instance map is what was pasted -- where they disagree, that is WALT2D's own inconsistency
         depth, normal, _ = render_maps(rctx, [objs[i].mesh for i in order if objs[i].mesh is not None])
         made.arrays = {"depth": depth, "normal": normal, "instance": instance_map(label)}
     return made
