@@ -250,8 +250,8 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
     """Make `n` composites per camera (all cameras, or one) and store them in one transaction. Returns a summary:
     counts, the impossible-configuration rates, the occlusion histogram and the settings."""
     from ..background import to_display
-    from ..store.composite_runs import recorded
-    from ..store.composites import Composite, CompositeObject, delete_composites, list_composites, save_composites
+    from ..store.runs import recorded_run as recorded
+    from ..store.composites import Composite, delete_composites, list_composites, save_composites
 
     s = settings or CompositeSettings(method=method, n=n, seed=seed, camera_id=camera_id)
     s.check()

@@ -160,7 +160,8 @@ def _spans(ctx, tri, nf, off, win, zbuf, fbuf) -> None:
         return
     nrow = nrow[live]
     f = np.repeat(live, nrow)
-    y = (r0[live].repeat(nrow) + np.arange(int(nrow.sum())) - np.repeat(np.cumsum(nrow) - nrow, nrow)).astype(np.float64)
+    within = np.arange(int(nrow.sum())) - np.repeat(np.cumsum(nrow) - nrow, nrow)
+    y = (r0[live].repeat(nrow) + within).astype(np.float64)
     t = tri[f]
     lo = np.full(len(f), np.inf)
     hi = np.full(len(f), -np.inf)

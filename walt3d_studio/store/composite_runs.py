@@ -42,8 +42,8 @@ def _finish(project, run_id, counts, status, message=None) -> None:
         return
     now = time.time()
     with project.transaction() as c:
-        c.execute("UPDATE runs SET status = ?, counts_json = ?, message = ?, finished_at = ?, duration_s = ? - started_at"
-                  " WHERE id = ?", (status, json.dumps(counts, default=str), message, now, now, run_id))
+        c.execute("UPDATE runs SET status = ?, counts_json = ?, message = ?, finished_at = ?,"
+                  " duration_s = ? - started_at WHERE id = ?", (status, json.dumps(counts, default=str), message, now, now, run_id))
 
 
 @contextmanager
