@@ -35,7 +35,7 @@ def cmd_composite(args) -> int:
                               objects_per_image=tuple(args.objects) if args.objects else None,
                               margin_m=args.margin, per_track=args.per_track, feather_px=args.feather,
                               gain=args.gain,
-                              arrays=not args.no_arrays)
+                              arrays=not args.no_arrays, include_unreviewed=args.include_unreviewed)
         with progress_bar(f"composite {args.method}", args.quiet, unit="image") as ctx:
             out = make_composites(p, ctx=ctx, clear=args.clear, settings=s)
     if args.json:
@@ -80,5 +80,7 @@ def register(sub) -> None:
     s.add_argument("--feather", type=float, default=0.0, help="soften mask edges over this many pixels (1-2)")
     s.add_argument("--gain", action="store_true", help="match each object's lighting to the background")
     s.add_argument("--no-arrays", action="store_true", help="skip depth/normal/instance maps")
+    s.add_argument("--include-unreviewed", action="store_true",
+                   help="also use fits flagged 'needs review' that nobody accepted yet (rejected fits never)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=cmd_composite)

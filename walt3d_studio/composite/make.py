@@ -46,6 +46,7 @@ class CompositeSettings:
     gain: bool = False
     arrays: bool = True                                 # depth / normal / instance maps
     min_mined_frames: int = 3
+    include_unreviewed: bool = False                    # also fits flagged "needs review" that no person accepted
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -91,10 +92,10 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 
 # ---- the pools ------------------------------------------------------------------------------------------------
 
-def _usable_fit(tf, df, review) -> bool:
+def _usable_fit(tf, df, review, include_unreviewed: bool = False) -> bool:
     if review == "reject" or df.R is None and tf.kind == "vehicle":
         return False
-    ok = {"ok"} | ({"needs_review"} if review == "accept" else set())
+    ok = {"ok"} | ({"needs_review"} if review == "accept" or include_unreviewed else set())
     return tf.status in ok and df.status in ok
 
 
@@ -133,7 +134,7 @@ def load_pools(project, camera_id: int, s: CompositeSettings, mesh_fn=None, ctx:
     for tf in track_fits(project, camera_id, with_detections=True):
         review = fit_review(project, tf.track_id)
         for df in tf.detections:
-            if _usable_fit(tf, df, review):
+            if _usable_fit(tf, df, review, s.include_unreviewed):
                 fits[df.detection_id] = (tf, df)
     if camera is None and s.method == "walt3d":
         raise BadInputError("This camera has no calibration.", "Calibrate it first (walt3d calibrate PROJECT).")
