@@ -49,6 +49,8 @@ def reference_key(t: TrackTable, name: str, start) -> np.ndarray:
         return start.astype(float)
     if name == UNCERTAIN:
         return np.abs(t.p_unoccluded - 0.5)
+    if name.startswith("fit_"):  # no fits set: every row alike, the stable order is the id order
+        return np.zeros(len(t))
     return getattr(t, name).astype(float)
 
 

@@ -51,6 +51,8 @@ KEYS: tuple[Key, ...] = (
         "Keep the selected object framed while stepping through frames (on/off)"),
     Key("view.overlays", VIEW, ("G",), "Horizon and ground grid", "Show the horizon and a 1 m ground grid"),
     Key("view.background", VIEW, ("B",), "Show background", "Show the median background of this frame's window"),
+    Key("view.fits", VIEW, ("M",), "3D fits on the frame",
+        "Draw each fitted object: vehicles' wireframe and 3D box, people's outline and skeleton"),
     Key("view.mouse.zoom", VIEW, ("Wheel",), "Zoom", "Zoom about the cursor", bound=False),
     Key("view.mouse.pan", VIEW, ("Drag",), "Pan", "Move the frame (when no tool is active)", bound=False),
     # -- timeline
@@ -74,6 +76,9 @@ KEYS: tuple[Key, ...] = (
         "Every detection of the selected track(s), one undo step"),
     Key("review.track.X", REVIEW, ("Shift+X",), "Label whole track not an object / wrong class",
         "Every detection of the selected track(s), one undo step"),
+    Key("review.fit.accept", REVIEW, ("W",), "Accept track's fit", "Accept the selected track's 3D fit (undoable)"),
+    Key("review.fit.reject", REVIEW, ("Shift+W",), "Reject track's fit",
+        "Reject the selected track's 3D fit (undoable)"),
     Key("review.next", REVIEW, ("Space",), "Next unreviewed", "Go to the next detection without a label"),
     Key("review.select_all", REVIEW, ("Ctrl+A",), "Select all tracks shown",
         "Select every track the filters show (then U / O / X labels them all)"),

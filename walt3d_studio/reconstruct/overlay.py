@@ -39,3 +39,30 @@ def box_segments(camera, vertices_obj, R, t) -> np.ndarray:
     """Pixel segments (12, 2, 2) of the fitted 3D box (fewer when corners are behind the camera)."""
     X = box_corners_obj(vertices_obj) @ np.asarray(R).T + np.asarray(t)
     return _segments(camera, X, BOX_EDGES)
+
+
+def skeleton_segments(camera, keypoints_cam, skeleton) -> np.ndarray:
+    """Pixel segments (S, 2, 2) of a body's bones: `keypoints_cam` (K, 3) camera-frame joints (e.g.
+    `bodies.coco17_keypoints`), `skeleton` 0-based index pairs (the person17 schema's)."""
+    return _segments(camera, np.asarray(keypoints_cam, float), np.asarray(skeleton, np.int64).reshape(-1, 2))
+
+
+def outline_polylines(camera, vertices_cam, faces, pad: int = 2) -> list[np.ndarray]:
+    """The mesh silhouette's outer edges as closed pixel polylines [(P, 2)], traced from the same rasteriser
+    the fit quality uses (`silhouette_mask`), so the outline drawn is the silhouette that was scored."""
+    import cv2
+
+    from .silhouette import project_mesh, silhouette_mask
+
+    px = project_mesh(camera, vertices_cam)
+    px = px[np.isfinite(px).all(axis=1)]
+    if len(px) == 0:
+        return []
+    w, h = camera.image_size
+    x0, y0 = (max(int(np.floor(v)) - pad, 0) for v in px.min(axis=0))
+    x1, y1 = min(int(np.ceil(px[:, 0].max())) + pad, w), min(int(np.ceil(px[:, 1].max())) + pad, h)
+    if x1 <= x0 or y1 <= y0:
+        return []
+    m = silhouette_mask(camera, vertices_cam, faces, roi=(x0, y0, x1 - x0, y1 - y0))
+    contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [c.reshape(-1, 2).astype(float) + [x0, y0] for c in contours if len(c) >= 3]

@@ -217,3 +217,35 @@ def set_fit_review(project, track_id: int, value: str | None, who: str) -> str |
         c.execute("INSERT INTO labels (kind, track_id, value, who, created_at) VALUES (?, ?, ?, ?, ?)",
                   (REVIEW_KIND, track_id, value, who, time.time()))
     return old
+
+
+def fit_reviews(project, track_ids) -> dict[int, str | None]:
+    """{track_id: newest verdict} for the tracks that have one (the tracks table reads them in bulk)."""
+    ids = sorted({int(t) for t in track_ids})
+    out: dict[int, str | None] = {}
+    for k in range(0, len(ids), 500):
+        chunk = ids[k:k + 500]
+        for tid, value in project.conn.execute(
+                f"SELECT track_id, value FROM labels WHERE id IN (SELECT MAX(id) FROM labels WHERE kind = ?"
+                f" AND detection_id IS NULL AND track_id IN ({','.join('?' * len(chunk))}) GROUP BY track_id)",
+                [REVIEW_KIND, *chunk]):
+            out[int(tid)] = value
+    return out
+
+
+def fit_summaries(project, camera_id: int | None = None, track_ids=None) -> dict[int, dict]:
+    """Per fitted track (one camera, or some tracks): {kind, method, status, reproj_px, iou, review}, the
+    columns the app's tracks table shows. With a vehicle and a person fit on one track, the vehicle's wins."""
+    out: dict[int, dict] = {}
+    for f in track_fits(project, camera_id=camera_id, track_ids=None if track_ids is None else list(track_ids)):
+        if f.track_id in out and out[f.track_id]["kind"] == "vehicle":
+            continue
+        q = f.quality
+        px = q.get("reproj_px", q.get("reprojection_px"))
+        iou = q.get("iou", q.get("silhouette_iou"))
+        out[f.track_id] = {"kind": f.kind, "method": f.method, "status": f.status,
+                           "reproj_px": float("nan") if px is None else float(px),
+                           "iou": float("nan") if iou is None else float(iou), "review": None}
+    for tid, value in fit_reviews(project, list(out)).items():
+        out[tid]["review"] = value
+    return out

@@ -59,6 +59,9 @@ class ReviewController(QObject):
         self.orphans = install_orphans(self)  # the "Orphaned edits" filter, with re-attach / discard
         self._build_actions()
         self._build_menus()
+        from .fit_overlay import FitReview
+
+        self.fits = FitReview(self)  # fit columns, the fits overlay, W / Shift+W
         from .framing import Framing
 
         self.framing = Framing(self)  # View > Frame / Follow selected object
@@ -136,7 +139,7 @@ class ReviewController(QObject):
         m.addSeparator()
         m.addActions([self.act_paint_occluders, self.act_learn_occluders])
         m.addSeparator()
-        review = m.addMenu("&Review")
+        review = self.review_menu = m.addMenu("&Review")
         review.addActions([self.label_actions[k] for k in ("U", "O", "X")])
         review.addSeparator()
         review.addActions([self.label_actions["Shift+" + k] for k in ("U", "O", "X")])
@@ -161,6 +164,8 @@ class ReviewController(QObject):
             a.setEnabled(has_tracks and not busy and not ro and not locked)
             a.setToolTip(f"Locked: {locked}" if locked else a.text().replace("&", ""))
         self.act_next.setEnabled(has_tracks)  # only moves: fine while a job runs, like scrubbing
+        if hasattr(self, "fits"):
+            self.fits.update_actions()
 
     def _sync_uncertain_action(self, on: bool) -> None:
         if self.act_uncertain.isChecked() != on:
@@ -215,6 +220,7 @@ class ReviewController(QObject):
             self.agreement.load(self.project, self.camera_id)
             if self.track_id is not None and self.panel.model.table_index(self.track_id) is None:
                 self.track_id = self.detection_id = None
+        self.fits.reload()
         self.orphans.reload()
         self._update_progress()
         self._update_actions()
@@ -256,6 +262,7 @@ class ReviewController(QObject):
         self.changed.emit()
 
     def _draw(self) -> None:
+        self.fits.draw()
         if not self.frame_dets or self._size is None:
             self.overlay.clear()
             return

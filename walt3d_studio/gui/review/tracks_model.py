@@ -42,7 +42,16 @@ COLUMNS = (
     Column("label", "Label", "Track-level human label: U unoccluded, O occluded, X not an object"),
     Column("reviewed", "Reviewed", "Detections with a human label / all detections"),
     Column("start", "Start", "Frame (timeline position) of the track's first detection"),
+    Column("fit_method", "Fit", "3D fit method (keypoints+track, silhouette, …; empty: not fitted)"),
+    Column("fit_px", "Reproj", "Fit's median keypoint reprojection error, pixels"),
+    Column("fit_iou", "IoU", "Fit's median silhouette IoU (rendered mesh vs mined mask)"),
+    Column("fit_review", "Fit review", "accepted / rejected (your verdict, W / Shift+W), else the fitter's: "
+                                       "needs review / ok / skipped"),
 )
+FIT_KEYS = ("fit_method", "fit_px", "fit_iou", "fit_review")
+REVIEW_TEXT = {"accept": "accepted", "reject": "rejected"}
+STATUS_TEXT = {"needs_review": "needs review", "ok": "ok", "skipped": "skipped", "failed": "failed"}
+REVIEW_COLOURS = {"accepted": (120, 200, 120), "rejected": (235, 90, 80), "needs review": (240, 200, 60)}
 COLUMN_KEYS = [c.key for c in COLUMNS]
 
 
@@ -85,6 +94,10 @@ class TracksModel(QAbstractTableModel):
         self.ascending = True
         self._keys: dict[str, np.ndarray] = {}
         self._label_text = np.zeros(0, object)
+        self.fit_method = np.zeros(0, object)  # per table row; "" = no fit
+        self.fit_px = np.zeros(0)
+        self.fit_iou = np.zeros(0)
+        self.fit_review = np.zeros(0, object)  # "accepted" / "rejected" / "needs review" / "ok" / …
 
     # ------------------------------------------------------------------------------ data in
     def set_table(self, table, start: np.ndarray | None = None) -> None:
@@ -95,8 +108,34 @@ class TracksModel(QAbstractTableModel):
         self.start = np.full(n, -1, np.int64) if start is None else np.asarray(start, np.int64)
         self._keys.clear()
         self._label_text = self._labels_as_text()
+        self.fit_method, self.fit_review = np.full(n, "", object), np.full(n, "", object)
+        self.fit_px, self.fit_iou = np.full(n, np.nan), np.full(n, np.nan)
         self.rows = self._compute_rows()
         self.endResetModel()
+
+    def set_fits(self, summaries: dict[int, dict], replace: bool = True) -> None:
+        """Fit columns from `store.fits.fit_summaries` ({track_id: {method, status, reproj_px, iou, review}});
+        with replace=False only those tracks change (after an accept / reject)."""
+        if self.table is None:
+            return
+        if replace:
+            self.fit_method[:] = ""
+            self.fit_review[:] = ""
+            self.fit_px[:] = np.nan
+            self.fit_iou[:] = np.nan
+        for tid, s in summaries.items():
+            i = self.table_index(int(tid))
+            if i is None:
+                continue
+            self.fit_method[i] = s["method"]
+            self.fit_px[i], self.fit_iou[i] = s["reproj_px"], s["iou"]
+            self.fit_review[i] = REVIEW_TEXT.get(s["review"]) or STATUS_TEXT.get(s["status"], s["status"])
+        for k in FIT_KEYS:
+            self._keys.pop(k, None)
+        self._relayout()
+        if len(self.rows):
+            first = COLUMN_KEYS.index("fit_method")
+            self.dataChanged.emit(self.index(0, first), self.index(len(self.rows) - 1, len(COLUMNS) - 1))
 
     def update_tracks(self, sub, start: np.ndarray | None = None) -> None:
         """Patch the rows of the tracks in `sub` (a TrackTable of some tracks, fresh from the store), then
@@ -196,6 +235,10 @@ class TracksModel(QAbstractTableModel):
             k = t.n_labelled / np.maximum(t.length, 1)
         elif name == "start":
             k = self.start.astype(np.float64)
+        elif name in ("fit_method", "fit_review"):
+            k = _codes(getattr(self, name))
+        elif name in ("fit_px", "fit_iou"):
+            k = getattr(self, name).astype(np.float64)
         else:
             k = getattr(t, name).astype(np.float64)
         k = np.where(np.isnan(k), np.inf, k)
@@ -259,15 +302,22 @@ class TracksModel(QAbstractTableModel):
                 return int(self.start[i]) if self.start[i] >= 0 else "–"
             if key == "category":
                 return str(t.category[i])
+            if key in ("fit_method", "fit_review"):
+                return getattr(self, key)[i]
+            if key in ("fit_px", "fit_iou"):
+                v = getattr(self, key)[i]
+                return "" if np.isnan(v) else (f"{v:.1f}" if key == "fit_px" else f"{v:.2f}")
             return int(getattr(t, key)[i])
         if role == Qt.TextAlignmentRole:
-            return int(Qt.AlignLeft | Qt.AlignVCenter) if key in ("category", "label") \
+            return int(Qt.AlignLeft | Qt.AlignVCenter) if key in ("category", "label", "fit_method", "fit_review") \
                 else int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ForegroundRole:
             if key == "label" and self._label_text[i]:
                 return QColor(*LABEL_COLOURS[self._label_text[i]])
             if key == "reviewed" and t.reviewed[i]:
                 return QColor(120, 200, 120)
+            if key == "fit_review" and self.fit_review[i] in REVIEW_COLOURS:
+                return QColor(*REVIEW_COLOURS[self.fit_review[i]])
             if key == "usable" and not t.usable[i]:
                 return QColor(150, 150, 150)
         if role == TRACK_ID_ROLE:
