@@ -71,9 +71,9 @@ def test_wrong_keypoints_do_not_drag_the_fit():
 def test_silhouette_fallback_heading_within_six_degrees():
     rng = np.random.default_rng(21)
     H = []
-    for name in ("high_near", "low_near", "demo_car", "high_far"):
+    for name in ("high_near", "low_near", "demo_car"):
         for stationary in (False, True):
-            tr, masks = syn.make_track(CAMS[name], rng, n_frames=8, dt=0.5, with_masks=True, stationary=stationary)
+            tr, masks = syn.make_track(CAMS[name], rng, n_frames=6, dt=0.6, with_masks=True, stationary=stationary)
             res, ious = fit_silhouettes(CAMS[name], tr.obs.times, masks)
             H.append(syn.errors(tr, res.xy, res.yaw)[0])
             assert np.nanmedian(ious) > 0.6
