@@ -190,8 +190,9 @@ def test_cancel_leaves_nothing_written(tmp_path):
         ctx = JobContext(lambda done, total, msg: ctx.cancel() if done == 1 else None)
         with pytest.raises(Cancelled):
             fit_vehicles(p, ctx=ctx)
-        for table in ("track_fits", "fits", "runs"):
+        for table in ("track_fits", "fits"):
             assert p.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+        assert p.conn.execute("SELECT stage, status FROM runs").fetchall() == [("fit-vehicles", "cancelled")]
         assert p.conn.execute("SELECT COUNT(*) FROM keypoints WHERE origin = 'fit'").fetchone()[0] == 0
     finally:
         p.close()
