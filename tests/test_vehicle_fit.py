@@ -57,6 +57,22 @@ def test_track_fit_meets_the_accuracy_targets_and_beats_per_frame_epnp():
     assert np.median(P) < np.nanmedian(Pb)
 
 
+def test_buses_and_trucks_use_their_own_model(tmp_path):
+    cam = CAMS["high_far"]
+    tracks = tracks_for(cam, 2, n=1, n_frames=8, kind="bus_truck", noise_px=1.0)
+    p = build(tmp_path, cam, tracks, category="bus")
+    try:
+        assert fit_vehicles(p)["by_method"] == {"keypoints": 1}
+        [f] = track_fits(p, with_detections=True)
+        assert f.shape["class"] == "bus_truck" and len(f.shape["alpha"]) == 1
+        assert abs(f.shape["alpha"][0] - tracks[0][0].alpha[0]) < 0.3
+        h, pos = syn.errors(tracks[0][0], [d.params["xy_world"] for d in f.detections],
+                            [d.params["yaw_world"] for d in f.detections])
+        assert np.median(h) < 1 and np.median(pos) < 0.01
+    finally:
+        p.close()
+
+
 def test_wrong_keypoints_do_not_drag_the_fit():
     cam = CAMS["low_near"]
     tr, _ = syn.make_track(cam, np.random.default_rng(8), n_frames=15, noise_px=1.0)
