@@ -181,6 +181,12 @@ def test_no_calibration_says_how_to_calibrate(tmp_path):
             fit_vehicles(p)
         assert "no calibration" in e.value.message and "walt3d calibrate" in e.value.hint
         assert p.conn.execute("SELECT COUNT(*) FROM track_fits").fetchone()[0] == 0
+        # also when the camera asked for has no track to fit
+        with p.transaction() as c:
+            c.execute("UPDATE tracks SET n_mined = 0")
+        with pytest.raises(CalibrationError):
+            fit_vehicles(p, camera_id=1)
+        assert fit_vehicles(p)["tracks"] == 0   # every camera: nothing usable, nothing to complain about
     finally:
         p.close()
 

@@ -287,7 +287,8 @@ def fit_vehicles(project, camera_id: int | None = None, track_ids=None, ctx: Job
             raise BadInputError(f"No vehicle track with id(s) {', '.join(map(str, missing[:10]))}"
                                 + (" in this camera." if camera_id is not None else "."),
                                 "List the tracks with walt3d tracks PROJECT, and pick vehicle tracks.")
-    cameras = {cid: _calibrated(project, cid) for cid, _ in plan}   # fail before any work
+    # fail before any work; a camera asked for by name must be calibrated even when it has nothing to fit
+    cameras = {cid: _calibrated(project, cid) for cid in {c for c, _ in plan} | ({camera_id} - {None})}
     total = sum(len(ts) for _, ts in plan)
     summary = {"tracks": 0, "by_status": {}, "by_method": {}, "skipped": {}, "runs": []}
     done = 0
