@@ -27,6 +27,7 @@ STILL_YAWS = np.linspace(0, 2 * math.pi, 6, endpoint=False)  # headings averaged
 STILL_SPEED = 0.3          # m/s: slower than this is standing
 DEFAULT_HEIGHT = 1.70
 HEIGHT_RANGE = (0.8, 2.4)
+HEIGHT_SCAN = (0.94, 0.97, 1.0, 1.03, 1.06)
 
 
 class BuiltinEstimator:
@@ -67,6 +68,7 @@ class BuiltinEstimator:
         meet the detection's."""
         G = np.empty_like(G0)
         which = np.zeros(len(G0), int)
+        cost = np.zeros(len(G0))
         still = ~moving
         if still.any():
             Gy = [place_to_boxes(camera, np.matmul(bodies.rodrigues(camera.n * yaw), R[still]), G0[still],
@@ -85,8 +87,34 @@ class BuiltinEstimator:
                 Gk.append(g)
             best = np.argmin(np.array(costs), axis=0)
             G[moving] = np.array(Gk)[best, np.arange(len(best))]
+            cost[moving] = np.array(costs)[best, np.arange(len(best))]
             which[moving] = best + 1
-        return G, which
+        return G, which, cost
+
+    def _scan_heights(self, camera, B, G, R, moving, tr, track_h, bl, n_tracks):
+        """For walkers, a person's height and their stride trade off in one box (a taller person further
+        away with the legs together, or a shorter one nearer with a wide stride); across a track the box
+        changes with the gait, and only the right height lets every frame find a phase that fits. So try
+        heights around the current one and keep, per track, the one whose frames fit best."""
+        factors = HEIGHT_SCAN
+        total = np.zeros((len(factors), n_tracks))
+        m = moving
+        for i, f in enumerate(factors):
+            _, _, c = self._place(camera, B[m], G[m], R[m], np.ones(m.sum(), bool), track_h[tr[m]] * f /
+                                  DEFAULT_HEIGHT, bl, use_height=True)
+            total[i] = np.bincount(tr[m], weights=c, minlength=n_tracks)
+        f = np.asarray(factors)
+        best = np.clip(np.argmin(total, axis=0), 1, len(f) - 2)
+        cols = np.arange(n_tracks)
+        c0, c1, c2 = total[best - 1, cols], total[best, cols], total[best + 1, cols]
+        curv = c0 - 2 * c1 + c2
+        # the valley is flat near the truth: take the vertex of the parabola through the three lowest
+        step = np.where(curv > 1e-12, 0.5 * (c0 - c2) / np.where(curv > 1e-12, curv, 1), 0.0)
+        factor = f[best] + np.clip(step, -1, 1) * (f[1] - f[0])
+        has = np.bincount(tr[m], minlength=n_tracks) > 0
+        out = track_h.copy()
+        out[has] = np.clip(track_h[has] * factor[has], *HEIGHT_RANGE)
+        return out
 
     def _heights(self, camera, boxes, G, R, which, scale, bl) -> np.ndarray:
         """Heights per detection from the box tops (people standing still: the mean over the headings)."""
@@ -137,13 +165,15 @@ class BuiltinEstimator:
         for step in range(3):
             scale = track_h[tr] / DEFAULT_HEIGHT
             _, R, moving, _ = self._headings(camera, T, G, groups)
-            G, which = self._place(camera, B, G, R, moving, scale, bl, use_height=step > 0)
+            G, which, _ = self._place(camera, B, G, R, moving, scale, bl, use_height=step > 0)
             if fixed is None and step < 2 and len(B):
                 at = G if step == 0 else self._headings(camera, T, G, groups)[0]
                 heights = self._heights(camera, B, at, R, which, scale, bl)
                 for k, g in enumerate(groups):
                     if len(g):
                         track_h[k] = float(np.clip(np.median(heights[g]), *HEIGHT_RANGE))
+            if fixed is None and step == 1 and moving.any():
+                track_h = self._scan_heights(camera, B, G, R, moving, tr, track_h, bl, len(tracks))
         Gs, R, moving, speed = self._headings(camera, T, G, groups)
         out = []
         for k, t in enumerate(tracks):
