@@ -31,7 +31,7 @@ def person_track(camera, rng, n=15, fps=10.0, walking=True, distance=None, heigh
     direction = Rwc @ np.array([np.cos(yaw), np.sin(yaw), 0.0])  # a ground direction in the camera frame
     speed = 1.3 if walking else 0.0
     phase0, cadence = rng.uniform(0, 2 * np.pi), 2 * np.pi * 0.9
-    dets, feet = [], []
+    dets, feet, params = [], [], []
     for i in range(n):
         t = i / fps
         foot = start + direction * speed * t
@@ -45,4 +45,20 @@ def person_track(camera, rng, n=15, fps=10.0, walking=True, distance=None, heigh
         dets.append(PersonDetection(detection_id=i + 1, time=1000.0 + t,
                                     box=np.array([x0, y0, x1 - x0 + 1, y1 - y0 + 1], float)))
         feet.append(foot)
-    return dets, {"feet": np.array(feet), "height": height, "heading": direction, "shape": shape}
+        params.append(p)
+    return dets, {"feet": np.array(feet), "height": height, "heading": direction, "shape": shape,
+                  "params": params}
+
+
+def render_masks(camera, dets, truth_params, shape):
+    """Full-image masks of the true bodies (silhouette.py), and boxes from the masks (DESIGN's box rule)."""
+    from walt3d_studio.reconstruct.silhouette import silhouette_mask
+
+    masks = []
+    for d, p in zip(dets, truth_params):
+        v, f = bodies.posed_mesh(p, shape)
+        m = silhouette_mask(camera, v, f)
+        ys, xs = np.nonzero(m)
+        d.box = np.array([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1], float)
+        masks.append(m)
+    return masks
