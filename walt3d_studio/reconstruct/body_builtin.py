@@ -190,8 +190,10 @@ class BuiltinEstimator:
             foot[local] = G[g]
             failed = {d.detection_id: "the box bottom is at or above the horizon, not on the ground"
                       for d, ok in zip(t, good[first:first + len(t)]) if not ok}
+            seen = {t[j].detection_id: round(float(h), 3) for j, h in zip(local, heights[g]) if np.isfinite(h)}
             out.append(TrackEstimate(final[0].shape, params, foot, failed,
-                                     {"height_per_detection": heights[g].tolist(), "moving": moving[g].tolist(),
+                                     {"height_per_detection": heights[g].tolist(), "height_seen": seen,
+                                      "moving": moving[g].tolist(),
                                       "speed_mps": speed[g].tolist(), "pose": which[g].tolist()}))
         return out
 

@@ -145,6 +145,9 @@ def judge_track(camera, dets: list[PersonDetection], est, settings: PeopleFitSet
         ground = bodies.ground_point(j[None], camera.n, camera.d)[0]
         dist = float(np.linalg.norm(ground))
         q["distance_m"] = round(dist, 3)
+        seen = est.notes.get("height_seen", {}).get(d.detection_id)
+        if seen is not None:
+            q["height_seen_m"] = seen   # the height this detection alone suggests (the track keeps one)
         if np.isfinite(est.foot_raw[i]).all():
             r = float(np.linalg.norm(ground - est.foot_raw[i]))
             q["foot_residual_m"] = round(r, 4)
@@ -181,6 +184,9 @@ def judge_track(camera, dets: list[PersonDetection], est, settings: PeopleFitSet
         tq["silhouette_iou"] = round(float(np.median(ious)), 4)
     if feet:
         tq["foot_residual_m"] = round(float(np.median(feet)), 4)
+    seen = [v for v in est.notes.get("height_seen", {}).values()]
+    if len(seen) > 1:
+        tq["height_seen_iqr_m"] = round(float(np.subtract(*np.percentile(seen, [75, 25]))), 3)
     reasons = []
     lo, hi = settings.height_ok
     plo, phi = settings.height_possible
