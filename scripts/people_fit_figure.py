@@ -1,5 +1,5 @@
 """Draw the people fits of a project's camera on a few of its frames (headless, OpenCV), side by side:
-the mined mask (blue tint), the fitted body's outline (green) and its COCO-17 keypoints (red), the track's height.
+the mined mask (orange tint), the fitted body's outline (green) and its COCO-17 keypoints (blue), the track's height.
 
     python scripts/people_fit_figure.py PROJECT OUT.png [--camera NAME] [--frames 4] [--zoom 3]
 """
