@@ -27,10 +27,11 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import atomic_folder
-from ..errors import BadInputError, Cancelled
+from ..errors import BadInputError
 from ..jobs import JobContext
 from ..store import composites as store_comp
 from ..store import datasets as store_ds
+from ..store.runs import recorded_run
 from .arrays_h5 import IGNORE_INSTANCE, ArraysWriter
 from .privacy import apply_privacy, check_blur
 
@@ -179,19 +180,12 @@ def export_dataset(project, out, fmt: str = "coco-amodal", blur=("faces", "plate
         if settings.arrays and any(c.arrays_path is None for c in comps):
             raise BadInputError("Some composites have no depth/normal/instance arrays.",
                                 "Re-run the compositor with arrays, or export with --no-arrays.")
-        run_id = store_ds.start_run(project, "export", {**asdict(settings), "out": str(out)})
-        try:
+        with recorded_run(project, "export", {**asdict(settings), "out": str(out)}) as rec:
             summary = _write(project, out, comps, rej["objects"], settings, ctx, force)
-        except Cancelled:
-            store_ds.finish_run(project, run_id, "cancelled")
-            raise
-        except BaseException as e:
-            store_ds.finish_run(project, run_id, "failed", message=str(e)[:500])
-            raise
-        summary["dataset_id"] = store_ds.record_dataset(project, str(out), settings.fmt, asdict(settings),
-                                                        summary["counts"], summary["checksum"], run_id)
-        store_ds.finish_run(project, run_id, "done", summary["counts"]["total"])
-        summary["run_id"] = run_id
+            summary["dataset_id"] = store_ds.record_dataset(project, str(out), settings.fmt, asdict(settings),
+                                                            summary["counts"], summary["checksum"], rec.id)
+            rec.counts.update(summary["counts"]["total"])
+            summary["run_id"] = rec.id
         return summary
     finally:
         if owned:

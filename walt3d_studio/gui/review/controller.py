@@ -52,6 +52,9 @@ class ReviewController(QObject):
         window.addDockWidget(Qt.RightDockWidgetArea, self.panel)
         self.overlay = DetectionOverlay(window.frame_view)
         self.mining = MiningJobs(self)
+        from .orphans import install_orphans
+
+        self.orphans = install_orphans(self)  # the "Orphaned edits" filter, with re-attach / discard
         self._build_actions()
         self._build_menus()
 
@@ -59,6 +62,8 @@ class ReviewController(QObject):
         self.panel.crop_activated.connect(self._on_crop)
         window.timeline.position_changed.connect(self._on_position)
         window.jobs.busy_changed.connect(lambda _: self._update_actions())
+        if getattr(window, "process_jobs", None) is not None:  # a child job locks the camera it writes
+            window.process_jobs.locks_changed.connect(self._update_actions)
         window.frame_view.scene().sigMouseClicked.connect(self._on_click)
         self._on_position(window.timeline.position)
 
@@ -138,11 +143,13 @@ class ReviewController(QObject):
         has_frames = self.window.reader is not None and len(self.window.reader) > 0
         table = self.panel.model.table
         has_tracks = table is not None and len(table) > 0
-        self.act_mine.setEnabled(has_frames and not busy)
+        locked = self.window.lock_reason(self.window.camera_id) if hasattr(self.window, "lock_reason") else None
+        self.act_mine.setEnabled(has_frames and not busy and not locked)
         for a in (self.act_train, self.act_export, self.act_import):
             a.setEnabled(has_project and not busy)
-        for a in self.label_actions.values():  # writers: not while a job is the project's writer
-            a.setEnabled(has_tracks and not busy)
+        for a in self.label_actions.values():  # writers: not while a job is the camera's writer
+            a.setEnabled(has_tracks and not busy and not locked)
+            a.setToolTip(f"Locked: {locked}" if locked else a.text().replace("&", ""))
         self.act_next.setEnabled(has_tracks)  # only moves: fine while a job runs, like scrubbing
 
     def _sync_uncertain_action(self, on: bool) -> None:
@@ -181,7 +188,7 @@ class ReviewController(QObject):
         table = w.reader.table if w.reader is not None else None
         self._frame_ids = np.asarray(table.ids, np.int64) if table is not None else np.zeros(0, np.int64)
         self._id_order = np.argsort(self._frame_ids, kind="stable")
-        self.reload(show=False)
+        self.reload(show=False)  # also re-checks whether a child job locks this camera
 
     def reload(self, show: bool = True) -> None:
         """Re-read the camera's tracks (after mining, training, an import, or a camera change)."""
@@ -198,6 +205,7 @@ class ReviewController(QObject):
             self.agreement.load(self.project, self.camera_id)
             if self.track_id is not None and self.panel.model.table_index(self.track_id) is None:
                 self.track_id = self.detection_id = None
+        self.orphans.reload()
         self._update_progress()
         self._update_actions()
         if show:
@@ -399,6 +407,10 @@ class ReviewController(QObject):
 
     def _push(self, cmd) -> bool:
         if not self.window.can_write():
+            return False
+        locked = self.window.lock_reason(self.camera_id) if hasattr(self.window, "lock_reason") else None
+        if locked:
+            self.status(f"Camera locked: {locked}", 8000)
             return False
         self.undo_stack.push(cmd)
         return True
