@@ -148,3 +148,22 @@ def test_walt2d_twin_outlines_the_impossible_pair(dock):
 def test_histogram_counts_per_split(dock):
     hist = dock.hist_counts
     assert {k: v.tolist() for k, v in hist.items()} == {s: [2, 2, 0, 0, 0] for s in ("train", "val", "test")}
+
+
+def test_screenshot_panel_composites(project_root, tmp_path):
+    import subprocess
+    import sys
+
+    import cv2
+
+    from .gui_helpers import REPO
+
+    shot = tmp_path / "shot.png"
+    r = subprocess.run([sys.executable, "-m", "walt3d_studio.gui.app", str(project_root), "--screenshot", str(shot),
+                        "--panel", "composites", "--size", "1280x1000"], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    img = cv2.imread(str(shot))[..., ::-1]
+    assert img.shape[:2] == (1000, 1280)
+    magenta = (img == L.IMPOSSIBLE).all(axis=2)
+    assert magenta.sum() > 500 and np.nonzero(magenta)[0].min() > 400  # the twin's outline, in the lower dock
