@@ -132,6 +132,9 @@ def cmd_info(args) -> int:
                   f"{c['usable_tracks']} usable tracks")
             print(f"    human work: {c['labels']} labelled detections, {c['human_keypoints']} with keypoints"
                   + (f"; {c['orphans']} orphaned edits (walt3d orphans)" if c["orphans"] else ""))
+        if c.get("splits") and any(c["splits"].values()):
+            s = c["splits"]
+            print(f"    splits (tracks): train {s['train']}, val {s['val']}, test {s['test']}")
         if c["fits"] or c["composites"]:
             print(f"    3D fits: {c['fits']} tracks; composites: {c['composites']}")
     if info["runs"]:
@@ -212,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
 STAGE_COMMANDS: list[str] = ["walt3d_studio.project_cli", "walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
-                              "walt3d_studio.training.cli", "walt3d_studio.scaleout", "walt3d_studio.dataset.cli"]
+                              "walt3d_studio.training.cli", "walt3d_studio.scaleout",
+                              "walt3d_studio.composite.cli", "walt3d_studio.dataset.cli"]
 
 
 def _explain_fault(e: BaseException, project: str | None):

@@ -343,6 +343,7 @@ class Project:
     # -- summary -------------------------------------------------------------------------------
     def info(self) -> dict:
         from .summary import camera_counts, project_counts
+        from .composites import split_counts
 
         out = {"project": str(self.root), "schema_version": SCHEMA_VERSION, "cameras": []}
         for cam in self.cameras():
@@ -359,6 +360,7 @@ class Project:
                 "calibration": calib.to_dict() if calib is not None else None,
                 "backgrounds": [{k: b[k] for k in ("window", "n_frames")} for b in self.backgrounds(cam.id)],
                 **camera_counts(self, cam.id),
+                "splits": split_counts(self, cam.id),
             })
         out.update(project_counts(self))
         return out

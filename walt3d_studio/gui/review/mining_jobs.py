@@ -154,7 +154,7 @@ class MiningJobs:
 
     def export_labels(self, path):
         w = self.rc.window
-        if not self._check_idle():
+        if w.project is None or not w.can_write(need_project=False):  # reads only: fine on a read-only project
             return None
         from ...mining.labels_dataset import export_labels
 
