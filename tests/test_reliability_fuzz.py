@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import random
 import shutil
 import sqlite3
@@ -131,7 +130,10 @@ def mutate_json(text: str, rng: random.Random) -> str:
         elif op < 0.85 and isinstance(container, list):
             container.append(copy.deepcopy(container[key]))
         elif isinstance(container[key], (int, float)) and not isinstance(container[key], bool):
-            container[key] = container[key] * rng.choice([-1, 1e6, 1e300, 0.5]) if math.isfinite(container[key]) else 0
+            try:
+                container[key] = container[key] * rng.choice([-1, 1e6, 1e300, 0.5])
+            except OverflowError:
+                container[key] = -container[key]
         else:
             container[key] = 10 ** 400
     try:
