@@ -38,9 +38,13 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
     if not keep.any():
         raise BadInputError("No detection has a human occlusion label to export.",
                             "Label detections U / O / X first (review panel, or `walt3d labels import`).")
-    ensure_crops(project, t.id[keep], ctx)
-    t = detection_table(project, camera_id=camera_id)
-    keep = np.array([lab is not None for lab in t.label], bool)
+    if not project.readonly:  # a read-only project cannot store new crops: export those it has
+        ensure_crops(project, t.id[keep], ctx)
+        t = detection_table(project, camera_id=camera_id)
+    keep = np.array([lab is not None and bool(c) for lab, c in zip(t.label, t.crop_path)], bool)
+    if not keep.any():
+        raise BadInputError("No labelled detection has a crop to export in this read-only project.",
+                            "Open the project for writing once so the crops can be made, then export.")
     frames = {r[0]: r[1:] for r in project.conn.execute(
         "SELECT f.id, c.name, c.width, c.height, s.path FROM frames f JOIN cameras c ON c.id = f.camera_id "
         "JOIN sources s ON s.id = f.source_id")}

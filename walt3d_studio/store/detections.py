@@ -26,6 +26,22 @@ KIND = "occlusion"
 LABELS = ("U", "O", "X")
 LABEL_VERDICT = {"U": "unoccluded", "O": "occluded", "X": "not_object"}
 
+# A detection's effective label, the one definition: its own newest occlusion label, else its track's label
+# (`tracks.label` caches the newest track-level one). In SQL over `detections d LEFT JOIN tracks t`:
+OWN_LABEL_SQL = ("(SELECT l.value FROM labels l WHERE l.kind = 'occlusion' AND l.detection_id = d.id "
+                 "ORDER BY l.id DESC LIMIT 1)")
+EFFECTIVE_LABEL_SQL = f"COALESCE({OWN_LABEL_SQL}, t.label)"
+
+
+def effective_label(own: str | None, track_label: str | None) -> str | None:
+    """The same rule in Python: a detection's own label beats its track's."""
+    return own if own is not None else track_label
+
+
+def effective_verdict(label: str | None, machine_verdict: str | None) -> str | None:
+    """A person's label decides; else the machine's verdict (classifier, else rule)."""
+    return LABEL_VERDICT[label] if label else machine_verdict
+
 
 # ------------------------------------------------------------------------------------------- tables
 
@@ -88,8 +104,7 @@ class DetectionTable:
 _DET_SELECT = """
     SELECT d.id, d.frame_id, COALESCE(d.track_id, -1), d.category, d.score, d.x, d.y, d.w, d.h,
            COALESCE(d.area, d.w * d.h), v.verdict, v.decided_by, v.rule_verdict, v.p_unoccluded,
-           (SELECT l.value FROM labels l WHERE l.kind = 'occlusion' AND l.detection_id = d.id
-              ORDER BY l.id DESC LIMIT 1),
+           """ + OWN_LABEL_SQL + """,
            t.label, d.crop_path, f.source_index, f.capture_time
     FROM detections d JOIN frames f ON f.id = d.frame_id
     LEFT JOIN verdicts v ON v.detection_id = d.id LEFT JOIN tracks t ON t.id = d.track_id
@@ -105,9 +120,9 @@ def _det_table(rows) -> DetectionTable:
 
     own = np.array(col[14], object) if n else np.zeros(0, object)
     trk = np.array(col[15], object) if n else np.zeros(0, object)
-    label = np.array([o if o is not None else t for o, t in zip(own, trk)], object) if n else np.zeros(0, object)
+    label = np.array([effective_label(o, t) for o, t in zip(own, trk)], object) if n else np.zeros(0, object)
     machine = arr(10, object)
-    verdict = np.array([LABEL_VERDICT[lab] if lab else m for lab, m in zip(label, machine)], object) \
+    verdict = np.array([effective_verdict(lab, m) for lab, m in zip(label, machine)], object) \
         if n else np.zeros(0, object)
     decided = np.array(["human" if lab else d for lab, d in zip(label, col[11])], object) if n else np.zeros(0, object)
     p = np.array([np.nan if v is None else v for v in col[13]], float) if n else np.zeros(0)
@@ -217,17 +232,15 @@ def refresh_tracks(conn, track_ids) -> None:
     for chunk in _chunks(ids, 500):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(f"""
-            SELECT d.track_id, v.verdict, v.p_unoccluded, t.label,
-                   (SELECT l.value FROM labels l WHERE l.kind = 'occlusion' AND l.detection_id = d.id
-                      ORDER BY l.id DESC LIMIT 1)
+            SELECT d.track_id, v.verdict, v.p_unoccluded, t.label, {OWN_LABEL_SQL}
             FROM detections d JOIN tracks t ON t.id = d.track_id LEFT JOIN verdicts v ON v.detection_id = d.id
             WHERE d.track_id IN ({marks})""", chunk).fetchall()
         agg = {t: [0, 0, 0, 0.0, 0] for t in chunk}
         for tid, verdict, p, tlabel, own in rows:
             a = agg[tid]
-            lab = own if own is not None else tlabel
+            lab = effective_label(own, tlabel)
             a[0] += 1
-            if (LABEL_VERDICT[lab] if lab else verdict) == "unoccluded":
+            if effective_verdict(lab, verdict) == "unoccluded":
                 a[1] += 1
             if lab:
                 a[2] += 1

@@ -22,6 +22,7 @@ import numpy as np
 from ..atomic import atomic_path, write_text
 from ..errors import BadInputError, ProjectError, ProjectLockedError
 from ..jobs import JobContext, silent
+from .connections import BUSY_TIMEOUT_S, ThreadConnections
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "project.sqlite"
@@ -76,9 +77,16 @@ class Project:
 
     def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int | None):
         self.root = root
-        self.conn = conn
         self._lock_fd = lock_fd
         self.readonly = lock_fd is None
+        # the opening thread uses `conn`; every other thread gets a connection of its own (store/connections.py)
+        readonly = self.readonly
+        self._conns = ThreadConnections(lambda: _connect(root / DB_NAME, readonly=readonly), conn)
+
+    @property
+    def conn(self) -> sqlite3.Connection | None:
+        """This thread's connection to the project's database (None once closed)."""
+        return self._conns.get()
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -133,15 +141,17 @@ class Project:
                                        "command that changes the project, e.g. `walt3d background`); a backup "
                                        f"{DB_NAME}.bak-v{version} is kept.")
                 _migrate(conn, root, version)
+            if not readonly:
+                from .runs import mark_interrupted
+
+                mark_interrupted(conn)  # runs whose process died are not 'running' any more
         except BaseException:
             _release_lock(lock_fd)
             raise
         return cls(root, conn, lock_fd)
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self._conns.close_all()
         _release_lock(self._lock_fd)
         self._lock_fd = None
 
@@ -156,14 +166,16 @@ class Project:
         """One atomic write: commits on success, rolls back on any error."""
         if self.readonly:
             raise ProjectError("This project was opened read-only.", "Open it for writing to change it.")
-        try:
-            with self.conn:
-                yield self.conn
-        except sqlite3.OperationalError as e:
-            err = explain_db_error(e, self.root)
-            if err is None:
-                raise
-            raise err from None
+        with self._conns.write_lock:  # one writer at a time in this process; other processes: busy timeout
+            conn = self.conn
+            try:
+                with conn:
+                    yield conn
+            except sqlite3.OperationalError as e:
+                err = explain_db_error(e, self.root)
+                if err is None:
+                    raise
+                raise err from None
 
     @property
     def name(self) -> str:
@@ -330,14 +342,15 @@ class Project:
 
     # -- summary -------------------------------------------------------------------------------
     def info(self) -> dict:
+        from .summary import camera_counts, project_counts
+        from .composites import split_counts
+
         out = {"project": str(self.root), "schema_version": SCHEMA_VERSION, "cameras": []}
         for cam in self.cameras():
             ft = self.frame_table(cam.id)
             calib = self.calibration(cam.id)
             srcs = self.sources(cam.id)
             skipped = sum(len(s.skipped) for s in srcs)
-            n_det = self.conn.execute("SELECT COUNT(*) FROM detections d JOIN frames f ON f.id = d.frame_id"
-                                      " WHERE f.camera_id = ?", (cam.id,)).fetchone()[0]
             out["cameras"].append({
                 "id": cam.id, "name": cam.name, "tz": cam.tz, "size": [cam.width, cam.height],
                 "sources": [{"kind": s.kind, "path": s.path, "frames": s.n_frames, "time_origin": s.time_origin,
@@ -346,8 +359,10 @@ class Project:
                 "time_span": [float(ft.times[0]), float(ft.times[-1])] if len(ft) else None,
                 "calibration": calib.to_dict() if calib is not None else None,
                 "backgrounds": [{k: b[k] for k in ("window", "n_frames")} for b in self.backgrounds(cam.id)],
-                "detections": n_det,
+                **camera_counts(self, cam.id),
+                "splits": split_counts(self, cam.id),
             })
+        out.update(project_counts(self))
         return out
 
 
@@ -387,7 +402,7 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     else:
         uri = f"file:{quote(str(path))}"
     try:
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
