@@ -140,6 +140,10 @@ def cmd_mine(args) -> int:
 
                 res = mine_shard(p, cam, settings, start=start, end=end, out_dir=Path(args.shard_out), ctx=ctx,
                                  write=True)
+                from ..progress import set_result
+
+                set_result(shard=str(Path(args.shard_out).resolve()), camera_id=cam, frames=len(res.frame_ids),
+                           detections=len(res.detections))
                 print(f"Wrote shard {args.shard_out}: {len(res.frame_ids)} frames, {len(res.detections)} detections. "
                       f"Import it with: walt3d mine {args.project} --merge {args.shard_out}")
                 return 0

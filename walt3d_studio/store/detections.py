@@ -14,7 +14,6 @@ transaction as every change to their detections' verdicts or labels, so `track_t
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -450,15 +449,21 @@ def set_static_occluder(project, camera_id: int, mask: np.ndarray | None, origin
     cam = project.camera(camera_id)
     if mask is not None:
         mask = np.asarray(mask)
-        if cam.width and mask.shape[:2] != (cam.height, cam.width):
+        if not cam.width:  # it could not be checked, and would be used as is on frames of another size
+            raise BadInputError(f"Camera {cam.name!r} has no frames yet, so an occluder mask cannot be checked "
+                                "against its frame size.", "Add the camera's time-lapse first, then set the mask.")
+        if mask.ndim != 2 or mask.shape[:2] != (cam.height, cam.width):
             raise BadInputError(f"The occluder mask is {mask.shape[1]}x{mask.shape[0]} but camera {cam.name!r} has "
                                 f"{cam.width}x{cam.height} frames.", "Paint it on this camera's frames.")
         rel = Path("arrays") / "occluders" / f"cam{camera_id}.png"
         dest = project.root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.stem + ".tmp.png")
-        cv2.imwrite(str(tmp), (mask > 0).astype(np.uint8) * 255)
-        os.replace(tmp, dest)
+        from ..atomic import write_bytes
+
+        ok, buf = cv2.imencode(".png", (mask > 0).astype(np.uint8) * 255)
+        if not ok:
+            raise BadInputError("The occluder mask could not be encoded as PNG.", "Paint it again.")
+        write_bytes(dest, buf.tobytes())
     with project.transaction() as c:
         if mask is None:
             c.execute("DELETE FROM static_occluders WHERE camera_id = ?", (camera_id,))
@@ -479,6 +484,11 @@ def static_occluder(project, camera_id: int) -> np.ndarray | None:
     if img is None:
         raise BadInputError(f"The static-occluder mask {row[0]} is missing or unreadable.",
                             "Paint it again, or clear it.")
+    cam = project.camera(camera_id)
+    if cam.width and img.shape[:2] != (cam.height, cam.width):
+        raise BadInputError(f"The static-occluder mask {row[0]} is {img.shape[1]}x{img.shape[0]} but camera "
+                            f"{cam.name!r} has {cam.width}x{cam.height} frames.",
+                            "Paint it again on this camera's frames, or clear it.")
     return img > 0
 
 
