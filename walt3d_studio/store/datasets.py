@@ -5,13 +5,8 @@ All SQL of the exporter lives here: what it reads about runs, frames and sources
 """
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import socket
 import time
-
-from .. import __version__
 
 
 def _rows(conn, sql: str, args=()) -> list[dict]:
@@ -20,22 +15,17 @@ def _rows(conn, sql: str, args=()) -> list[dict]:
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-def start_run(project, stage: str, settings: dict) -> int:
-    """A `runs` row in state 'running' (finished by `finish_run`)."""
-    who = f"{getpass.getuser()}@{socket.gethostname()}"
-    with project.transaction() as c:
-        return c.execute("INSERT INTO runs (stage, settings_json, version, status, who, pid, host, started_at)"
-                         " VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
-                         (stage, json.dumps(settings), __version__, who, os.getpid(), socket.gethostname(),
-                          time.time())).lastrowid
+def start_run(project, stage: str, settings: dict) -> int | None:
+    """A `runs` row in state 'running' (finished by `finish_run`); the platform's `store.runs` protocol."""
+    from .runs import start_run as _start
+
+    return _start(project, stage, settings)
 
 
-def finish_run(project, run_id: int, status: str, counts: dict | None = None, message: str | None = None) -> None:
-    now = time.time()
-    with project.transaction() as c:
-        c.execute("UPDATE runs SET status = ?, counts_json = ?, message = ?, finished_at = ?,"
-                  " duration_s = ? - started_at WHERE id = ?",
-                  (status, json.dumps(counts or {}), message, now, now, run_id))
+def finish_run(project, run_id: int | None, status: str, counts: dict | None = None, message: str | None = None) -> None:
+    from .runs import finish_run as _finish
+
+    _finish(project, run_id, counts, status, message)
 
 
 def record_dataset(project, path: str, fmt: str, settings: dict, counts: dict, checksum: str,
