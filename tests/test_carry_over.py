@@ -165,7 +165,12 @@ def test_keypoints_orphan_reattach_and_cli(labelled, tmp_path, capsys):
     assert "keypoints (vehicle12) on car detection" in out and "fit_review accept on car track" in out
     assert main(["info", str(root), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["cameras"][0]["orphans"] == 5 and info["orphans"]["keypoints"] == 2
+    c = info["cameras"][0]
+    assert c["orphans"] == 5 and info["orphans"]["keypoints"] == 2
+    assert {k: c[k] for k in ("frames", "detections", "tracks", "mined", "labels", "human_keypoints", "fits",
+                              "composites")} == {"frames": 6, "detections": 12, "tracks": 2, "mined": 10,
+                                                 "labels": 2, "human_keypoints": 0, "fits": 0, "composites": 0}
+    assert c["usable_tracks"] == 2 and info["runs"]["mine"]["counts"] == {"done": 3}
 
 
 def test_matching_is_one_to_one_best_first_within_class_groups():
