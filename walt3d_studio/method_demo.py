@@ -32,10 +32,14 @@ def _stage_context(parent: JobContext, index: int, total: int, name: str) -> Job
 
 
 def _summary(result) -> str:
+    """One line for the report from what a stage returned (a report object, a dict of counts, or text)."""
     if result is None:
         return ""
     if hasattr(result, "summary") and callable(result.summary):
         return result.summary()
+    if isinstance(result, dict):
+        return ", ".join(f"{k}: {_summary(v) if isinstance(v, dict) else v}" for k, v in result.items()
+                         if not isinstance(v, (list, tuple)) or len(v) <= 6)
     return str(result)
 
 

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         from .jobs_panel import install_process_jobs
         from .help import install_help
         from .composites import install_composites
+        from .train_panel import install_train_panel
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
         from .status import install_save_indicator
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         install_tool_keys(self)
         install_save_indicator(self)
         install_composites(self)
+        install_train_panel(self)
         install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building
