@@ -21,7 +21,7 @@ import numpy as np
 from .. import validate as V
 from ..errors import BadInputError
 from .detection import Detection, FrameInfo, decode_rle
-from .registry import RunInfo
+from .detection import RunInfo
 
 COCO_IDS = {1: "person", 3: "car"}
 NAME_MAP = {"person": "person", "pedestrian": "person", "people": "person", "rider": "person",
