@@ -68,7 +68,10 @@ def test_paint_save_undo_and_magenta_overlay(qtbot, review, tmp_path):
     assert static_occluder(w.project, cam)[60, 240]
 
 
-def test_cancel_discards(qtbot, review):
+def test_cancel_discards(qtbot, review, monkeypatch):
+    from walt3d_studio.gui import tools
+
+    monkeypatch.setattr(tools, "ask_unsaved", lambda parent, what: tools.DISCARD)  # "Discard" in the question
     w, rc = review
     cam = w.camera_id
     before = np.zeros((270, 480), bool)

@@ -3,23 +3,31 @@ and one reference segment of known length on the frame, then Compute (calibratio
 
 Lines are drawn by click-drag, or by two clicks. After each line the next empty slot is selected; clicking
 a slot's button redraws it. A failed Compute shows the CalibrationError and keeps every line.
+
+Readability: the instructions wrap to their full height, only drawn segments carry a label (placed at the
+segment's middle), and labels grow with the zoom. Like every tool (gui/tools.py) it has its own undo scope:
+lines undo one by one while it is open, and Escape leaves it, asking when lines were drawn since the last Compute.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QUndoStack
 from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
 from ..errors import Walt3DError
 from .errors import show_error
+from .tools import StepCommand, WrapLabel, fit_tool_height, leave
 
 # slot name, label, colour
 SLOTS = [("A1", "Direction A, line 1", (255, 80, 80)), ("A2", "Direction A, line 2", (255, 80, 80)),
          ("B1", "Direction B, line 1", (80, 160, 255)), ("B2", "Direction B, line 2", (80, 160, 255)),
          ("ref", "Reference segment", (255, 220, 0))]
 MIN_LENGTH_PX = 3.0
+LABEL_PT = (12.0, 40.0)  # label font size range (points)
+LABEL_DIVISOR = 40.0     # label size = the frame's height on screen / this
 
 
 class CalibrationTool(QDockWidget):
@@ -34,19 +42,26 @@ class CalibrationTool(QDockWidget):
         self.segments: dict[str, np.ndarray | None] = {s: None for s, _, _ in SLOTS}
         self.current: str | None = "A1"
         self._pending_start = None  # first point of a two-click line
+        self.undo_stack = QUndoStack(self)  # lines, while the tool is open
+        self.undo_stack.indexChanged.connect(lambda _: getattr(window, "_update_actions", lambda: None)())
         self.items = {}
+        self.label_font = QFont()
+        self.label_font.setBold(True)
+        self.label_font.setPointSizeF(LABEL_PT[0])
         for name, _, colour in SLOTS:
             item = pg.PlotCurveItem(pen=pg.mkPen(colour, width=3))
-            label = pg.TextItem(name, color=colour, anchor=(0, 1))
+            label = pg.TextItem(name, color=colour, anchor=(0.5, 1.1), fill=(0, 0, 0, 150))
+            label.setFont(self.label_font)
+            label.setVisible(False)  # only drawn segments carry a label
             self.items[name] = (item, label)
 
         body = QWidget()
         lay = QVBoxLayout(body)
-        help_ = QLabel("Draw on the frame (drag, or click twice): two lines along one ground direction (A, e.g. "
-                       "lane lines), two along the perpendicular direction (B, e.g. stop lines), and a reference "
-                       "segment between two ground points a known distance apart. Lines of one direction must "
-                       "converge in the image.")
-        help_.setWordWrap(True)
+        self.instructions = help_ = WrapLabel(
+            "Draw on the frame (drag, or click twice): two lines along one ground direction (A, e.g. lane lines), "
+            "two along the perpendicular direction (B, e.g. stop lines), and a reference segment between two "
+            "ground points a known distance apart. Lines of one direction must converge in the image. "
+            "Ctrl+Z undoes the last line; Esc leaves.")
         lay.addWidget(help_)
         self.slot_buttons = {}
         for name, text, colour in SLOTS:
@@ -79,10 +94,10 @@ class CalibrationTool(QDockWidget):
         self.result.setTextFormat(Qt.PlainText)
         self.result.setTextInteractionFlags(Qt.TextSelectableByMouse)
         lay.addWidget(self.result)
-        lay.addStretch(1)
-        body.setMaximumWidth(380)
         self.setWidget(body)
+        fit_tool_height(self)
         self.view.mouse_moved.connect(self._on_mouse_moved)
+        self.view.vb.sigTransformChanged.connect(lambda *_: self._scale_labels())
         self._refresh()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -91,9 +106,11 @@ class CalibrationTool(QDockWidget):
             if item.scene() is None:
                 self.view.add_item(item)
                 self.view.add_item(label)
+        self.undo_stack.clear()
         self.view.set_tool(self)
         self.show()
         self.raise_()
+        self._scale_labels()
 
     def close_tool(self) -> None:
         self.view.set_tool(None)
@@ -102,18 +119,70 @@ class CalibrationTool(QDockWidget):
             if item.scene() is not None:
                 self.view.vb.removeItem(item)
                 self.view.vb.removeItem(label)
+        self.undo_stack.clear()
         self.hide()
 
     def closeEvent(self, ev):
+        if self.view.vb.tool is self and not self.leave():
+            ev.ignore()
+            return
         self.close_tool()
         super().closeEvent(ev)
 
+    def has_unsaved(self) -> bool:
+        """Lines drawn since the last successful Compute (they are kept, but nothing is calibrated by them)."""
+        return not self.undo_stack.isClean()
+
+    def save(self) -> bool:
+        return self.compute() is not None
+
+    def leave(self) -> bool:
+        return leave(self, self.window_, "Calibration lines drawn since the last Compute")
+
     def clear(self) -> None:
+        before = self._snapshot()
         for name in self.segments:
             self.set_segment(name, None)
         self.current = "A1"
         self.result.setText("")
         self._refresh()
+        self._record(before, "Clear lines")
+
+    # -- undo (lines, while the tool is open) -------------------------------------------------
+    def _snapshot(self):
+        return {n: (None if s is None else s.copy()) for n, s in self.segments.items()}, self.current
+
+    def _restore(self, snap) -> None:
+        segs, current = snap
+        for name, seg in segs.items():
+            self.set_segment(name, seg)
+        self.current = current
+        self._pending_start = None
+        self._refresh()
+
+    def _record(self, before, text: str) -> None:
+        after = self._snapshot()
+        self.undo_stack.push(StepCommand(text, lambda: self._restore(before), lambda: self._restore(after)))
+
+    def draw_segment(self, name: str, seg) -> None:
+        """A line drawn by the person: set it, go on to the next empty slot, one undo step."""
+        before = ({n: (None if s is None else s.copy()) for n, s in self.segments.items()}, name)
+        self.set_segment(name, seg)
+        self.current = name
+        self._advance()
+        self._record(before, f"Draw {name}")
+
+    def _scale_labels(self) -> None:
+        """Labels in proportion to the frame's size on screen (clamped), so they are never tiny."""
+        img = self.view.image_item
+        h = img.height() if img.image is not None else None
+        px = self.view.vb.viewPixelSize()[1] if h else 0
+        size = LABEL_PT[0] if not px else min(max(h / px / LABEL_DIVISOR, LABEL_PT[0]), LABEL_PT[1])
+        if abs(size - self.label_font.pointSizeF()) < 0.25:
+            return
+        self.label_font.setPointSizeF(size)
+        for _, label in self.items.values():
+            label.setFont(self.label_font)
 
     # -- slots -------------------------------------------------------------------------------
     def select_slot(self, name: str) -> None:
@@ -127,13 +196,13 @@ class CalibrationTool(QDockWidget):
         if seg is None:
             self.segments[name] = None
             item.setData([], [])
-            label.setText("")
+            label.setVisible(False)
         else:
             seg = np.asarray(seg, float).reshape(2, 2)
             self.segments[name] = seg
             item.setData(seg[:, 0], seg[:, 1])
-            label.setText(name)
-            label.setPos(*seg[1])
+            label.setPos(*seg.mean(axis=0))
+            label.setVisible(True)
         self._refresh()
 
     def _advance(self) -> None:
@@ -189,8 +258,7 @@ class CalibrationTool(QDockWidget):
         if np.hypot(b[0] - a[0], b[1] - a[1]) < MIN_LENGTH_PX:
             self.set_segment(self.current, self.segments[self.current])  # too short: keep what was there
             return
-        self.set_segment(self.current, (a, b))
-        self._advance()
+        self.draw_segment(self.current, (a, b))
 
     # -- compute -----------------------------------------------------------------------------
     def compute(self):
@@ -209,5 +277,6 @@ class CalibrationTool(QDockWidget):
             show_error(self.window_, e)
             return None
         self.result.setText(summary(camera))
+        self.undo_stack.setClean()  # the lines drawn so far are what the stored calibration came from
         self.computed.emit(camera)
         return camera

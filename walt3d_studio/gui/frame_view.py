@@ -47,6 +47,7 @@ class FrameView(pg.GraphicsView):
 
     hovered = Signal(int, int)
     mouse_moved = Signal(float, float)  # view (pixel) coordinates, for tools' rubber bands
+    tool_changed = Signal()  # a tool took or gave back the mouse (the window's Undo follows the active tool)
 
     def __init__(self, parent=None):
         super().__init__(parent, background=(32, 32, 32))
@@ -142,8 +143,11 @@ class FrameView(pg.GraphicsView):
     # -- tools ---------------------------------------------------------------------------------
     def set_tool(self, tool) -> None:
         """Route left clicks/drags to `tool` (None gives them back to panning)."""
+        changed = self.vb.tool is not tool
         self.vb.tool = tool
         self.setCursor(Qt.CrossCursor if tool is not None else Qt.ArrowCursor)
+        if changed:
+            self.tool_changed.emit()
 
     def add_item(self, item, z: float = TOOL_Z) -> None:
         item.setZValue(z)

@@ -9,17 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QVBoxLayout,
                                QWidget)
 
 from ..errors import BadInputError, Walt3DError
 from ..timelapse import VIDEO_EXTS
+from . import keymap
 from .errors import show_error
 from .frame_view import CameraDisplay, FrameView
 from .jobs import Job, JobPanel, JobRunner
 from .timeline import Timeline
+from .tools import active_stack
 
 MAX_RECENT = 8
 HOURS_CHOICES = ["1 hour per window", "2 hours per window", "3 hours per window", "4 hours per window",
@@ -27,6 +29,8 @@ HOURS_CHOICES = ["1 hour per window", "2 hours per window", "3 hours per window"
 
 
 class MainWindow(QMainWindow):
+    camera_changed = Signal(object)  # the camera shown (id or None): panels that work per camera follow it
+
     def __init__(self, settings: QSettings | None = None, remember_recent: bool = True):
         super().__init__()
         self.settings = settings or QSettings()
@@ -64,6 +68,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.timeline.position_changed.connect(self._show_current)
         self.frame_view.hovered.connect(self._on_hover)
+        self.frame_view.tool_changed.connect(self._update_actions)
         self.jobs.busy_changed.connect(lambda _: self._update_actions())
         self.undo_stack.canUndoChanged.connect(lambda _: self._update_actions())
         self.undo_stack.canRedoChanged.connect(lambda _: self._update_actions())
@@ -74,12 +79,22 @@ class MainWindow(QMainWindow):
     def _install_panels(self):
         """The review and keypoint panels add their docks, menus and keys through this window's attributes."""
         from .jobs_panel import install_process_jobs
+        from .help import install_help
+        from .composites import install_composites
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
+        from .status import install_save_indicator
+        from .theme import install_theme
+        from .tools import install_tool_keys
 
         install_process_jobs(self)  # first: the panels ask it which camera a child job locks
         install_review(self)
         install_keypoint_editor(self)
+        install_theme(self)
+        install_tool_keys(self)
+        install_save_indicator(self)
+        install_composites(self)
+        install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building
     def _build_status_bar(self):
@@ -93,32 +108,33 @@ class MainWindow(QMainWindow):
         for w in (self.frame_label, self.time_label, self.pixel_label):
             sb.addPermanentWidget(w)
 
-    def _action(self, text, slot, shortcut=None, checkable=False, tip=None) -> QAction:
+    def _action(self, text, slot, key=None, checkable=False, tip=None) -> QAction:
         a = QAction(text, self)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
         a.setCheckable(checkable)
         if tip:
             a.setStatusTip(tip)
+        if key:
+            keymap.bind(a, key)  # its keys come from the one key table (menus and the Help sheet show them)
         (a.toggled if checkable else a.triggered).connect(slot)
         self.addAction(a)
         return a
 
     def _build_actions(self):
         A = self._action
-        self.act_new = A("&New project…", self._ask_new_project, QKeySequence.New)
-        self.act_open = A("&Open project…", self._ask_open_project, QKeySequence.Open)
+        self.act_new = A("&New project…", self._ask_new_project, "file.new")
+        self.act_open = A("&Open project…", self._ask_open_project, "file.open")
+        self.act_open_ro = A("Open &read-only…", lambda: self._ask_open_project(readonly=True),
+                             tip="Browse and export a project without editing it (e.g. while another program has it open)")
         self.act_close = A("&Close project", self.close_project)
         self.act_add_folder = A("Add time-lapse &folder…", self._ask_add_folder,
                                 tip="Add a folder of images to the current camera")
         self.act_add_video = A("Add &video…", self._ask_add_video, tip="Add video files to the current camera")
-        self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
-        self.act_undo = A("&Undo", self.undo, "Ctrl+Z")
-        self.act_redo = A("&Redo", self.redo, "Ctrl+Shift+Z")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.act_fit = A("&Fit frame", self.frame_view.fit, "F")
-        self.act_overlays = A("&Horizon and ground grid", self.set_overlays_visible, "G", checkable=True)
-        self.act_background = A("Show &background", self.set_show_background, "B", checkable=True,
+        self.act_quit = A("&Quit", self.close, "file.quit")
+        self.act_undo = A("&Undo", self.undo, "edit.undo")
+        self.act_redo = A("&Redo", self.redo, "edit.redo")
+        self.act_fit = A("&Fit frame", self.frame_view.fit, "view.fit")
+        self.act_overlays = A("&Horizon and ground grid", self.set_overlays_visible, "view.overlays", checkable=True)
+        self.act_background = A("Show &background", self.set_show_background, "view.background", checkable=True,
                                 tip="Show the median background of the window covering this frame")
         self.act_new_camera = A("&New camera…", self._ask_new_camera,
                                 tip="Add an empty camera; sources added next go to it")
@@ -130,13 +146,13 @@ class MainWindow(QMainWindow):
         self.act_overlays.setChecked(True)
         self.act_overlays.blockSignals(False)
         # writers: off while a job runs (the job is the project's only writer)
-        self._writers = [self.act_new, self.act_open, self.act_close, self.act_add_folder, self.act_add_video,
+        self._writers = [self.act_new, self.act_open, self.act_open_ro, self.act_close, self.act_add_folder, self.act_add_video,
                          self.act_new_camera, self.act_load_cal, self.act_calibrate, self.act_compute_bg]
 
     def _build_menus(self):
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        m.addActions([self.act_new, self.act_open])
+        m.addActions([self.act_new, self.act_open, self.act_open_ro])
         self.recent_menu = m.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         m.addAction(self.act_close)
@@ -168,15 +184,23 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.camera_combo)
 
     def _update_title(self):
-        self.setWindowTitle(f"{self.project.name} — WALT3D Studio" if self.project else "WALT3D Studio")
+        ro = " (read-only)" if self.project is not None and self.project.readonly else ""
+        self.setWindowTitle(f"{self.project.name}{ro} — WALT3D Studio" if self.project else "WALT3D Studio")
 
     def undo(self) -> None:
-        if not self.jobs.busy:
-            self.undo_stack.undo()
+        """Undo the last edit; while a tool is open, its last step (tools.active_stack)."""
+        from .process_jobs import refuse_locked_edit
+
+        stack = active_stack(self)
+        if not self.jobs.busy and not refuse_locked_edit(self, stack.command(stack.index() - 1)):
+            stack.undo()
 
     def redo(self) -> None:
-        if not self.jobs.busy:
-            self.undo_stack.redo()
+        from .process_jobs import refuse_locked_edit
+
+        stack = active_stack(self)
+        if not self.jobs.busy and not refuse_locked_edit(self, stack.command(stack.index())):
+            stack.redo()
 
     def _update_actions(self):
         has_project = self.project is not None
@@ -184,19 +208,22 @@ class MainWindow(QMainWindow):
         busy = self.jobs.busy
         for a in self._writers:
             a.setEnabled(not busy)
-        for a in (self.act_close, self.act_add_folder, self.act_add_video, self.act_new_camera):
-            a.setEnabled(has_project and not busy)
+        editable = has_project and not self.project.readonly  # read-only: browse and export, no edits
+        self.act_close.setEnabled(has_project and not busy)
+        for a in (self.act_add_folder, self.act_add_video, self.act_new_camera):
+            a.setEnabled(editable and not busy)
         for a in (self.act_load_cal, self.act_calibrate, self.act_compute_bg):
-            a.setEnabled(has_frames and not busy)
+            a.setEnabled(has_frames and editable and not busy)
         self.act_save_cal.setEnabled(self.calibration is not None)
         self.act_background.setEnabled(has_frames)
         self.camera_combo.setEnabled(has_project and not busy and self.camera_combo.count() > 1)
         self.recent_menu.setEnabled(not busy)
         # undo and redo write to the project: not while a job is its writer
-        self.act_undo.setEnabled(self.undo_stack.canUndo() and not busy)
-        self.act_redo.setEnabled(self.undo_stack.canRedo() and not busy)
-        self.act_undo.setText(f"&Undo {self.undo_stack.undoText()}".strip())
-        self.act_redo.setText(f"&Redo {self.undo_stack.redoText()}".strip())
+        stack = active_stack(self)  # an open tool's steps, else the window's edits
+        self.act_undo.setEnabled(stack.canUndo() and not busy)
+        self.act_redo.setEnabled(stack.canRedo() and not busy)
+        self.act_undo.setText(f"&Undo {stack.undoText()}".strip())
+        self.act_redo.setText(f"&Redo {stack.redoText()}".strip())
         self.frame_view.set_placeholder(
             "Add a time-lapse: File > Add time-lapse folder… or Add video…, or drop a folder or video here."
             if has_project else "Create a project (File > New project…) or open one (File > Open project…).")
@@ -208,14 +235,17 @@ class MainWindow(QMainWindow):
 
         return self._switch_project(lambda: Project.create(path))
 
-    def open_project(self, path: str | Path) -> bool:
+    def open_project(self, path: str | Path, readonly: bool = False) -> bool:
+        """File > Open (or Open read-only: browse and export, no edits, no lock taken)."""
         from ..store import Project
         from ..store.project import normalise_path
 
         wanted = {Path(path).expanduser().resolve(), normalise_path(path).resolve()}
-        if self.project is not None and self.project.root.resolve() in wanted:
+        if self.project is not None and self.project.root.resolve() in wanted and self.project.readonly == readonly:
             return True  # already open here (a second open would trip over our own lock)
-        return self._switch_project(lambda: Project.open(path))
+        if self.project is not None and self.project.root.resolve() in wanted:
+            self.close_project()  # the same project, the other way: release our own lock first
+        return self._switch_project(lambda: Project.open(path, readonly=readonly))
 
     def run_job(self, work, title: str, on_done=None) -> Job:
         """Run `work(ctx)` off the UI thread with progress and Cancel; a failure is shown, `on_done` gets the result."""
@@ -241,6 +271,11 @@ class MainWindow(QMainWindow):
         """Whether a user action may write now; if not, say why. A running job is the project's only writer."""
         if need_project and self.project is None:
             show_error(self, BadInputError("No project is open.", "Create or open a project first (File menu)."))
+            return False
+        if need_project and self.project.readonly:
+            show_error(self, BadInputError(f"{self.project.name} is open read-only: browse and export only.",
+                                           "To edit it, open it with File > Open project… once no other program "
+                                           "has it open."))
             return False
         if self.jobs.busy:
             show_error(self, BadInputError("A job is still running.", "Wait for it to finish or cancel it."))
@@ -324,6 +359,7 @@ class MainWindow(QMainWindow):
         tz = self.project.camera(camera_id).tz if camera_id is not None else "UTC"
         self.timeline.set_table(self.reader.table if self.reader else None, tz, keep)
         self._update_actions()
+        self.camera_changed.emit(camera_id)
 
     @property
     def reader(self):
@@ -476,10 +512,11 @@ class MainWindow(QMainWindow):
         if path:
             self.new_project(path)
 
-    def _ask_open_project(self):
-        path = QFileDialog.getExistingDirectory(self, "Open project (a NAME.walt3d folder)", self._start_dir())
+    def _ask_open_project(self, readonly: bool = False):
+        title = "Open project read-only" if readonly else "Open project"
+        path = QFileDialog.getExistingDirectory(self, f"{title} (a NAME.walt3d folder)", self._start_dir())
         if path:
-            self.open_project(path)
+            self.open_project(path, readonly=readonly)
 
     def _ask_add_folder(self):
         path = QFileDialog.getExistingDirectory(self, "Add a folder of time-lapse images", self._start_dir())

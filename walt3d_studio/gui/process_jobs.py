@@ -356,3 +356,18 @@ def _report_failure(window, job: ProcessJob, error, show_error) -> None:
         error = ProcessJobError(error.message, (error.hint + "\n\nLast lines of its log:\n" + error.log_tail).strip(),
                                 error.log_tail)
     show_error(window, error)
+
+
+def refuse_locked_edit(window, command) -> bool:
+    """True (and says why in the status bar) when undoing/redoing `command` would write a camera a child job
+    locks. Commands name their camera as `place.camera_id` (review) or `camera_id` (tools)."""
+    if command is None:
+        return False
+    cam = getattr(getattr(command, "place", None), "camera_id", None)
+    if cam is None:
+        cam = getattr(command, "camera_id", None)
+    reason = window.lock_reason(cam) if isinstance(cam, int) else None
+    if reason:
+        window.statusBar().showMessage(f"Camera locked: {reason}", 8000)
+        return True
+    return False

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
+from . import keymap
 
 MAX_FPS = 25.0
 TIMELAPSE_FPS = 10.0  # sources slower than 1 frame/s would stand still at their real rate
@@ -85,18 +86,18 @@ class Timeline(QWidget):
 
     def _make_actions(self) -> list[QAction]:
         specs = [
-            ("Play / pause", "K", self.toggle_play),
-            ("Next frame", Qt.Key_Right, lambda: self.step(1)),
-            ("Previous frame", Qt.Key_Left, lambda: self.step(-1)),
-            ("Forward 1 s", Qt.Key_PageDown, lambda: self.step_seconds(1.0)),
-            ("Back 1 s", Qt.Key_PageUp, lambda: self.step_seconds(-1.0)),
-            ("First frame", Qt.Key_Home, lambda: self.set_position(0)),
-            ("Last frame", Qt.Key_End, lambda: self.set_position(self.count - 1)),
+            ("Play / pause", "go.play", self.toggle_play),
+            ("Next frame", "go.next", lambda: self.step(1)),
+            ("Previous frame", "go.prev", lambda: self.step(-1)),
+            ("Forward 1 s", "go.forward", lambda: self.step_seconds(1.0)),
+            ("Back 1 s", "go.back", lambda: self.step_seconds(-1.0)),
+            ("First frame", "go.first", lambda: self.set_position(0)),
+            ("Last frame", "go.last", lambda: self.set_position(self.count - 1)),
         ]
         out = []
         for text, key, slot in specs:
             a = QAction(text, self)
-            a.setShortcut(QKeySequence(key))
+            keymap.bind(a, key)
             a.setShortcutContext(Qt.WindowShortcut)
             a.triggered.connect(slot)
             self.addAction(a)  # active wherever focus is in the window

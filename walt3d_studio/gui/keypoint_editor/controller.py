@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog
 
 from ...errors import BadInputError
+from .. import keymap
 from ..errors import show_error
 from .editor import KeypointEditor
 
@@ -46,15 +47,15 @@ class KeypointEditorController(QObject):
 
         def A(text, slot, shortcut=None, tip=None):
             a = QAction(text, w)
-            if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
             if tip:
                 a.setStatusTip(tip)
+            if shortcut:
+                keymap.bind(a, shortcut)
             a.triggered.connect(slot)
             w.addAction(a)
             return a
 
-        self.act_open = A("Open &editor", self.open_editor, "Ctrl+Shift+K",
+        self.act_open = A("Open &editor", self.open_editor, "keypoints.open",
                           "Label keypoints of mined vehicles, one at a time from the queue")
         self.act_train = A("&Train keypoint model…", self._ask_train,
                            tip="Train the keypoint model on the project's labelled vehicles (a job)")
@@ -124,8 +125,8 @@ class KeypointEditorController(QObject):
         return self.editor
 
     # ------------------------------------------------------------------------------ jobs
-    def _start(self, work, title: str, done=None):
-        if not self.window.can_write():
+    def _start(self, work, title: str, done=None, reads_only: bool = False):
+        if not self.window.can_write(need_project=not reads_only):  # exports also run on a read-only project
             return None
         return self.window.run_job(work, title, done)
 
@@ -178,7 +179,7 @@ class KeypointEditorController(QObject):
             return export_keypoints(project, path, ctx=ctx)
 
         return self._start(work, "Exporting keypoints", lambda s: self._message(
-            f"Wrote {s.annotations} annotation(s) on {s.images} image(s) to {s.path}", 10000))
+            f"Wrote {s.annotations} annotation(s) on {s.images} image(s) to {s.path}", 10000), reads_only=True)
 
     def import_coco(self, path: str | Path):
         project = self.window.project

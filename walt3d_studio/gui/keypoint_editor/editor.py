@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QToolButton, QVB
 
 from ...errors import Walt3DError
 from ...store import keypoints as kstore
+from .. import keymap
 from ..errors import show_error
 from .canvas import KeypointCanvas
 from .commands import apply_edit
@@ -67,6 +68,8 @@ class KeypointEditor(QDockWidget):
         self.diagram.clicked.connect(self.set_current)
         self.list.picked.connect(self.set_current)
         self.visibilityChanged.connect(lambda _: self._update_overlay())
+        if hasattr(window, "camera_changed"):
+            window.camera_changed.connect(self.follow_camera)
 
     # ------------------------------------------------------------------------------ building
     def _build(self) -> None:
@@ -105,11 +108,10 @@ class KeypointEditor(QDockWidget):
     def _build_actions(self) -> None:
         self.editor_actions: list[QAction] = []
 
-        def A(text, slot, keys, row=None, tip=None):
+        def A(text, slot, key, row=None):
             a = QAction(text, self)
-            a.setShortcuts([QKeySequence(k) for k in keys])
+            keymap.bind(a, key)  # keys and tooltip from the one key table
             a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
-            a.setToolTip(f"{tip or text} ({QKeySequence(keys[0]).toString(QKeySequence.NativeText)})")
             a.triggered.connect(slot)
             self.addAction(a)
             self.editor_actions.append(a)
@@ -121,23 +123,23 @@ class KeypointEditor(QDockWidget):
                 self.button_rows[row].addWidget(b)
             return a
 
-        self.act_prev = A("◀ Prev (P)", self.previous_vehicle, ["P"], 0, "Previous vehicle")
-        self.act_next = A("Next (N) ▶", self.next_vehicle, ["N"], 0, "Next vehicle without keypoints")
-        self.act_accept = A("Accept (Enter)", self.accept_proposal, ["Return", "Enter"], 0,
-                            "Accept the model's proposal")
-        self.act_full = A("Full frame (Ctrl+F)", self.show_in_frame, ["Ctrl+F"], 0,
-                          "Show this vehicle's frame in the main view")
-        self.act_fit = A("Zoom (R)", self.fit, ["R"], 0, "Zoom back to the vehicle")
-        self.act_skip = A("Skip (Tab)", self.skip, ["Tab"], 1, "Skip the current keypoint: absent")
-        self.act_back = A("Back", self.step_back, ["Shift+Tab", QKeyCombination(Qt.ShiftModifier, Qt.Key_Backtab)],
-                          None, "Step back to the previous keypoint")
-        self.act_visible = A("1 Visible", lambda: self.set_state(VISIBLE), ["1"], 1)
-        self.act_occluded = A("2 Occluded", lambda: self.set_state(OCCLUDED), ["2"], 1)
-        self.act_absent = A("3 Absent", lambda: self.set_state(ABSENT), ["3"], 1)
-        self.act_cycle = A("Cycle state", self.cycle_state, ["V"], None, "Visible → occluded → absent")
-        self.act_swap = A("Swap L/R (F)", self.swap_left_right, ["F"], 1, "Swap left and right keypoints")
-        self.act_clear = A("Clear", self.clear, ["Delete", "Backspace"], 1, "Clear this vehicle's keypoints")
-        self.act_deselect = A("Deselect", self.deselect, ["Escape"])
+        self.act_prev = A("◀ Prev (P)", self.previous_vehicle, "kp.prev", 0)
+        self.act_next = A("Next (N) ▶", self.next_vehicle, "kp.next", 0)
+        self.act_accept = A("Accept (Enter)", self.accept_proposal, "kp.accept", 0)
+        self.act_full = A("Full frame (Ctrl+F)", self.show_in_frame, "kp.full", 0)
+        self.act_fit = A("Zoom (R)", self.fit, "kp.fit", 0)
+        self.act_skip = A("Skip (Tab)", self.skip, "kp.skip", 1)
+        self.act_back = A("Back (Shift+Tab)", self.step_back, "kp.back", 1)
+        # Shift+Tab arrives as Backtab: carry both so the key works however the platform sends it
+        self.act_back.setShortcuts([*self.act_back.shortcuts(),
+                                    QKeySequence(QKeyCombination(Qt.ShiftModifier, Qt.Key_Backtab))])
+        self.act_visible = A("1 Visible", lambda: self.set_state(VISIBLE), "kp.visible", 1)
+        self.act_occluded = A("2 Occluded", lambda: self.set_state(OCCLUDED), "kp.occluded", 1)
+        self.act_absent = A("3 Absent", lambda: self.set_state(ABSENT), "kp.absent", 1)
+        self.act_cycle = A("Cycle (V)", self.cycle_state, "kp.cycle", 1)
+        self.act_swap = A("Swap L/R (F)", self.swap_left_right, "kp.swap", 1)
+        self.act_clear = A("Clear", self.clear, "kp.clear", 1)
+        self.act_deselect = A("Deselect (Esc)", self.deselect, "kp.deselect", 1)
         for r in self.button_rows:
             r.addStretch(1)
         self.edit_actions = [self.act_accept, self.act_skip, self.act_visible, self.act_occluded, self.act_absent,
@@ -154,6 +156,19 @@ class KeypointEditor(QDockWidget):
         self.queue.set_project(project, self.window_.camera_id)
         self.canvas.set_crop(None)
         self.refresh()
+
+    def follow_camera(self, camera_id) -> None:
+        """The main window switched cameras: queue that camera's vehicles; a vehicle of another camera on
+        screen gives way to the new camera's next one."""
+        if self.project is None or self.project is not self.window_.project:
+            return
+        self.queue.set_camera(camera_id)
+        if self.detection is not None and camera_id is not None and self.detection.camera_id != camera_id:
+            self.detection, self.history = None, []
+            self.canvas.set_crop(None)
+            if not self.next_vehicle():
+                self.refresh()
+        self._update_status()
 
     @property
     def editable(self) -> bool:

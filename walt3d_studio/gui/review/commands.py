@@ -51,6 +51,7 @@ class LabelCommand(QUndoCommand):
                 self.controller.edited(self.edit, self.place, jump=True)
         except Walt3DError as e:
             self.setObsolete(True)
+            getattr(self, "failed", []).append(e)
             show_error(self.controller.window, e)
 
     def undo(self) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QUndoStack
 
+from .. import keymap
+from ..tools import blocked_by_tool
 from .commands import LabelCommand, Place
 from .data import AgreementCache, tracks_by_id
 from .mining_jobs import MiningJobs
@@ -52,11 +54,18 @@ class ReviewController(QObject):
         window.addDockWidget(Qt.RightDockWidgetArea, self.panel)
         self.overlay = DetectionOverlay(window.frame_view)
         self.mining = MiningJobs(self)
+        from .orphans import install_orphans
+
+        self.orphans = install_orphans(self)  # the "Orphaned edits" filter, with re-attach / discard
         self._build_actions()
         self._build_menus()
+        from .framing import Framing
+
+        self.framing = Framing(self)  # View > Frame / Follow selected object
 
         self.panel.track_activated.connect(lambda tid: self.select_track(tid, jump=True))
         self.panel.crop_activated.connect(self._on_crop)
+        self.panel.selection_changed.connect(lambda: self.panel.selection_label.setText(self._selection_text()))
         window.timeline.position_changed.connect(self._on_position)
         window.jobs.busy_changed.connect(lambda _: self._update_actions())
         if getattr(window, "process_jobs", None) is not None:  # a child job locks the camera it writes
@@ -65,14 +74,14 @@ class ReviewController(QObject):
         self._on_position(window.timeline.position)
 
     # ------------------------------------------------------------------------------ actions and menus
-    def _action(self, text, slot, shortcut=None, checkable=False, checked=False, tip=None) -> QAction:
+    def _action(self, text, slot, key=None, checkable=False, checked=False, tip=None) -> QAction:
         a = QAction(text, self.window)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
-            a.setShortcutContext(Qt.WindowShortcut)
         if tip:
             a.setStatusTip(tip)
             a.setToolTip(tip)
+        if key:
+            keymap.bind(a, key)  # keys from the one key table
+            a.setShortcutContext(Qt.WindowShortcut)
         if checkable:
             a.setCheckable(True)
             a.setChecked(checked)
@@ -96,10 +105,12 @@ class ReviewController(QObject):
                                      tip="Find long-lived objects (parked vehicles, signs) and show them for review")
         self.label_actions = {}
         for key, name in (("U", "unoccluded"), ("O", "occluded"), ("X", "not an object / wrong class")):
-            self.label_actions[key] = A(f"Label object {name}", lambda _=False, k=key: self.label_detection(k), key)
+            self.label_actions[key] = A(f"Label object {name}", lambda _=False, k=key: self.label_detection(k),
+                                        f"review.label.{key}")
             self.label_actions["Shift+" + key] = A(f"Label whole track {name}",
-                                                   lambda _=False, k=key: self.label_track(k), "Shift+" + key)
-        self.act_next = A("&Next unreviewed", self.next_unreviewed, "Space",
+                                                   lambda _=False, k=key: self.label_track(k), f"review.track.{key}")
+        self.act_select_all = A("Select &all tracks shown", self.select_all_tracks, "review.select_all")
+        self.act_next = A("&Next unreviewed", self.next_unreviewed, "review.next",
                           tip="Go to the next detection without a label (most uncertain first when that order is on)")
         self.act_uncertain = A("Most &uncertain first", self.panel.set_uncertain_first, checkable=True)
         self.panel.uncertain_box.toggled.connect(self._sync_uncertain_action)
@@ -130,7 +141,7 @@ class ReviewController(QObject):
         review.addSeparator()
         review.addActions([self.label_actions["Shift+" + k] for k in ("U", "O", "X")])
         review.addSeparator()
-        review.addActions([self.act_next, self.act_uncertain])
+        review.addActions([self.act_next, self.act_select_all, self.act_uncertain])
         show = m.addMenu("&Show on frame")
         show.addActions([self.act_masks, self.act_boxes, self.act_ids, self.act_trails])
 
@@ -141,11 +152,13 @@ class ReviewController(QObject):
         table = self.panel.model.table
         has_tracks = table is not None and len(table) > 0
         locked = self.window.lock_reason(self.window.camera_id) if hasattr(self.window, "lock_reason") else None
-        self.act_mine.setEnabled(has_frames and not busy and not locked)
-        for a in (self.act_train, self.act_export, self.act_import):
-            a.setEnabled(has_project and not busy)
+        ro = has_project and self.window.project.readonly  # opened read-only: browse and export only
+        self.act_mine.setEnabled(has_frames and not busy and not ro and not locked)
+        self.act_export.setEnabled(has_project and not busy)
+        for a in (self.act_train, self.act_import, self.act_paint_occluders, self.act_learn_occluders):
+            a.setEnabled(has_project and not busy and not ro)
         for a in self.label_actions.values():  # writers: not while a job is the camera's writer
-            a.setEnabled(has_tracks and not busy and not locked)
+            a.setEnabled(has_tracks and not busy and not ro and not locked)
             a.setToolTip(f"Locked: {locked}" if locked else a.text().replace("&", ""))
         self.act_next.setEnabled(has_tracks)  # only moves: fine while a job runs, like scrubbing
 
@@ -202,6 +215,7 @@ class ReviewController(QObject):
             self.agreement.load(self.project, self.camera_id)
             if self.track_id is not None and self.panel.model.table_index(self.track_id) is None:
                 self.track_id = self.detection_id = None
+        self.orphans.reload()
         self._update_progress()
         self._update_actions()
         if show:
@@ -272,6 +286,7 @@ class ReviewController(QObject):
     # ------------------------------------------------------------------------------ selection
     def select_track(self, track_id: int | None, jump: bool = True) -> None:
         """Select a track; with `jump`, go to its first frame (its detection there becomes the selected one)."""
+        self.window.statusBar().clearMessage()  # a hint about the previous selection is stale now
         self.track_id = track_id
         self.detection_id = None
         if track_id is None:
@@ -286,6 +301,8 @@ class ReviewController(QObject):
     def select_detection(self, detection_id: int | None) -> None:
         """Select a detection of the frame shown (and its track)."""
         d = next((d for d in self.frame_dets if d["id"] == detection_id), None)
+        if d is not None:
+            self.window.statusBar().clearMessage()  # a hint about the previous selection is stale now
         self.detection_id = d["id"] if d else None
         self.track_id = d["track_id"] if d else None
         self._draw()
@@ -328,6 +345,10 @@ class ReviewController(QObject):
         p.selection_label.setText(self._selection_text())
 
     def _selection_text(self) -> str:
+        many = self.panel.selected_track_ids()
+        if len(many) > 1:
+            return (f"<b>{len(many)} tracks selected</b>: U / O / X (or Shift+U / O / X) label all of them, "
+                    "as one undo step.")
         if self.track_id is None and self.detection_id is None:
             return "Select a track, or click an object in the frame."
         parts = []
@@ -389,6 +410,11 @@ class ReviewController(QObject):
 
     def label_detection(self, value: str | None) -> bool:
         """U / O / X on the selected detection: one undoable command (one transaction)."""
+        if blocked_by_tool(self.window):
+            return False
+        many = self.panel.selected_track_ids()
+        if len(many) > 1:  # several tracks selected in the table: the key labels them all, one undo step
+            return self._push(LabelCommand(self, "track", many, value, self.place()))
         if self.detection_id is None:
             self.status("No object selected here: click one, pick a track, or press Space.")
             return False
@@ -396,10 +422,22 @@ class ReviewController(QObject):
 
     def label_track(self, value: str | None) -> bool:
         """Shift+U / O / X: the whole selected track."""
+        if blocked_by_tool(self.window):
+            return False
+        many = self.panel.selected_track_ids()
+        if len(many) > 1:
+            return self._push(LabelCommand(self, "track", many, value, self.place()))
         if self.track_id is None:
             self.status("No track selected: pick one in the review panel or click an object.")
             return False
         return self._push(LabelCommand(self, "track", [self.track_id], value, self.place()))
+
+    def select_all_tracks(self) -> int:
+        """Ctrl+A: select every track the table shows; U / O / X then label them all as one undo step."""
+        n = self.panel.select_all_shown()
+        self.status(f"{n} tracks selected: U / O / X labels them all (one undo step)." if n else
+                    "No tracks shown (check the filters).", 6000)
+        return n
 
     def _push(self, cmd) -> bool:
         if not self.window.can_write():
@@ -408,7 +446,13 @@ class ReviewController(QObject):
         if locked:
             self.status(f"Camera locked: {locked}", 8000)
             return False
+        before, text, failed = self.undo_stack.index(), cmd.text(), []
+        cmd.failed = failed  # (an obsolete command is deleted by the stack: read nothing from it after the push)
         self.undo_stack.push(cmd)
+        if self.undo_stack.index() > before:  # confirm briefly: what was labelled, and that it is on disk
+            self.status(f"{text} · saved", 2500)
+        elif not failed:
+            self.status(f"No change: {text} already.", 2500)
         return True
 
     def edited(self, edit, place: Place, jump: bool) -> None:
@@ -438,6 +482,8 @@ class ReviewController(QObject):
     def next_unreviewed(self) -> bool:
         """Space: the next detection without a label, in the table's order (tracks as filtered and sorted there;
         within a track by capture time, or most uncertain first when that order is on). Wraps around."""
+        if blocked_by_tool(self.window):
+            return False
         model = self.panel.model
         if model.table is None or len(model.rows) == 0:
             self.status("No tracks to review here (check the filters).")

@@ -16,6 +16,27 @@ from ..errors import show_error
 from .commands import AppliedEditCommand
 
 
+def replace_question(project, camera_id) -> str | None:
+    """The confirmation before mining a camera again, counting everything the re-run touches (None: nothing
+    mined yet, nothing to ask)."""
+    from ...store.carry_over import at_stake
+
+    frame_ids = [int(i) for i in project.frame_table(camera_id).ids]
+    s = at_stake(project.conn, frame_ids)
+    if not s.detections:
+        return None
+    text = (f"This camera was mined already: {s.detections} detections in {s.tracks} tracks, with "
+            f"{s.describe()}.\n\nMine it again, replacing them?")
+    if s.human:
+        text += (f"\n\nThe {s.human} human edit(s) are carried over to the matching new detections (same frame "
+                 "and class, overlapping masks); those that find no match are kept as orphaned edits, listed "
+                 "under Review > Orphaned edits to re-attach or discard. (`walt3d mine --replace --dry-run` "
+                 "counts them exactly before.)")
+    if s.fits:
+        text += f"\n\n{s.fits} 3D fit(s) are dropped; fit again afterwards."
+    return text
+
+
 class MiningJobs:
     def __init__(self, controller):
         self.rc = controller
@@ -62,12 +83,11 @@ class MiningJobs:
         if not self._check_minable():
             return None
         if replace is None:
-            table = self.rc.panel.model.table
+            question = replace_question(w.project, w.camera_id)
             replace = False
-            if table is not None and len(table):
-                answer = QMessageBox.question(
-                    w, "Mine again", "This camera was mined already. Mine it again, replacing its detections, "
-                    "tracks and their occlusion labels?", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if question is not None:
+                answer = QMessageBox.question(w, "Mine again", question, QMessageBox.Yes | QMessageBox.No,
+                                              QMessageBox.No)
                 if answer != QMessageBox.Yes:
                     return None
                 replace = True
@@ -111,6 +131,8 @@ class MiningJobs:
         self.rc.track_id = self.rc.detection_id = None
         self.rc.reload()
         self.rc.status(f"Mined: {report.summary()}", 10000)
+        if report.carry is not None and hasattr(self.rc, "orphans"):
+            self.rc.orphans.reload()
 
     def train_classifier(self, **kwargs):
         """Mining > Train occlusion classifier: train on the labels (job), store and apply it."""
@@ -132,7 +154,7 @@ class MiningJobs:
 
     def export_labels(self, path):
         w = self.rc.window
-        if not self._check_idle():
+        if w.project is None or not w.can_write(need_project=False):  # reads only: fine on a read-only project
             return None
         from ...mining.labels_dataset import export_labels
 

@@ -4,19 +4,24 @@ trees, signs, long-parked vehicles: DESIGN "Occlusion rule"), shown as a semi-tr
 Left-drag paints; Shift+left-drag (or with "Erase" ticked) erases; the brush diameter is in image pixels.
 "Learn from long-lived objects" runs `mining.static_occluders.learn_static_occluders` as a job and adds what
 it found to the layer for review. Save stores the mask as one undoable command (undo restores the previous
-mask, or none); Cancel discards the strokes. The mask takes effect the next time the camera is mined.
+mask, or none). The mask takes effect the next time the camera is mined.
+
+The tool has its own undo scope (gui/tools.py): while it is open, Ctrl+Z / Ctrl+Shift+Z undo and redo strokes one
+by one (each keeps only the changed rectangle of the mask), review keys wait, and Escape or Cancel leave it,
+asking first when there are unsaved strokes.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ...errors import BadInputError, Walt3DError
 from ..errors import show_error
+from ..tools import StepCommand, WrapLabel, fit_tool_height, leave
 
 MAGENTA = (255, 0, 255)
 ALPHA = 120
@@ -72,15 +77,18 @@ class OccluderTool(QDockWidget):
         self.mask: np.ndarray | None = None
         self.origin = "painted"
         self._last = None  # last brush point of the current drag
+        self._before = None  # the mask when the current drag began (one stroke = one undo step)
+        self.undo_stack = QUndoStack(self)  # strokes, while the tool is open
+        self.undo_stack.indexChanged.connect(lambda _: self._stack_changed())
         self.overlay = pg.ImageItem(axisOrder="row-major")
         self.overlay.setPos(-0.5, -0.5)
 
         body = QWidget()
         lay = QVBoxLayout(body)
-        help_ = QLabel("Paint what hides objects passing behind it: poles, trees, signs, long-parked vehicles. "
-                       "Left-drag paints; Shift+drag erases. Detections overlapping the mask by more than "
-                       "delta of their area are judged occluded the next time this camera is mined.")
-        help_.setWordWrap(True)
+        help_ = WrapLabel("Paint what hides objects passing behind it: poles, trees, signs, long-parked vehicles. "
+                          "Left-drag paints; Shift+drag erases; Ctrl+Z undoes a stroke; Esc leaves. Detections "
+                          "overlapping the mask by more than delta of their area are judged occluded the next time "
+                          "this camera is mined.")
         lay.addWidget(help_)
         form = QFormLayout()
         row = QHBoxLayout()
@@ -122,10 +130,8 @@ class OccluderTool(QDockWidget):
         self.info = QLabel("")
         self.info.setWordWrap(True)
         lay.addWidget(self.info)
-        lay.addStretch(1)
-        body.setMaximumWidth(380)
-        body.setMinimumHeight(260)  # docked under the review panel: keep the help and the brush row readable
         self.setWidget(body)
+        fit_tool_height(self)  # docked under the review panel: as tall as its content, no blank strip
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, project, camera_id: int) -> bool:
@@ -141,6 +147,7 @@ class OccluderTool(QDockWidget):
         self.origin = origin or "painted"
         if self.overlay.scene() is None:
             self.view.add_item(self.overlay, OVERLAY_Z)
+        self.undo_stack.clear()
         self._redraw()
         self.view.set_tool(self)
         self.show()
@@ -159,24 +166,56 @@ class OccluderTool(QDockWidget):
         if self.overlay.scene() is not None:
             self.view.vb.removeItem(self.overlay)
         self.mask = None
-        self._last = None
+        self._last = self._before = None
+        self.undo_stack.clear()
         self.hide()
 
     def closeEvent(self, ev):
-        self.close_tool()
+        if self.active and not self.leave():
+            ev.ignore()
+            return
         super().closeEvent(ev)
 
-    def cancel(self) -> None:
-        """Discard the strokes (nothing was stored)."""
-        self.close_tool()
+    def has_unsaved(self) -> bool:
+        return self.active and not self.undo_stack.isClean()
+
+    def leave(self) -> bool:
+        """Escape / Cancel: close, asking first (save / discard / stay) when strokes are unsaved."""
+        return leave(self, self.window_, "Static-occluder strokes")
+
+    def cancel(self) -> bool:
+        return self.leave()
+
+    def _stack_changed(self) -> None:
+        update = getattr(self.window_, "_update_actions", None)
+        if update is not None:
+            update()  # the window's Undo / Redo show this tool's steps
+
+    def _record(self, before: np.ndarray, text: str) -> None:
+        """Push the change since `before` as one step, keeping only the rectangle that changed."""
+        diff = before != self.mask
+        if not diff.any():
+            return
+        ys, xs = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
+        win = np.s_[ys[0]:ys[-1] + 1, xs[0]:xs[-1] + 1]
+        old, new = before[win].copy(), self.mask[win].copy()
+
+        def put(values):
+            if self.mask is not None:
+                self.mask[win] = values
+                self._redraw()
+
+        self.undo_stack.push(StepCommand(text, lambda: put(old), lambda: put(new)))
 
     # -- painting (image coordinates) --------------------------------------------------------
-    def paint_stroke(self, points, erase: bool = False, size: int | None = None) -> None:
-        """Paint (or erase) along a polyline of image points (x, y) with a round brush of diameter `size`."""
+    def paint_stroke(self, points, erase: bool = False, size: int | None = None, record: bool = True) -> None:
+        """Paint (or erase) along a polyline of image points (x, y) with a round brush of diameter `size`; one
+        undo step unless `record` is off (a drag records once, when it ends)."""
         import cv2
 
         if self.mask is None:
             return
+        before = self.mask.copy() if record else None
         size = int(size or self.brush.value())
         pts = [(int(round(x)), int(round(y))) for x, y in points]
         layer = self.mask.astype(np.uint8)
@@ -188,19 +227,25 @@ class OccluderTool(QDockWidget):
             cv2.circle(layer, b, max(size // 2, 0), value, -1)
         self.mask = layer > 0
         self._redraw()
+        if before is not None:
+            self._record(before, "Erase" if erase else "Paint")
 
     def clear(self) -> None:
         if self.mask is not None:
+            before = self.mask.copy()
             self.mask[:] = False
             self._redraw()
+            self._record(before, "Clear all")
 
     def add_learned(self, mask: np.ndarray, summary: str = "") -> None:
         """Show a learned mask for review: added to what is painted (erase what is wrong, then Save)."""
         if self.mask is None or mask.shape != self.mask.shape:
             return
         self.origin = "learned" if not self.mask.any() else "painted+learned"
+        before = self.mask.copy()
         self.mask |= mask
         self._redraw()
+        self._record(before, "Learned mask")
         self.info.setText(f"Learned: {summary}. Review it (erase what is wrong), then Save." if summary
                           else "Learned mask added; review it, then Save.")
 
@@ -222,8 +267,14 @@ class OccluderTool(QDockWidget):
         if ev.isStart() or self._last is None:
             down = self.view.vb.mapSceneToView(ev.buttonDownScenePos())
             self._last = (down.x(), down.y())
-        self.paint_stroke([self._last, p], erase=self._erasing(ev))
+            if self._before is None:
+                self._before = self.mask.copy()
+        erase = self._erasing(ev)
+        self.paint_stroke([self._last, p], erase=erase, record=False)
         self._last = None if ev.isFinish() else p
+        if ev.isFinish() and self._before is not None:
+            before, self._before = self._before, None
+            self._record(before, "Erase" if erase else "Paint")
         return True
 
     def mouse_click(self, ev, pos) -> bool:

@@ -73,6 +73,7 @@ class BoxesItem(pg.GraphicsObject):
         self.show_boxes = True
         self.show_ids = True
         self.show_trails = True
+        self.tag_rects: dict[str, tuple[QRectF, float]] = {}  # last paint: tag -> (screen rect, right limit)
         self.font = QFont()
         self.font.setPointSizeF(8.5)
         self.font.setBold(True)
@@ -119,6 +120,11 @@ class BoxesItem(pg.GraphicsObject):
             p.resetTransform()  # text in screen pixels: readable at any zoom
             p.setFont(self.font)
             fm = QFontMetricsF(self.font)
+            w, _ = self.size
+            dev = p.device()
+            # tags stay inside the frame and the view: pulled left at the right edge, never left of 0
+            right = min(to_screen.map(QPointF(w - 0.5, 0)).x(), dev.width() if dev is not None else 1e9)
+            self.tag_rects = {}
             for it in self.items:
                 tag = it.get("tag")
                 if not tag:
@@ -127,7 +133,9 @@ class BoxesItem(pg.GraphicsObject):
                 corner = to_screen.map(QPointF(x - 0.5, y - 0.5))
                 tw, th = fm.horizontalAdvance(tag) + 6, fm.height() + 2
                 top = corner.y() - th if corner.y() - th >= 0 else corner.y()
-                bg = QRectF(corner.x(), top, tw, th)
+                left = max(min(corner.x(), right - tw), 0.0)
+                bg = QRectF(left, top, tw, th)
+                self.tag_rects[tag] = (bg, right)
                 p.fillRect(bg, QColor(0, 0, 0, 170))
                 p.setPen(QColor(*it["colour"]))
                 p.drawText(bg, Qt.AlignCenter, tag)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QHeaderView, QLabel, QLineEdit, QListView, QTableView, QVBoxLayout,
                                QWidget)
 
+from ..theme import mark_hint
 from .style import VERDICT_COLOURS, VERDICT_NAMES, verdict_colour
 from .tracks_model import COLUMNS, UNCERTAIN, Filters, TracksModel
 
@@ -82,6 +83,7 @@ class TracksPanel(QDockWidget):
     track_activated = Signal(int)         # a track picked in the table
     crop_activated = Signal(int, int)     # (detection id, frame id) of a filmstrip crop
     order_changed = Signal()              # filter or order changed (Space follows the table's order)
+    selection_changed = Signal()          # the set of selected tracks changed
 
     def __init__(self, parent=None):
         super().__init__("Occlusion review", parent)
@@ -125,7 +127,7 @@ class TracksPanel(QDockWidget):
         self.view.setObjectName("tracksTable")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.view.setSelectionMode(QAbstractItemView.ExtendedSelection)  # Shift/Ctrl-click, Ctrl+A: bulk labels
         self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().hide()
@@ -134,12 +136,14 @@ class TracksPanel(QDockWidget):
         self.view.sortByColumn(0, Qt.AscendingOrder)
         hh = self.view.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.Interactive)
-        hh.setMinimumSectionSize(28)
-        for i, w in enumerate((50, 58, 40, 46, 50, 42, 42, 64, 44)):
-            self.view.setColumnWidth(i, w)
+        hh.setMinimumSectionSize(24)
+        hh.setResizeContentsPrecision(200)  # size columns from the first rows: cheap on 100,000 tracks
         hh.setStretchLastSection(True)
         hh.sortIndicatorChanged.connect(self._on_header_sort)
         self.view.selectionModel().currentRowChanged.connect(self._on_row)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
+        self.model.modelReset.connect(self._fit_table)
+        self.model.layoutChanged.connect(self._fit_table)
         lay.addWidget(self.view, 1)
 
         # -- progress, classifier, legend, overlay toggles
@@ -154,10 +158,12 @@ class TracksPanel(QDockWidget):
         swatches = " &nbsp; ".join(
             f'<span style="color: rgb{rgb}; font-size: 14px;">&#9632;</span>&nbsp;{VERDICT_NAMES[v].split(" (")[0]}'
             for v, rgb in VERDICT_COLOURS.items())
-        self.legend = QLabel(f"{swatches}<br><span style='color: #999;'>Outline: solid = your label, dashed = "
-                             "the machine's verdict</span>")
+        self.legend = QLabel(swatches)
         self.legend.setWordWrap(True)
         lay.addWidget(self.legend)
+        self.legend_hint = mark_hint(QLabel("Outline: solid = your label, dashed = the machine's verdict"))
+        self.legend_hint.setWordWrap(True)
+        lay.addWidget(self.legend_hint)
         self.toggles = QHBoxLayout()
         self.toggles.setSpacing(2)
         self.toggles.addWidget(QLabel("Show on frame:"))
@@ -184,17 +190,44 @@ class TracksPanel(QDockWidget):
         self.filmstrip.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.filmstrip.setStyleSheet("QListView#filmstrip { background: #181818; }")
         self.filmstrip.selectionModel().currentChanged.connect(self._on_crop)
+        self.filmstrip.hide()  # collapsed while no track with crops is selected
         lay.addWidget(self.filmstrip)
         self.filmstrip_label = QLabel("")
-        self.filmstrip_label.setStyleSheet("color: #999;")
+        mark_hint(self.filmstrip_label)
         lay.addWidget(self.filmstrip_label)
-        keys = QLabel("U / O / X: label the selected object · Shift: its whole track · Space: next unreviewed · "
-                      "Ctrl+Z / Ctrl+Shift+Z: undo / redo")
+        self.keys_hint = keys = QLabel("U / O / X: label the selected object · Shift: its whole track · "
+                                       "Space: next unreviewed · Ctrl+Z / Ctrl+Shift+Z: undo / redo · "
+                                       "?: every key")
         keys.setWordWrap(True)
-        keys.setStyleSheet("color: #999;")
+        mark_hint(keys)
         lay.addWidget(keys)
+        lay.addStretch(0)
         self.setWidget(body)
         self.setMinimumWidth(420)
+        self._fit_table()
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        self._fit_table()
+
+    def _fit_table(self, *_) -> None:
+        """Columns as wide as their content (the last one takes the rest); a short table only as tall as its
+        rows, so a handful of tracks does not leave a tall empty box."""
+        v = self.view
+        hh, rows = v.horizontalHeader(), self.model.rowCount()
+        n = self.model.columnCount()
+        data = [max(v.sizeHintForColumn(i), hh.minimumSectionSize()) + 4 for i in range(n)]
+        head = [max(hh.sectionSizeHint(i), d) for i, d in zip(range(n), data)]
+        avail = v.viewport().width() if v.isVisible() else max(self.width() - 20, 400)
+        spare, short = avail - sum(data), sum(h - d for h, d in zip(head, data))
+        # every column's values show in full; headers get what room is left (elided, with a tooltip, if none)
+        share = 1.0 if short <= 0 or spare >= short else max(spare, 0) / short
+        for i, (d, h) in enumerate(zip(data, head)):
+            v.setColumnWidth(i, int(d + (h - d) * share))
+        need = hh.height() + v.verticalHeader().defaultSectionSize() * max(rows, 3) + 2 * v.frameWidth()
+        if hh.length() > v.viewport().width():
+            need += v.horizontalScrollBar().sizeHint().height()
+        v.setMaximumHeight(max(need, 90) if rows < 40 else 16777215)
 
     def view_focus(self) -> None:
         self.view.setFocus()
@@ -284,8 +317,19 @@ class TracksPanel(QDockWidget):
         if tid is not None:
             self.track_activated.emit(tid)
 
+    def selected_track_ids(self) -> list[int]:
+        """The tracks selected in the table, in the table's order."""
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedRows())
+        return [t for t in (self.model.track_at(r) for r in rows) if t is not None]
+
+    def select_all_shown(self) -> int:
+        """Ctrl+A: every track the filters show."""
+        self.view.selectAll()
+        return len(self.selected_track_ids())
+
     def show_track(self, track_id: int | None) -> None:
-        """Select (and scroll to) a track's row without emitting track_activated."""
+        """Select (and scroll to) a track's row without emitting track_activated. A track that is part of a
+        multi-selection becomes the current one and the selection stays."""
         self._echo = True
         try:
             sm = self.view.selectionModel()
@@ -294,7 +338,10 @@ class TracksPanel(QDockWidget):
                 sm.clear()
                 return
             idx = self.model.index(row, 0)
-            sm.setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+            # already current (a click in the table, or stepping frames): the view owns the selection (Ctrl/Shift)
+            keep = sm.currentIndex().row() == row or (len(sm.selectedRows()) > 1 and sm.isRowSelected(row))
+            sm.setCurrentIndex(idx, QItemSelectionModel.NoUpdate if keep else
+                               QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
             self.view.scrollTo(idx)
         finally:
             self._echo = False
@@ -306,6 +353,8 @@ class TracksPanel(QDockWidget):
             self.filmstrip_model.set_items(root, items)
         finally:
             self._echo = False
+        self.filmstrip.setVisible(bool(items))  # no empty black strip when nothing is selected
+        self.filmstrip_label.setVisible(n_detections > 0)
         if n_detections == 0:
             self.filmstrip_label.setText("")
         elif items:
