@@ -111,3 +111,19 @@ def test_signal_to_process_group_cancels_cleanly(tmp_path, sig):
     with Project.open(root) as p:  # the project is not locked nor changed
         assert p.conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 0
 
+
+
+def test_an_explained_os_fault_is_a_user_error_and_a_bug_is_internal(capfd):
+    from walt3d_studio.errors import ProjectError
+
+    def full_disk(args):
+        raise OSError(28, "No space left on device")
+
+    explain = lambda e: ProjectError("The disk is full.", "Free some space, then run it again.")  # noqa: E731
+    assert progress.run_jsonl(full_disk, None, explain) == 2
+    err = _lines(capfd.readouterr().out)[-1]["error"]
+    assert err["message"] == "The disk is full." and err["hint"].startswith("Free some space")
+    assert progress.run_jsonl(lambda a: 1 / 0, None) == 1
+    cap = capfd.readouterr()
+    err = _lines(cap.out)[-1]["error"]
+    assert err["kind"] == "internal" and "ZeroDivisionError" in err["message"] and "Traceback" in cap.err

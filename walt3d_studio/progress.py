@@ -189,8 +189,9 @@ class _Tee:
         return "".join(self.parts).strip()
 
 
-def run_jsonl(fn, args) -> int:
-    """Run `fn(args)` (a CLI command) with the JSON-lines protocol on stdout; returns the exit status."""
+def run_jsonl(fn, args, explain=None) -> int:
+    """Run `fn(args)` (a CLI command) with the JSON-lines protocol on stdout; returns the exit status.
+    `explain(exc)` may turn an OS or database fault into a Walt3DError (a full disk is not a bug)."""
     global _reporter
     from .errors import Cancelled, Walt3DError
 
@@ -224,6 +225,15 @@ def run_jsonl(fn, args) -> int:
                 import traceback
 
                 traceback.print_exc(file=sys.stderr)
+                try:
+                    told = explain(e) if explain is not None else None
+                except Exception:  # explaining must never hide the original failure
+                    told = None
+                if told is not None:
+                    rc = 2
+                    _reporter.emit({"error": {"message": told.message, "hint": told.hint,
+                                              "kind": type(told).__name__}, "rc": rc})
+                    return rc
                 rc = 1
                 _reporter.emit({"error": {"message": f"{type(e).__name__}: {e}", "kind": "internal",
                                           "hint": "This is a bug in WALT3D Studio; the job's log has the details."},
