@@ -165,6 +165,20 @@ def cancel_on_signals():
             signal.signal(s, h)
 
 
+def watch_parent(parent_pid: int, interval: float = 1.0) -> threading.Thread:
+    """Cancel when our parent dies (the app crashed or was killed): a child in a session of its own would
+    otherwise work on for nobody. Set WALT3D_EXIT_WITH_PARENT=1 to have `run_jsonl` start it."""
+
+    def loop():
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        request_cancel()
+
+    t = threading.Thread(target=loop, name="watch-parent", daemon=True)
+    t.start()
+    return t
+
+
 # -- running a command in jsonl mode -----------------------------------------------------------------------
 class _Tee:
     """Text written for people: to stderr (the job's log) and kept for the result's `output`."""
@@ -205,6 +219,8 @@ def run_jsonl(fn, args, explain=None) -> int:
     sys.stdout = tee
     _reporter = JsonlReporter(proto)
     _result_extra.clear()
+    if os.environ.get("WALT3D_EXIT_WITH_PARENT") == "1":
+        watch_parent(os.getppid())
     rc = 1
     try:
         with cancel_on_signals():
