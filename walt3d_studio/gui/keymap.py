@@ -105,6 +105,8 @@ KEYS: tuple[Key, ...] = (
     Key("kp.cycle", KEYPOINTS, ("V",), "Cycle state", "Visible → occluded → absent"),
     Key("kp.swap", KEYPOINTS, ("F",), "Swap L/R", "Swap left and right keypoints"),
     Key("kp.accept", KEYPOINTS, ("Return", "Enter"), "Accept", "Accept the proposal"),
+    Key("kp.copy_next", KEYPOINTS, ("C",), "Copy to next frame",
+        "Copy this vehicle's points to the next frame of its track (moved with its box) as a proposal"),
     Key("kp.clear", KEYPOINTS, ("Delete", "Backspace"), "Clear", "Clear this vehicle's keypoints"),
     Key("kp.next", KEYPOINTS, ("N",), "Next", "Next vehicle without keypoints"),
     Key("kp.prev", KEYPOINTS, ("P",), "Prev", "Previous vehicle"),
