@@ -169,10 +169,10 @@ def sheet_html() -> str:
 
     parts = []
     for panel, keys in by_panel():
-        rows = "".join(f"<tr><td style='padding:2px 12px 2px 0'><b>{escape(_keys_text(k))}</b></td>"
-                       f"<td style='padding:2px 12px 2px 0'>{escape(k.action)}</td>"
-                       f"<td style='padding:2px 0'>{escape(k.description)}</td></tr>" for k in keys)
-        parts.append(f"<h3>{escape(panel)}</h3><table cellspacing='0'>{rows}</table>")
+        rows = "".join(f"<tr><td width='24%'><b>{escape(_keys_text(k))}</b></td>"
+                       f"<td width='28%'>{escape(k.action)}</td>"
+                       f"<td>{escape(k.description)}</td></tr>" for k in keys)
+        parts.append(f"<h3>{escape(panel)}</h3><table width='100%' cellspacing='0' cellpadding='2'>{rows}</table>")
     return "".join(parts)
 
 

@@ -92,7 +92,7 @@ class KeypointEditor(QDockWidget):
         self.diagram.setFixedHeight(196)
         self.list.setFixedHeight(196)
         lay.addLayout(row)
-        self.button_rows = (QHBoxLayout(), QHBoxLayout())
+        self.button_rows = (QHBoxLayout(), QHBoxLayout(), QHBoxLayout())  # narrow enough to leave the frame room
         for r in self.button_rows:
             r.setSpacing(2)
             lay.addLayout(r)
@@ -135,10 +135,10 @@ class KeypointEditor(QDockWidget):
         self.act_visible = A("1 Visible", lambda: self.set_state(VISIBLE), "kp.visible", 1)
         self.act_occluded = A("2 Occluded", lambda: self.set_state(OCCLUDED), "kp.occluded", 1)
         self.act_absent = A("3 Absent", lambda: self.set_state(ABSENT), "kp.absent", 1)
-        self.act_cycle = A("Cycle (V)", self.cycle_state, "kp.cycle", 1)
-        self.act_swap = A("Swap L/R (F)", self.swap_left_right, "kp.swap", 1)
-        self.act_clear = A("Clear", self.clear, "kp.clear", 1)
-        self.act_deselect = A("Deselect (Esc)", self.deselect, "kp.deselect", 1)
+        self.act_cycle = A("Cycle (V)", self.cycle_state, "kp.cycle", 2)
+        self.act_swap = A("Swap L/R (F)", self.swap_left_right, "kp.swap", 2)
+        self.act_clear = A("Clear (Del)", self.clear, "kp.clear", 2)
+        self.act_deselect = A("Deselect (Esc)", self.deselect, "kp.deselect", 2)
         for r in self.button_rows:
             r.addStretch(1)
         self.edit_actions = [self.act_copy_next, self.act_accept, self.act_skip, self.act_visible, self.act_occluded, self.act_absent,
