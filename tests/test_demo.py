@@ -4,8 +4,8 @@ from walt3d_studio.store import Project
 
 
 def test_demo_builds_a_calibrated_mined_project_and_rebuilds_in_place(tmp_path, capsys):
-    assert main(["--quiet", "demo", str(tmp_path)]) == 0
-    assert main(["--quiet", "demo", str(tmp_path)]) == 0  # running it again rebuilds, not fails
+    assert main(["--quiet", "demo", "--project-only", str(tmp_path)]) == 0
+    assert main(["--quiet", "demo", "--project-only", str(tmp_path)]) == 0  # running it again rebuilds, not fails
     out = capsys.readouterr().out
     assert "parking-lot: mined 41 frames" in out
     with Project.open(tmp_path / "demo.walt3d", readonly=True) as p:

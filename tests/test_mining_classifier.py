@@ -89,7 +89,11 @@ def test_train_on_project_labels_then_it_decides(tmp_path):
         root = p.root
     # mining again uses the stored classifier (loaded with weights_only) where nobody has labelled
     with Project.open(root) as p:
-        mine(p, cam, replace=True)
+        rep2 = mine(p, cam, replace=True)
         t = detection_table(p, camera_id=cam)
-        assert set(t.decided_by) == {"classifier"} and np.all(np.isfinite(t.p_unoccluded))
+        # the people's labels carried over to the new detections (store.carry_over); the machine verdicts
+        # under them are the classifier's
+        assert rep2.carry["orphaned"] == {"labels": 0, "human_keypoints": 0, "other_labels": 0, "track_labels": 0}
+        assert set(t.decided_by) == {"human"} and np.all(np.isfinite(t.p_unoccluded))
+        assert {r[0] for r in p.conn.execute("SELECT decided_by FROM verdicts")} == {"classifier"}
         assert {r[0] for r in p.conn.execute("SELECT model_version FROM verdicts")} == {rep.version}

@@ -105,7 +105,7 @@ def test_cancel_leaves_nothing_behind(tmp_path):
         with pytest.raises(Cancelled):
             mine(p, cam, ctx=ctx)
         assert p.conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 0
-        assert p.conn.execute("SELECT status FROM jobs").fetchall() == [("cancelled",)]
+        assert p.conn.execute("SELECT status FROM runs").fetchall() == [("cancelled",)]
         assert not list((p.root / "arrays").rglob("*.png"))
         rep = mine(p, cam)  # and it can run again
         assert len(detection_table(p, camera_id=cam)) == rep.detections >= 20

@@ -113,7 +113,7 @@ def test_mining_without_background_is_a_clear_error(tmp_path):
             mine(p, cam)
         assert "walt3d background" in e.value.hint
         assert p.conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 0
-        assert p.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+        assert p.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
         assert not (p.root / "arrays" / "crops").exists() or not any((p.root / "arrays" / "crops").rglob("*.png"))
 
 

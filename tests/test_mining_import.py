@@ -113,7 +113,7 @@ def test_bad_detection_files_are_refused_and_nothing_is_lost(tmp_path, case):
         after = detection_table(p, camera_id=cam)
         assert np.array_equal(after.id, before.id)
         assert after.label[0] == "O"
-        assert p.conn.execute("SELECT COUNT(*) FROM jobs WHERE status != 'done'").fetchone()[0] == 0
+        assert p.conn.execute("SELECT COUNT(*) FROM runs WHERE status != 'done'").fetchone()[0] == 0
         crops = {str(c) for c in after.crop_path if c}
         on_disk = {str(f.relative_to(p.root)) for f in (p.root / "arrays" / "crops").rglob("*.png")}
         assert on_disk == crops

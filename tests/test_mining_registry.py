@@ -43,7 +43,9 @@ def test_builtins_and_reasons():
     assert rows["foreground"].available and rows["foreground"].origin == "built-in"
     assert not rows["maskrcnn"].available and "weights" in rows["maskrcnn"].reason
     assert not rows["import"].available and "detections file" in rows["import"].reason
-    assert {r.name: r for r in list_detectors(weights="w.pth")}["maskrcnn"].available
+    # "available" only for a weights file it would load (issue 21): a missing file is named as the reason
+    row = {r.name: r for r in list_detectors(weights="w.pth")}["maskrcnn"]
+    assert not row.available and "No weights file at w.pth" in row.reason
 
 
 def test_entry_point_plugins_and_broken_ones(fake_plugins):

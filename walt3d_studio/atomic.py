@@ -92,3 +92,72 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def staging_folder(target: str | os.PathLike) -> Path:
+    """A new empty temporary folder beside `target` (same file system) to build an export in; stale ones left
+    by a killed earlier run of the same export are removed first."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+
+
+def remove_stale(target: str | os.PathLike) -> None:
+    """Remove temporaries of `target` (files or folders named like ours) left behind by a killed writer."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return
+    name = glob_escape(target.name)
+    for old in target.parent.glob(f".{name}.*.old"):  # a swap killed half-way: the old target comes back
+        if not target.exists():
+            os.replace(old, target)
+    for p in [*target.parent.glob(f".{name}.*.tmp*"), *target.parent.glob(f".{name}.*.old")]:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def swap_in(pairs: list[tuple[Path, Path]]) -> None:
+    """Move each finished temporary (file or folder) onto its target, as close to together as renames allow.
+
+    Old targets are moved aside first and put back if any rename fails, so a failure leaves the old export whole;
+    they are deleted only once every new piece is in place."""
+    aside: list[tuple[Path, Path]] = []
+    moved: list[Path] = []
+    try:
+        for tmp, target in pairs:
+            if target.exists() or target.is_symlink():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+                old.rmdir()
+                os.replace(target, old)
+                aside.append((old, target))
+            os.replace(tmp, target)
+            moved.append(target)
+        _fsync_dir(pairs[0][1].parent) if pairs else None
+    except BaseException:
+        for target in moved:
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+        for old, target in aside:
+            os.replace(old, target)
+        for tmp, _ in pairs:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+        raise
+    for old, _ in aside:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)

@@ -271,15 +271,15 @@ _KEYS = {"vanishing_points": {"mode", "image_size", "lines_a", "lines_b", "horiz
 def load_lines_file(path) -> dict:
     """Read and check a lines file (docs/calibration.md); returns its contents with arrays as numpy."""
     path = Path(path)
+    from .validate import load_json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BadInputError(f"No lines file at {path}.", "Give the path of a lines JSON file.") from None
-    except json.JSONDecodeError as e:
-        raise BadInputError(f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).",
-                            "Fix the file; docs/calibration.md shows the format.") from None
     except (OSError, UnicodeDecodeError) as e:
         raise BadInputError(f"Cannot read {path}: {e}.", "Check the file.") from None
+    data = load_json(text, str(path), "Fix the file; docs/calibration.md shows the format.")
     try:
         return _parse_lines(data)
     except BadInputError as e:

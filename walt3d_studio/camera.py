@@ -46,6 +46,12 @@ class Camera:
         self.d = _check_d(self.d)
         if not isinstance(self.provenance, dict):
             raise CalibrationError("Field 'provenance' must be a JSON object.", _HINT_RECALIBRATE)
+        from .validate import MAX_DEPTH, depth
+
+        if depth(self.provenance) > MAX_DEPTH:
+            raise CalibrationError(f"Field 'provenance' is nested more than {MAX_DEPTH} levels deep.",
+                                   _HINT_RECALIBRATE)
+        _check_plausible(self.image_size, self.K, self.dist, self.d)
         if isinstance(self.version, bool) or self.version != CAMERA_VERSION:
             raise CalibrationError(
                 f"Field 'version' is {self.version!r}; this program reads camera.json version {CAMERA_VERSION}.",
@@ -99,11 +105,9 @@ class Camera:
                                    "Calibrate the camera first: walt3d calibrate PROJECT --lines FILE.") from None
         except (OSError, UnicodeDecodeError) as e:
             raise CalibrationError(f"Cannot read {path}: {e}.", "Check the file's permissions and contents.") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise CalibrationError(f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).",
-                                   _HINT_RECALIBRATE) from None
+        from .validate import load_json
+
+        data = load_json(text, str(path), _HINT_RECALIBRATE, error=CalibrationError)
         try:
             return cls.from_dict(data)
         except CalibrationError as e:
@@ -369,7 +373,7 @@ def _points(a, dim: int) -> np.ndarray:
 def _numbers(value, shape, name: str) -> np.ndarray:
     try:
         a = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         a = None
     if a is None or a.shape != shape:
         raise CalibrationError(f"Field '{name}' must be {' x '.join(map(str, shape))} numbers.", _HINT_RECALIBRATE)
@@ -378,13 +382,39 @@ def _numbers(value, shape, name: str) -> np.ndarray:
     return a
 
 
+MAX_IMAGE_SIDE = 100_000   # pixels; no camera we read is larger
+MAX_HEIGHT_M = 10_000.0    # metres above the ground (a satellite is not a stationary traffic camera)
+MAX_DIST_COEFF = 1e3       # OpenCV distortion coefficients beyond this are a corrupt file, not a lens
+
+
+def _check_plausible(image_size, K, dist, d) -> None:
+    """Values every field allows alone but no real camera has (fx = 1e300, d = 1e308): refused, not stored."""
+    w, h = image_size
+    side = max(w, h)
+    for name, f in (("fx", K[0, 0]), ("fy", K[1, 1])):
+        if not 0.01 * side <= f <= 100 * side:
+            raise CalibrationError(f"Field 'K' has {name} = {f:.6g} px, outside 0.01-100x the image's larger side "
+                                   f"({side} px); no real lens has that.", _HINT_RECALIBRATE)
+    if not (-w <= K[0, 2] <= 2 * w and -h <= K[1, 2] <= 2 * h) or abs(K[0, 1]) > 100 * side:
+        raise CalibrationError(f"Field 'K' puts the principal point at ({K[0, 2]:.6g}, {K[1, 2]:.6g}), far outside "
+                               f"the {w}x{h} image.", _HINT_RECALIBRATE)
+    if dist is not None and np.abs(dist).max() > MAX_DIST_COEFF:
+        raise CalibrationError(f"Field 'dist' has a coefficient of {np.abs(dist).max():.6g}; real lenses stay "
+                               f"far below {MAX_DIST_COEFF:g}.", _HINT_RECALIBRATE)
+    if d > MAX_HEIGHT_M:
+        raise CalibrationError(f"Field 'd' puts the camera {d:.6g} m above the ground (at most {MAX_HEIGHT_M:g} m).",
+                               _HINT_RECALIBRATE)
+
+
 def _check_image_size(value) -> tuple[int, int]:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     ok = (isinstance(value, (list, tuple)) and len(value) == 2
-          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value))
+          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 < v <= MAX_IMAGE_SIDE
+                  for v in value))
     if not ok:
-        raise CalibrationError(f"Field 'image_size' must be [width, height] in whole pixels > 0, not {value!r}.",
+        raise CalibrationError(f"Field 'image_size' must be [width, height] in whole pixels, 1-{MAX_IMAGE_SIDE}, "
+                               f"not {str(value)[:60]}.",
                                _HINT_RECALIBRATE)
     return int(value[0]), int(value[1])
 

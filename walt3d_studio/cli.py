@@ -3,37 +3,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__
+from . import __version__, progress
 from .errors import Cancelled, Walt3DError
-from .jobs import JobContext
 
 
-@contextmanager
 def progress_bar(desc: str, quiet: bool = False, unit: str = "frame"):
-    """A JobContext that draws a tqdm bar on stderr."""
-    if quiet:
-        yield JobContext()
-        return
-    from tqdm import tqdm
-
-    bar = tqdm(desc=desc, unit=unit, dynamic_ncols=True, leave=False, file=sys.stderr)
-
-    def update(done, total, message):
-        if total and bar.total != total:
-            bar.total = total
-        bar.n = done
-        if message:
-            bar.set_postfix_str(message[:40], refresh=False)
-        bar.refresh()
-
-    try:
-        yield JobContext(update)
-    finally:
-        bar.close()
+    """The JobContext for a long step: a tqdm bar on stderr, or JSON lines with `--progress jsonl`."""
+    return progress.progress_context(desc, quiet, unit)
 
 
 def _camera_id(project, name: str | None) -> int:
@@ -56,20 +36,26 @@ def cmd_add_source(args) -> int:
 
     with Project.open(args.project) as p:
         cams = p.cameras()
+        names = {c.name: c.id for c in cams}
         if args.camera:
-            names = {c.name: c.id for c in cams}
             cam_id = names.get(args.camera) or p.add_camera(args.camera, args.tz)
         else:  # the first camera, made on the first import
             cam_id = cams[0].id if cams else p.add_camera("cam1", args.tz)
-        for path in args.paths:
-            start = parse_user_time(args.start, p.camera(cam_id).tz) if args.start else None
-            with progress_bar(f"importing {Path(path).name}", args.quiet) as ctx:
-                src = p.add_source(path, cam_id, ctx=ctx, start=start, fps=args.fps)
-            cam_id = src.camera_id
-            print(f"Added {src.n_frames} frames from {src.path} (capture times from {src.time_origin})")
-            if src.skipped:
-                print(f"  skipped {len(src.skipped)} unreadable: " +
-                      ", ".join(s["name"] for s in src.skipped[:10]) + (" ..." if len(src.skipped) > 10 else ""))
+        made = cam_id not in names.values()
+        try:
+            for path in args.paths:
+                start = parse_user_time(args.start, p.camera(cam_id).tz) if args.start else None
+                with progress_bar(f"importing {Path(path).name}", args.quiet) as ctx:
+                    src = p.add_source(path, cam_id, ctx=ctx, start=start, fps=args.fps)
+                cam_id = src.camera_id
+                print(f"Added {src.n_frames} frames from {src.path} (capture times from {src.time_origin})")
+                if src.skipped:
+                    print(f"  skipped {len(src.skipped)} unreadable: " +
+                          ", ".join(s["name"] for s in src.skipped[:10]) + (" ..." if len(src.skipped) > 10 else ""))
+        except BaseException:
+            if made:  # a camera this command made for nothing is taken back, so a retry starts clean
+                p.remove_camera_if_empty(cam_id)
+            raise
     return 0
 
 
@@ -77,11 +63,15 @@ def cmd_background(args) -> int:
     from .background_job import compute_backgrounds
     from .store import Project
 
+    from .store.runs import recorded_run
+
     with Project.open(args.project) as p:
         cam = _camera_id(p, args.camera)
         hours = None if args.all else args.hours_per_window
-        with progress_bar("median background", args.quiet) as ctx:
+        with recorded_run(p, "background", {"hours_per_window": hours}, {"camera": cam}) as rec, \
+                progress_bar("median background", args.quiet) as ctx:
             keys = compute_backgrounds(p, cam, hours_per_window=hours, ctx=ctx)
+            rec.counts["windows"] = len(keys)
         print(f"Stored {len(keys)} background(s): {', '.join(keys)}")
     return 0
 
@@ -138,7 +128,18 @@ def cmd_info(args) -> int:
         bgs = ", ".join(f"{b['window']} ({b['n_frames']} frames)" for b in c["backgrounds"]) or "none"
         print(f"    backgrounds: {bgs}")
         if c["detections"]:
-            print(f"    detections: {c['detections']}")
+            print(f"    detections: {c['detections']} in {c['tracks']} tracks; {c['mined']} mined, "
+                  f"{c['usable_tracks']} usable tracks")
+            print(f"    human work: {c['labels']} labelled detections, {c['human_keypoints']} with keypoints"
+                  + (f"; {c['orphans']} orphaned edits (walt3d orphans)" if c["orphans"] else ""))
+        if c.get("splits") and any(c["splits"].values()):
+            s = c["splits"]
+            print(f"    splits (tracks): train {s['train']}, val {s['val']}, test {s['test']}")
+        if c["fits"] or c["composites"]:
+            print(f"    3D fits: {c['fits']} tracks; composites: {c['composites']}")
+    if info["runs"]:
+        print("  runs: " + ", ".join(f"{stage} ({r['last']['status']})" for stage, r in info["runs"].items())
+              + " (walt3d runs)")
     return 0
 
 
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"walt3d {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    ap.add_argument("--progress", choices=["bar", "jsonl", "none"], default=None,
+                    help="how long commands report progress: a bar on stderr (default), JSON lines on stdout "
+                         "(one object per line: done, total, message; result or error last), or none")
     sub = ap.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init", help="create a project folder NAME.walt3d")
@@ -197,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="build the demo project from the bundled footage")
     s.add_argument("out", help="folder to create the demo project in")
+    s.add_argument("--project-only", action="store_true",
+                   help="only build the project (import, calibration, backgrounds, mining): seconds, not minutes")
     s.set_defaults(func=cmd_demo)
 
     # Later stages add their subcommands from their own packages (light imports only at this point).
@@ -208,14 +214,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules with a `register(subparsers)` function adding a stage's subcommands.
-STAGE_COMMANDS: list[str] = ["walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
-                              "walt3d_studio.training.cli"]
+STAGE_COMMANDS: list[str] = ["walt3d_studio.project_cli", "walt3d_studio.keypoints.cli", "walt3d_studio.mining.cli", "walt3d_studio.reconstruct.cli",
+                              "walt3d_studio.training.cli", "walt3d_studio.scaleout",
+                              "walt3d_studio.composite.cli", "walt3d_studio.dataset.cli"]
+
+
+def _explain_fault(e: BaseException, project: str | None):
+    from .errors import explain_os_error
+
+    if isinstance(e, sqlite3.DatabaseError):
+        from .store.project import _damaged, explain_db_error, normalise_path
+
+        root = Path(project) if project else Path.cwd()
+        if project and not root.exists():
+            root = normalise_path(root)
+        err = explain_db_error(e, root)
+        if err is None and ("malformed" in str(e) or "not a database" in str(e)):
+            err = _damaged(root, e)
+        return err
+    return explain_os_error(e, None if getattr(e, "filename", None) or not project else Path(project))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    how = args.progress or ("none" if args.quiet else "bar")
+    progress.set_mode("quiet" if how == "none" else how)
     try:
-        return args.func(args)
+        if how == "jsonl":
+            return progress.run_jsonl(args.func, args)
+        with progress.cancel_on_signals():  # Ctrl+C / SIGTERM stop at the next progress report, cleanly
+            return args.func(args)
     except Walt3DError as e:
         if args.debug:
             raise
@@ -223,12 +251,24 @@ def main(argv: list[str] | None = None) -> int:
         if e.hint:
             print(f"  {e.hint}", file=sys.stderr)
         return 2
+    except (OSError, sqlite3.DatabaseError) as e:
+        # A full disk, a read-only place or a damaged database: say what is true, exit 2 (never "restore a
+        # backup" for a disk that is merely full or read-only).
+        err = _explain_fault(e, getattr(args, "project", None))
+        if err is None or args.debug:
+            raise
+        print(f"error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  {err.hint}", file=sys.stderr)
+        return 2
     except Cancelled:
         print("cancelled", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        progress.set_mode("bar")
 
 
 if __name__ == "__main__":

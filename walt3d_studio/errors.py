@@ -31,3 +31,43 @@ class ProjectLockedError(ProjectError):
 
 class Cancelled(Exception):
     """A job was cancelled by the user; not an error, nothing partial is kept."""
+
+
+def explain_os_error(e: BaseException, where=None) -> "Walt3DError | None":
+    """A truthful user message for a write that failed because of the disk, not the project: a full disk or
+    quota, a read-only location, missing permission. None for anything else (a real bug shows its traceback).
+
+    `where` is the folder written to; the message says how much room there is and what to do. Never says the
+    project is damaged: these failures leave it as it was (every write is atomic)."""
+    import errno
+    import os
+    import shutil
+    from pathlib import Path
+
+    code = getattr(e, "errno", None)
+    place = Path(where) if where is not None else (Path(e.filename).parent if getattr(e, "filename", None) else None)
+    at = f" at {place}" if place is not None else ""
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        free = None
+        probe = place
+        while probe is not None and not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if probe is not None:
+            try:
+                free = shutil.disk_usage(probe).free
+            except OSError:
+                pass
+        room = f" ({free / 1e6:.0f} MB free)" if free is not None else ""
+        what = "The disk quota is used up" if code == errno.EDQUOT else "The disk is full"
+        return Walt3DError(f"{what}{at}{room}; the write was not made and the project is unchanged.",
+                           "Free some space on that disk (a few hundred MB at least, more for exports and mining) "
+                           "and run the command again. Nothing needs restoring.")
+    if code == errno.EROFS:
+        return Walt3DError(f"The location{at} is read-only; nothing was written and the project is unchanged.",
+                           "Open the project read-only to look at it, or copy it (or give an output path) on a "
+                           "writable disk to change it. Nothing needs restoring.")
+    if code in (errno.EACCES, errno.EPERM) and isinstance(e, OSError):
+        return Walt3DError(f"No permission for {getattr(e, 'filename', None) or place} ({os.strerror(code)}); "
+                           "nothing was changed.",
+                           "Check the folder's owner and permissions, or choose a folder you may write to.")
+    return None

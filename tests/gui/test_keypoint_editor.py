@@ -412,3 +412,27 @@ def test_works_beside_the_occlusion_review(qtbot, window, kp_project):
     assert ed.detection.id == dets[1]
     qtbot.keyClick(ed.canvas, Qt.Key_Z, Qt.ControlModifier)  # the review's Edit > Undo undoes the swap
     assert ed.detection.id == dets[0] and human(window, dets[0])[0, 0] < 150
+
+
+def test_the_editor_follows_the_window_camera(qtbot, window, editor):
+    """After a camera switch the queue is the new camera's (it used to keep the first camera's)."""
+    from PIL import Image
+
+    ctrl, ed, dets = editor
+    p = window.project
+    folder = window.project.root.parent / "frames2"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(_frame(i)).save(folder / f"cam2_20240502_{10 + i:02d}0000.png")
+    cam2 = p.add_camera("gate", "UTC")
+    p.add_source(folder, cam2)
+    f2 = [int(f) for f in p.frame_table(cam2).ids]
+    other = _add_detection(p, f2[1], (40, 30, 90, 60))
+    window._refresh_cameras(cam2)  # as after File > Add time-lapse to a new camera
+    qtbot.waitUntil(lambda: ed.detection is not None and ed.detection.id == other, timeout=3000)
+    assert ed.queue.camera.currentData() == cam2
+    assert "0 done, 1 to go (of 1)" in ed.status.text()
+    first = window.camera_combo.itemData(0)
+    window.select_camera(first)
+    qtbot.waitUntil(lambda: ed.detection is not None and ed.detection.id == dets[0], timeout=3000)
+    assert ed.queue.camera.currentData() == first and "(of 4)" in ed.status.text()

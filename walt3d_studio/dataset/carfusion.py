@@ -15,8 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
 from ..errors import BadInputError
 from ..keypoints.schema import load_schema
+from .. import validate as V
+from ..validate import safe_file_part
 from .keypoints_coco import KeypointDataset, KpAnnotation, KpImage
 
 CARFUSION_NAMES = ("Right_Front_wheel", "Left_Front_wheel", "Right_Back_wheel", "Left_Back_wheel",
@@ -52,15 +55,13 @@ def parse_carfusion(text: str, source: str = "<text>", report: CarFusionReport |
         if not raw or raw.startswith("#"):
             continue
         parts = [p.strip() for p in raw.split(",")]
-        try:
+        try:  # finite coordinates, whole-number ids (no 'inf', '1e400' or 2.5)
             if len(parts) != 5:
-                raise ValueError
-            x, y = float(parts[0]), float(parts[1])
-            kp, inst, vis = (int(float(p)) for p in parts[2:])
-            if not (np.isfinite(x) and np.isfinite(y)):
-                raise ValueError
-        except ValueError:
-            report.issues.append((source, n, raw, "not 'x,y,kp_id,instance,visibility'; line left out"))
+                raise V.Invalid(f"{len(parts)} values")
+            x, y = V.number_text(parts[0], "x"), V.number_text(parts[1], "y")
+            kp, inst, vis = (V.integer_text(p, what) for p, what in zip(parts[2:], ("kp_id", "instance", "visibility")))
+        except V.Invalid as e:
+            report.issues.append((source, n, raw[:80], f"not 'x,y,kp_id,instance,visibility' ({e}); line left out"))
             continue
         if kp in DROPPED:
             report.dropped[DROPPED[kp]] = report.dropped.get(DROPPED[kp], 0) + 1
@@ -184,9 +185,7 @@ def write_carfusion(ds: KeypointDataset, out_dir: str | os.PathLike) -> list[Pat
     for im in ds.images:
         if im.id not in by_image:
             continue
-        p = out / (Path(im.file_name).stem + ".txt")
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(format_carfusion(by_image[im.id]), encoding="utf-8")
-        os.replace(tmp, p)
+        p = out / (safe_file_part(Path(im.file_name).stem) + ".txt")
+        write_text(p, format_carfusion(by_image[im.id]))
         written.append(p)
     return written

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path, remove_stale, staging_folder
 from ..errors import BadInputError
 from ..keypoints.schema import KeypointSchema, builtin_schemas, load_schema, schema_from_dict
+from .. import validate as V
+from ..validate import path_under, safe_file_part
 
 EXTERNAL_DIR = Path("keypoints") / "external"
 _IMAGE_KEYS = {"id", "file_name", "width", "height", "walt3d"}
@@ -139,24 +142,56 @@ def from_coco(data: dict, source: str = "COCO file") -> KeypointDataset:
                          image_root=(data.get("walt3d") or {}).get("image_root"))
     for im in data["images"]:
         try:
-            ds.images.append(KpImage(int(im["id"]), str(im["file_name"]), im.get("width"), im.get("height"),
-                                     dict(im.get("walt3d") or {}), {k: v for k, v in im.items() if k not in _IMAGE_KEYS}))
-        except (KeyError, TypeError, ValueError):
-            raise BadInputError(f"{source}: an image entry lacks id or file_name: {str(im)[:120]}.",
-                                "Every COCO image needs an id and a file_name.") from None
+            if not isinstance(im, dict) or not isinstance(im.get("file_name"), str):
+                raise V.Invalid("no file_name")
+            size = [None if im.get(k) is None else V.integer(im.get(k), k) for k in ("width", "height")]
+            if any(v is not None and not 0 < v <= 100_000 for v in size):
+                raise V.Invalid(f"size {size} out of range")
+            w3 = im.get("walt3d") or {}
+            if not isinstance(w3, dict):
+                raise V.Invalid("walt3d is not an object")
+            ds.images.append(KpImage(V.integer(im.get("id"), "id"), im["file_name"], size[0], size[1], dict(w3),
+                                     {k: v for k, v in im.items() if k not in _IMAGE_KEYS}))
+        except V.Invalid as e:
+            raise BadInputError(f"{source}: image {str(im.get('id') if isinstance(im, dict) else im)[:40]} is "
+                                f"malformed ({e}). Nothing was imported.",
+                                "Every COCO image needs an integer id, a file_name and whole-pixel width/height.") from None
     image_ids = {im.id for im in ds.images}
     bad_v = []
     for a in data["annotations"]:
+        if not isinstance(a, dict):
+            raise BadInputError(f"{source}: an annotation is not an object ({str(a)[:40]}). Nothing was imported.",
+                                "Every COCO annotation is a JSON object.")
         cat = a.get("category_id")
-        if cat not in schemas:
+        if isinstance(cat, (dict, list)) or cat not in schemas:
             continue
         sch = schemas[cat]
         aid = a.get("id")
         kp = a.get("keypoints")
         if not isinstance(kp, list) or len(kp) != 3 * len(sch):
-            raise BadInputError(f"{source}: annotation {aid} has {len(kp) if isinstance(kp, list) else 'no'} keypoint "
-                                f"values; category {sch.category!r} needs {3 * len(sch)} ({len(sch)} x [x, y, v]).",
+            raise BadInputError(f"{source}: annotation {str(aid)[:40]} has {len(kp) if isinstance(kp, list) else 'no'} "
+                                f"keypoint values; category {sch.category!r} needs {3 * len(sch)} ({len(sch)} x [x, y, v]).",
                                 "Fix or remove that annotation.")
+        try:  # every value up front: integer ids, finite coordinates and box, a detection id that is an integer
+            aid = V.integer(aid, "id")
+            V.integer(a.get("image_id"), "image_id")
+            for v in kp:
+                V.finite(v, "keypoint value")
+            bb = a.get("bbox")
+            if not isinstance(bb, list) or len(bb) != 4 or any(v < 0 for v in [V.finite(c, "bbox") for c in bb][2:]):
+                raise V.Invalid(f"bbox must be [x, y, w, h] with w, h >= 0, not {str(bb)[:40]}")
+            if a.get("area") is not None:
+                V.finite(a.get("area"), "area")
+            V.integer(a.get("iscrowd", 0), "iscrowd")
+            w3 = a.get("walt3d") or {}
+            if not isinstance(w3, dict):
+                raise V.Invalid("walt3d is not an object")
+            for k in ("detection_id", "frame_id"):
+                if w3.get(k) is not None:
+                    V.integer(w3[k], f"walt3d.{k}")
+        except V.Invalid as e:
+            raise BadInputError(f"{source}: annotation {str(aid)[:40]}: {e}. Nothing was imported.",
+                                "Fix or remove that annotation.") from None
         arr = np.asarray(kp, dtype=np.float64).reshape(-1, 3)
         if not np.all(np.isin(arr[:, 2], (0, 1, 2))):
             bad_v.append((aid, sorted({float(v) for v in arr[:, 2] if v not in (0, 1, 2)})))
@@ -180,17 +215,8 @@ def from_coco(data: dict, source: str = "COCO file") -> KeypointDataset:
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, separators=(",", ":"))
 
 
 def write_coco(ds: KeypointDataset, path: str | os.PathLike) -> None:
@@ -200,12 +226,13 @@ def write_coco(ds: KeypointDataset, path: str | os.PathLike) -> None:
 def read_coco(path: str | os.PathLike) -> KeypointDataset:
     path = Path(path).expanduser()
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise BadInputError(f"{path} does not exist.", "Check the path.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadInputError(f"Cannot read {path.name} as JSON: {e}.", "Give a COCO keypoints JSON file.") from None
+        data = V.read_json_file(path, "Give a COCO keypoints JSON file.")
+    except BadInputError as e:
+        if "does not exist" in e.message:
+            raise
+        raise BadInputError(f"Cannot read {path.name} as JSON: {e.message}", e.hint) from None
+    if V.depth(data) > V.MAX_DEPTH:
+        raise BadInputError(f"{path.name} is nested more than {V.MAX_DEPTH} levels deep.", "Give a COCO keypoints JSON file.")
     ds = from_coco(data, source=path.name)
     if ds.image_root is None:
         ds.image_root = str(path.resolve().parent)
@@ -225,10 +252,9 @@ class ExportSummary:
 def _save_image(path: Path, arr: np.ndarray) -> None:
     from PIL import Image
 
-    tmp = path.with_name(path.name + ".tmp")
     fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
-    Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
 
 
 def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "crops",
@@ -236,21 +262,45 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
                      write_images: bool = True, ctx=None) -> ExportSummary:
     """Write the project's human keypoints as COCO keypoints JSON (+ images/ beside it)."""
     from ..jobs import silent
-    from ..keypoints.data import CropSource
     from ..store import keypoints as kstore
 
     if images not in ("crops", "frames"):
         raise BadInputError(f"Unknown image mode {images!r}.", "Use crops or frames.")
     ctx = ctx or silent()
     out_path = Path(out_path).expanduser()
-    img_dir = out_path.parent / "images"
+    final_img_dir = out_path.parent / "images"
+    # Images are built in a folder beside images/ and moved in only once all of them (and the JSON) are done, so
+    # a failure leaves the previous export as it was and no temporary behind.
+    img_dir = staging_folder(final_img_dir) if write_images else final_img_dir
     ds = KeypointDataset(schemas={s.name: s for s in (kstore.resolve_schema(n, project) for n in schemas)},
                          info={"project": project.name, "images": images})
     rows = [r for name in ds.schemas for r in kstore.human_labelled(project, schema=name, camera_id=camera_id)]
     dets = {d.id: d for d in kstore.detections(project, [r.detection_id for r in rows])}
     cams = {c.id: c for c in project.cameras()}
-    if write_images:
-        img_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        _export_rows(project, ds, rows, dets, cams, images, img_dir, write_images, ctx)
+        from_frames = ds.info.pop("_from_frames", 0)
+        json_tmp = out_path.parent / f".{out_path.name}.{img_dir.name}.tmp"
+        write_coco(ds, json_tmp)
+        if write_images:
+            final_img_dir.mkdir(parents=True, exist_ok=True)
+            for f in sorted(img_dir.iterdir()):  # each image replaced atomically; others' images stay
+                path_under(final_img_dir, f.name)
+                os.replace(f, final_img_dir / f.name)
+        os.replace(json_tmp, out_path)
+    except BaseException:
+        remove_stale(out_path)
+        raise
+    finally:
+        if write_images:
+            shutil.rmtree(img_dir, ignore_errors=True)
+    ctx.progress(len(rows), len(rows), "done")
+    return ExportSummary(out_path, len(ds.images), len(ds.annotations), from_frames)
+
+
+def _export_rows(project, ds, rows, dets, cams, images, img_dir, write_images, ctx) -> None:
+    from ..keypoints.data import CropSource
+
     seen_frames: set[int] = set()
     seen_crops: set[int] = set()
     readers: dict[int, object] = {}
@@ -269,7 +319,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
                     if det.id not in seen_crops:
                         seen_crops.add(det.id)
                         if write_images:
-                            _save_image(img_dir / name, crop.image)
+                            _save_image(path_under(img_dir, name), crop.image)
                         h, w = crop.image.shape[:2]
                         ds.images.append(KpImage(det.id, f"images/{name}", w, h,
                                                  {"detection_id": det.id, "frame_id": det.frame_id, "camera": cam.name,
@@ -277,7 +327,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
                     pts[:, :2] = np.where(pts[:, 2:] > 0, crop.to_crop(pts[:, :2]), 0.0)
                     bbox, image_id, seg = crop.box_to_crop(det.box), det.id, None
                 else:
-                    name = f"{cam.name}_{det.frame_id}.jpg"
+                    name = f"{safe_file_part(cam.name)}_{det.frame_id}.jpg"  # never a path, whatever the name
                     if det.frame_id not in seen_frames:
                         seen_frames.add(det.frame_id)
                         if write_images:
@@ -285,7 +335,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
                                 readers[det.camera_id] = project.frame_reader(det.camera_id)
                             reader = readers[det.camera_id]
                             pos = int(np.flatnonzero(reader.table.ids == det.frame_id)[0])
-                            _save_image(img_dir / name, reader.frame(pos))
+                            _save_image(path_under(img_dir, name), reader.frame(pos))
                         ds.images.append(KpImage(det.frame_id, f"images/{name}", cam.width, cam.height,
                                                  {"frame_id": det.frame_id, "camera": cam.name,
                                                   "capture_time": det.capture_time}))
@@ -303,10 +353,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
         finally:
             for rd in readers.values():
                 rd.close()
-        from_frames = src.from_frames
-    write_coco(ds, out_path)
-    ctx.progress(len(rows), len(rows), "done")
-    return ExportSummary(out_path, len(ds.images), len(ds.annotations), from_frames)
+        ds.info["_from_frames"] = src.from_frames
 
 
 @dataclass
@@ -326,6 +373,25 @@ class ImportSummary:
         if self.issues:
             s += f", {len(self.issues)} issue(s) reported"
         return s
+
+
+_FAMILIES = {"vehicle": {"vehicle", "car", "truck", "bus", "van"}, "person": {"person", "pedestrian", "people"}}
+
+
+def _family(names) -> str | None:
+    for fam, words in _FAMILIES.items():
+        if any(str(n).lower() in words for n in names):
+            return fam
+    return None
+
+
+def _fits(schema: KeypointSchema, detection_category: str | None) -> bool:
+    """Whether a schema's keypoints may be stored on a detection of this class (vehicle points never on a
+    person or an 'other'); a custom schema of a class we cannot tell is allowed."""
+    if detection_category is not None and schema.applies_to(detection_category):
+        return True
+    fam = _family([schema.category, *getattr(schema, "detection_categories", ())])
+    return fam is None or _family([detection_category or "other"]) == fam
 
 
 def _frame_points(images: dict[int, KpImage], a: KpAnnotation) -> np.ndarray:
@@ -369,6 +435,11 @@ def import_keypoints(project, path: str | os.PathLike | None = None, *, dataset:
         chunk = ids[k:k + 500]
         frames.update(project.conn.execute(f"SELECT id, frame_id FROM detections WHERE id IN ({','.join('?' * len(chunk))})",
                                            chunk).fetchall())
+    categories = {}
+    for k in range(0, len(ids), 500):
+        chunk = ids[k:k + 500]
+        categories.update(project.conn.execute(
+            f"SELECT id, category FROM detections WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
     to_write, external = [], []
     images = {im.id: im for im in dataset.images}
     for a in dataset.annotations:
@@ -376,6 +447,11 @@ def import_keypoints(project, path: str | os.PathLike | None = None, *, dataset:
         if isinstance(det_id, int) and det_id in frames and frames[det_id] == a.extra.get("frame_id", frames[det_id]):
             pts = _frame_points(images, a)
             sch = dataset.schemas[a.schema]
+            cat = categories.get(det_id)
+            if not _fits(sch, cat):  # vehicle points on a person (or 'other') are not stored
+                summary.issues.append(f"annotation {a.id}: {sch.name} keypoints ({sch.category}) for detection "
+                                      f"{det_id}, which is a {cat!r}; not stored")
+                continue
             cur = kstore.human_keypoints(project, det_id, schema=sch)
             if cur is not None and np.array_equal(cur.points, pts):
                 summary.unchanged += 1

@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--camera", help="camera name to show (default: the first)")
     ap.add_argument("--background", action="store_true", help="show the median background instead of the frame")
     ap.add_argument("--size", default="1280x820", help="window size WxH (default 1280x820)")
+    ap.add_argument("--panel", choices=("composites",), help="open this panel large (with --screenshot: show it)")
     return ap
 
 
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             win.timeline.set_position(args.frame)
             if args.background:
                 win.set_show_background(True)
+            if args.panel == "composites":
+                from .composites import show_composites
+
+                show_composites(win)
     if headless:
         return _screenshot(app, win, args.screenshot) if ok else 2
     return app.exec()

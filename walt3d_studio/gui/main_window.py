@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QUndoStack
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QVBoxLayout,
                                QWidget)
 
@@ -29,6 +29,8 @@ HOURS_CHOICES = ["1 hour per window", "2 hours per window", "3 hours per window"
 
 
 class MainWindow(QMainWindow):
+    camera_changed = Signal(object)  # the camera shown (id or None): panels that work per camera follow it
+
     def __init__(self, settings: QSettings | None = None, remember_recent: bool = True):
         super().__init__()
         self.settings = settings or QSettings()
@@ -76,18 +78,22 @@ class MainWindow(QMainWindow):
 
     def _install_panels(self):
         """The review and keypoint panels add their docks, menus and keys through this window's attributes."""
+        from .jobs_panel import install_process_jobs
         from .help import install_help
+        from .composites import install_composites
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
         from .status import install_save_indicator
         from .theme import install_theme
         from .tools import install_tool_keys
 
+        install_process_jobs(self)  # first: the panels ask it which camera a child job locks
         install_review(self)
         install_keypoint_editor(self)
         install_theme(self)
         install_tool_keys(self)
         install_save_indicator(self)
+        install_composites(self)
         install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building
@@ -243,6 +249,18 @@ class MainWindow(QMainWindow):
             job.finished.connect(on_done)
         return job
 
+    def run_process_job(self, args: list[str], title: str, camera_id: int | None = None, on_success=None,
+                        on_done=None, on_end=None):
+        """Run `walt3d ARGS` as a child process (long work: see gui/process_jobs.py); locks `camera_id`."""
+        from .process_jobs import run_process_job
+
+        return run_process_job(self, args, title, camera_id, on_success, on_done, on_end)
+
+    def lock_reason(self, camera_id: int | None) -> str | None:
+        """Why edits on this camera are refused now (a child job writes it), or None."""
+        jobs = getattr(self, "process_jobs", None)
+        return jobs.lock_reason(camera_id) if jobs is not None else None
+
     def can_write(self, need_project: bool = True) -> bool:
         """Whether a user action may write now; if not, say why. A running job is the project's only writer."""
         if need_project and self.project is None:
@@ -262,6 +280,10 @@ class MainWindow(QMainWindow):
         """Open the new project first: if that fails, the current one stays open and untouched."""
         if not self.can_write(need_project=False):
             return False
+        if self.project is not None and self.process_jobs.busy:
+            show_error(self, BadInputError("A job is still running on this project.",
+                                           "Wait for it or cancel it in View > Jobs (Ctrl+J), then switch."))
+            return False
         try:
             project = make()
         except Walt3DError as e:
@@ -278,6 +300,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         self.jobs.cancel_all()
+        self.process_jobs.cancel_all()  # children stop cleanly; what they had not stored is dropped
         self.undo_stack.clear()  # the edits were of this project
         if self.calibration_tool is not None:
             self.calibration_tool.close_tool()
@@ -330,6 +353,7 @@ class MainWindow(QMainWindow):
         tz = self.project.camera(camera_id).tz if camera_id is not None else "UTC"
         self.timeline.set_table(self.reader.table if self.reader else None, tz, keep)
         self._update_actions()
+        self.camera_changed.emit(camera_id)
 
     @property
     def reader(self):

@@ -101,10 +101,15 @@ def cmd_train(args) -> int:
     config = {"epochs": args.epochs, "arch": args.arch, "input_size": args.input_size, "batch_size": args.batch_size,
               "lr": args.lr, "val_fraction": args.val_fraction, "seed": args.seed,
               "schemas": ["vehicle12", "person17"] if args.with_person else ["vehicle12"]}
+    from ..store.runs import recorded_run
+
+    settings = dict(config, init=args.init, out=args.out, device=args.device, external=not args.no_external)
     with Project.open(args.project) as p:
-        with progress_bar("training keypoints", args.quiet) as ctx:
+        with recorded_run(p, "keypoints-train", settings) as rec, progress_bar("training keypoints", args.quiet) as ctx:
             r = train_job(p, out=args.out, init=args.init, config=config, device=args.device,
                           include_external=not args.no_external, ctx=ctx)
+            rec.counts.update(train=r.n_train, val=r.n_val)
+            rec.message = f"{r.model_version} saved to {r.path}"
     print(f"Trained {r.model_version} on {r.n_train} object(s) in {r.seconds:.0f} s; saved {r.path}")
     print(f"  held-out ({r.n_val}): {r.pck_val.summary() if r.pck_val else 'none (too few tracks)'}")
     print(f"  training:      {r.pck_train.summary()}")
@@ -116,10 +121,17 @@ def cmd_predict(args) -> int:
     from ..store import Project
     from .train import predict_job
 
+    from ..store.runs import recorded_run
+
     with Project.open(args.project) as p:
-        with progress_bar("predicting keypoints", args.quiet) as ctx:
-            n = predict_job(p, args.model, camera_id=_camera_id(p, args.camera), redo=args.redo,
+        cam = _camera_id(p, args.camera)
+        settings = {"model": str(args.model), "redo": args.redo, "min_confidence": args.min_confidence,
+                    "device": args.device}
+        with recorded_run(p, "keypoints-predict", settings, {"camera": cam} if cam is not None else {}) as rec, \
+                progress_bar("predicting keypoints", args.quiet) as ctx:
+            n = predict_job(p, args.model, camera_id=cam, redo=args.redo,
                             min_confidence=args.min_confidence, device=args.device, ctx=ctx)
+            rec.counts["stored"] = n
     print(f"Stored keypoint proposals for {n} object(s)")
     return 0
 

@@ -54,9 +54,10 @@ def write_crop(path: str | Path, rgba: np.ndarray, x0: float, y0: float, scale: 
     info.add_text(CROP_KEY, json.dumps({"x0": x0, "y0": y0, "scale": scale}))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(np.ascontiguousarray(rgba)).save(tmp, format="PNG", pnginfo=info)
-    os.replace(tmp, path)
+    from ..atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(rgba)).save(tmp, format="PNG", pnginfo=info)
 
 
 def read_crop(path: str | Path, box=None) -> Crop | None:

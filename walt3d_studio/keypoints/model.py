@@ -240,8 +240,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             data = f.read()
         ck = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and format errors all mean: not a checkpoint we can read safely
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BadInputError(f"{path.name} is not a WALT3D keypoint checkpoint ({first[:200]}).", hint) from None
+        from ..validate import torch_load_problem
+
+        raise BadInputError(f"{path.name} is not a WALT3D keypoint checkpoint ({torch_load_problem(e)}).",
+                            hint) from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise BadInputError(f"{path.name} is a torch file but not a WALT3D keypoint checkpoint.", hint)
     if int(ck.get("version", 0)) > FORMAT_VERSION:

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError
+from ..resources import ROOT as RESOURCES
 
 FORMAT = "walt3d-keypoint-schema"
 FORMAT_VERSION = 1
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "resources" / "keypoints"
+SCHEMA_DIR = RESOURCES / "keypoints"
 
 
 @dataclass(frozen=True)

@@ -257,9 +257,10 @@ def train_classifier(project, *, seed: int = 0, epochs: int | None = None, apply
     dest = project.root / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     meta = {"version": model.version, "arch": ARCH, "patch": PATCH, "cues": list(CUE_NAMES)}
-    tmp = dest.with_name(dest.name + ".tmp")
-    torch.save({"state_dict": model.net.state_dict(), "meta": meta}, tmp)
-    tmp.replace(dest)
+    from ..atomic import atomic_path
+
+    with atomic_path(dest) as tmp:
+        torch.save({"state_dict": model.net.state_dict(), "meta": meta}, tmp)
     rep.path = str(rel)
     metrics = {k: v for k, v in asdict(rep).items() if k not in ("path", "version", "applied")}
     add_classifier(project, model.version, str(rel), metrics, {"seed": seed, "epochs": rep.epochs, **meta})
@@ -282,7 +283,9 @@ def load_active_model(project) -> OcclusionModel | None:
         net = _net(len(obj["meta"]["cues"]))
         net.load_state_dict(obj["state_dict"])
     except Exception as e:
-        raise BadInputError(f"The occlusion classifier {row['version']} cannot be loaded ({type(e).__name__}: {e}).",
+        from ..validate import torch_load_problem
+
+        raise BadInputError(f"The occlusion classifier {row['version']} cannot be loaded ({torch_load_problem(e)}).",
                             "Train it again: walt3d classifier train PROJECT.") from None
     return OcclusionModel(net, row["version"])
 

@@ -19,7 +19,10 @@ def register(sub) -> None:
                         "area_tolerance, area_window, min_mined_frames")
     s.add_argument("--start", help="first capture time to mine (ISO 8601, camera local time)")
     s.add_argument("--end", help="mine frames captured before this time (ISO 8601, camera local time)")
-    s.add_argument("--replace", action="store_true", help="mine frames again, dropping their earlier detections")
+    s.add_argument("--replace", action="store_true", help="mine frames again, replacing their earlier detections "
+                   "(human edits carry over to the matching new detections; the rest are kept as orphans)")
+    s.add_argument("--dry-run", action="store_true", help="mine without storing anything and report what --replace "
+                   "would carry over and what would become orphans")
     s.add_argument("--no-crops", action="store_true", help="do not write crops of mined objects")
     s.add_argument("--no-classifier", action="store_true", help="ignore a trained classifier (the rule decides)")
     s.add_argument("--shard-out", metavar="DIR", help="write results to DIR (project opened read-only) for a "
@@ -118,17 +121,29 @@ def cmd_mine(args) -> int:
     settings = MineSettings(rule=rule, detector=detector, weights=args.weights, import_path=args.import_detections,
                             detector_options=_options(args.option), crops=not args.no_crops,
                             use_classifier=not args.no_classifier, workers=args.workers)
-    with Project.open(args.project, readonly=bool(args.shard_out)) as p:
+    with Project.open(args.project, readonly=bool(args.shard_out or args.dry_run)) as p:
         cam = _camera_id(p, args.camera)
         tz = p.camera(cam).tz
         start = parse_user_time(args.start, tz) if args.start else None
         end = parse_user_time(args.end, tz) if args.end else None
         with progress_bar(f"mining {p.camera(cam).name}", args.quiet) as ctx:
+            if args.dry_run:
+                from .mine import preview_replace
+
+                stake, plan, res = preview_replace(p, cam, settings, start=start, end=end, ctx=ctx)
+                print(f"Dry run (nothing stored): {len(res.frame_ids)} frames would get {len(res.detections)} "
+                      f"detections, replacing {stake.detections} with {stake.describe()}.")
+                print(f"With --replace, human edits {plan.describe()}.")
+                return 0
             if args.shard_out:
                 from pathlib import Path
 
                 res = mine_shard(p, cam, settings, start=start, end=end, out_dir=Path(args.shard_out), ctx=ctx,
                                  write=True)
+                from ..progress import set_result
+
+                set_result(shard=str(Path(args.shard_out).resolve()), camera_id=cam, frames=len(res.frame_ids),
+                           detections=len(res.detections))
                 print(f"Wrote shard {args.shard_out}: {len(res.frame_ids)} frames, {len(res.detections)} detections. "
                       f"Import it with: walt3d mine {args.project} --merge {args.shard_out}")
                 return 0
@@ -155,9 +170,15 @@ def cmd_classifier_train(args) -> int:
     from ..store import Project
     from .classifier import train_classifier
 
+    from ..store.runs import recorded_run
+
     with Project.open(args.project) as p:
-        with progress_bar("occlusion classifier", args.quiet) as ctx:
+        settings = {"seed": args.seed, "epochs": args.epochs, "apply": not args.no_apply}
+        with recorded_run(p, "classifier-train", settings) as rec, \
+                progress_bar("occlusion classifier", args.quiet) as ctx:
             rep = train_classifier(p, seed=args.seed, epochs=args.epochs, apply=not args.no_apply, ctx=ctx)
+            rec.counts.update(train=rep.n_train, val=rep.n_val, applied=rep.applied)
+            rec.message = rep.summary()
     print(rep.summary())
     if rep.applied:
         print(f"Stored predictions for {rep.applied} detections (model {rep.version}).")
@@ -169,10 +190,14 @@ def cmd_classifier_apply(args) -> int:
     from ..store import Project
     from .classifier import apply_classifier
 
+    from ..store.runs import recorded_run
+
     with Project.open(args.project) as p:
         cam = p.camera(args.camera).id if args.camera else None
-        with progress_bar("classifying", args.quiet) as ctx:
+        with recorded_run(p, "classifier-apply", {}, {"camera": cam} if cam else {}) as rec, \
+                progress_bar("classifying", args.quiet) as ctx:
             n = apply_classifier(p, cam, ctx=ctx)
+            rec.counts["judged"] = n
     print(f"Stored predictions for {n} detections.")
     return 0
 

@@ -2,12 +2,12 @@
 classifier later marks unoccluded, so that later stages never decode video."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..atomic import write_bytes
 from ..jobs import JobContext, silent
 from .detection import Detection, decode_rle, rgba_crop
 
@@ -17,10 +17,7 @@ def write_png_rgba(path: Path, rgba: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise OSError(f"could not encode {path.name}")
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    write_bytes(path, buf.tobytes())
 
 
 def read_png_rgba(path: Path) -> np.ndarray:

@@ -14,12 +14,11 @@ camera does not have, a mask of the wrong size or a malformed box is a BadInputE
 """
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .. import validate as V
 from ..errors import BadInputError
 from .detection import Detection, FrameInfo, decode_rle
 from .registry import RunInfo
@@ -87,19 +86,15 @@ class ImportedDetections:
 
     # -- COCO --------------------------------------------------------------------------------------
     def _read_coco(self, text: str) -> None:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise BadInputError(f"{self.path.name} is not valid JSON (line {e.lineno}: {e.msg}).",
-                                "Give a COCO results JSON or a MOT txt file.") from None
+        data = V.load_json(text, self.path.name, "Give a COCO results JSON or a MOT txt file.")
         images, cats = {}, {}
         if isinstance(data, dict):
             anns = data.get("annotations")
             if not isinstance(anns, list):
                 raise BadInputError(f"{self.path.name} has no 'annotations' list.",
                                     "Give a COCO results list or a COCO dataset with annotations.")
-            images = {im.get("id"): im for im in data.get("images", []) if isinstance(im, dict)}
-            cats = {c.get("id"): c.get("name") for c in data.get("categories", []) if isinstance(c, dict)}
+            images = {_key(im.get("id")): im for im in _list(data.get("images")) if isinstance(im, dict)}
+            cats = {_key(c.get("id")): c.get("name") for c in _list(data.get("categories")) if isinstance(c, dict)}
         elif isinstance(data, list):
             anns = data
         else:
@@ -113,8 +108,20 @@ class ImportedDetections:
                 bad_box.append(f"#{n} (no image_id)")
                 continue
             ref = a["image_id"]
+            try:  # every field checked before use: ids are integers or names, scores finite within 0..1
+                if not isinstance(ref, str):
+                    ref = V.integer(ref, "image_id")
+                score = V.score(a.get("score"), "score")
+                cid = a.get("category_id")
+                if cid is not None and not isinstance(cid, str):
+                    cid = V.integer(cid, "category_id")
+                if not isinstance(a.get("category", ""), (str, type(None))):
+                    raise V.Invalid("category must be a name")
+            except V.Invalid as e:
+                bad_box.append(f"#{n} ({e})")
+                continue
             im = images.get(ref)
-            if im is not None and im.get("file_name"):
+            if im is not None and isinstance(im.get("file_name"), str) and im.get("file_name"):
                 fid = self._frame_by_name(str(im["file_name"]))
                 shown = im["file_name"]
             elif isinstance(ref, str) and not ref.isdigit():
@@ -124,12 +131,11 @@ class ImportedDetections:
             if fid is None:
                 missing.append(shown)
                 continue
-            score = a.get("score", 1.0)
-            score = 1.0 if score is None else float(score)
             if score < self.min_score:
                 continue
-            cid = a.get("category_id")
-            category = category_of(cats[cid]) if cid in cats else COCO_IDS.get(cid, category_of(a.get("category")))
+            name = cats.get(cid)
+            category = (category_of(name if isinstance(name, str) else None) if cid in cats
+                        else COCO_IDS.get(cid, category_of(a.get("category"))))
             det, problem = self._coco_detection(a, category, score)
             if problem == "size":
                 bad_size.append(f"#{n}")
@@ -158,23 +164,34 @@ class ImportedDetections:
             try:
                 if isinstance(seg, dict):
                     size = seg.get("size")
-                    if list(size) != [self.H, self.W]:
+                    if not isinstance(size, list) or size != [self.H, self.W]:
                         return None, "size"
+                    counts = seg.get("counts")
+                    if not isinstance(counts, (str, list)) or (isinstance(counts, list) and (
+                            not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
+                            or sum(counts) != self.H * self.W)):
+                        return None, "RLE counts do not cover the image"
                     mask = decode_rle(seg)
                 elif isinstance(seg, list):
                     from pycocotools import mask as mask_util
 
-                    polys = [p for p in seg if isinstance(p, list) and len(p) >= 6]
-                    if not polys:
-                        return None, "empty polygon"
+                    polys = [p for p in seg if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0]
+                    if not polys or len(polys) != len(seg):
+                        return None, "polygon not a list of x, y pairs (at least 3 points)"
+                    for p in polys:
+                        for v in p:
+                            V.finite(v, "polygon coordinate")
                     arr = np.concatenate([np.asarray(p, float) for p in polys])
-                    if arr.size and (arr[0::2].max() > self.W + 1 or arr[1::2].max() > self.H + 1):
+                    if arr.size and (arr[0::2].max() > self.W + 1 or arr[1::2].max() > self.H + 1
+                                     or arr.min() < -1):
                         return None, "size"
                     mask = mask_util.decode(mask_util.merge(mask_util.frPyObjects(polys, self.H, self.W))).astype(bool)
                 else:
                     return None, "segmentation neither RLE nor polygons"
             except BadInputError:
                 raise
+            except V.Invalid as e:
+                return None, str(e)
             except Exception as e:
                 return None, f"unreadable mask: {type(e).__name__}"
             if mask.shape != (self.H, self.W):
@@ -182,10 +199,11 @@ class ImportedDetections:
             det = Detection.from_full_mask(mask, category, score)
             if det is not None:
                 return det, None
-        box = a.get("bbox")
-        if not _good_box(box):
-            return None, "bad bbox"
-        return Detection(category, score, tuple(float(v) for v in box)), None
+        try:
+            box = V.box(a.get("bbox"))
+        except V.Invalid as e:
+            return None, str(e)
+        return Detection(category, score, box), None
 
     # -- MOT ---------------------------------------------------------------------------------------
     def _read_mot(self, text: str) -> None:
@@ -197,22 +215,22 @@ class ImportedDetections:
             if not line or line.startswith("#"):
                 continue
             parts = line.replace(",", " ").split()
-            try:
-                vals = [float(v) for v in parts[:7]]
-                frame, _tid, x, y, w, h = vals[:6]
-            except ValueError:
-                bad.append(f"line {n}")
+            try:  # frame and id whole numbers, box and confidence finite
+                if len(parts) < 6:
+                    raise V.Invalid("fewer than 6 values")
+                frame = V.integer_text(parts[0], "frame")
+                V.integer_text(parts[1], "id")
+                x, y, w, h = V.box([V.number_text(v, "box value") for v in parts[2:6]], "box")
+                conf = V.number_text(parts[6], "conf") if len(parts) > 6 else -1.0
+            except V.Invalid as e:
+                bad.append(f"line {n} ({e})")
                 continue
-            if len(vals) < 6 or not _good_box([x, y, w, h]):
-                bad.append(f"line {n}")
-                continue
-            conf = vals[6] if len(vals) > 6 else -1.0
             score = 1.0 if conf < 0 else min(1.0, conf)
             if score < self.min_score:
                 continue
-            fid = self._frame_by_index(int(frame), base)
+            fid = self._frame_by_index(frame, base)
             if fid is None:
-                missing.append(f"frame {int(frame)}")
+                missing.append(f"frame {frame}")
                 continue
             by_frame.setdefault(fid, []).append(Detection(self.mot_category, score, (x, y, w, h)))
         if bad:
@@ -224,9 +242,15 @@ class ImportedDetections:
         self.by_frame = by_frame
 
 
-def _good_box(box) -> bool:
+def _key(v):
+    """A COCO id as a dict key: integers (not bools or 1.5) and names; anything else matches nothing."""
+    if isinstance(v, str):
+        return v
     try:
-        x, y, w, h = (float(v) for v in box)
-    except (TypeError, ValueError):
-        return False
-    return all(math.isfinite(v) for v in (x, y, w, h)) and w > 0 and h > 0
+        return V.integer(v)
+    except V.Invalid:
+        return ("invalid", repr(v)[:40])
+
+
+def _list(v) -> list:
+    return v if isinstance(v, list) else []

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import remove_stale, staging_folder, swap_in
 from ..errors import BadInputError
 from ..jobs import JobContext, silent
 
@@ -51,11 +52,12 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
         "SELECT detection_id, who FROM labels WHERE id IN (SELECT MAX(id) FROM labels WHERE kind = 'occlusion' "
         "AND detection_id IS NOT NULL GROUP BY detection_id)")}
     crops_dir = path.with_name(path.stem + "_crops")
-    tmp_dir = crops_dir.with_name(crops_dir.name + ".tmp")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
+    # The whole export (crops and JSON) is built beside the target and swapped in at the end: a failure (full
+    # disk, a kill) leaves the previous export whole and no temporary behind (stale ones are cleared first).
+    tmp_dir = staging_folder(crops_dir)
     images, anns = [], []
     try:
+        remove_stale(path)
         for n, i in enumerate(np.flatnonzero(keep), 1):
             did = int(t.id[i])
             cam, W, H, src = frames[int(t.frame_id[i])]
@@ -84,13 +86,14 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
                "categories": [{"id": i, "name": n, "supercategory": "object"} for n, i in CATEGORY_IDS.items()],
                "occlusion_labels": {"U": "unoccluded", "O": "occluded", "X": "not an object"},
                "images": images, "annotations": anns}
-        shutil.rmtree(crops_dir, ignore_errors=True)
-        os.replace(tmp_dir, crops_dir)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(doc))
-        os.replace(tmp, path)
+        json_tmp = tmp_dir / ".labels.json"
+        json_tmp.write_text(json.dumps(doc))
+        final_json = tmp_dir.with_name(f".{path.name}.{tmp_dir.name}.tmp")
+        os.replace(json_tmp, final_json)  # beside the target; swapped in with the crops
+        swap_in([(tmp_dir, crops_dir), (final_json, path)])
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        remove_stale(path)
         raise
     return len(anns)
 
@@ -101,11 +104,16 @@ def import_labels(project, path, who: str = "import"):
     from .detection import box_iou
 
     path = Path(path)
+    from .. import validate as V
+
+    hint = "Give a file written by `walt3d labels export`."
+    doc = V.read_json_file(path, hint)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        images = {im["id"]: im for im in doc["images"]}
+        images = {V.integer(im["id"], "image id"): im for im in doc["images"]}
         anns = doc["annotations"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        if not isinstance(anns, list):
+            raise TypeError("annotations is not a list")
+    except (V.Invalid, KeyError, TypeError) as e:
         raise BadInputError(f"{path.name} is not an occlusion-label dataset ({type(e).__name__}: {e}).",
                             "Give a file written by `walt3d labels export`.") from None
     cams = {c.name: c.id for c in project.cameras()}
@@ -116,17 +124,22 @@ def import_labels(project, path, who: str = "import"):
     wanted: dict[int, str] = {}
     unmatched = 0
     for a in anns:
-        try:
+        try:  # every field checked before anything is stored
             value = a["occlusion_label"]
-            w = images[a["image_id"]]["walt3d"]
-            key = (cams.get(w["camera"]), w["source"], int(w["source_index"]))
-            box = np.asarray(w["frame_box"], float)
+            w = images[V.integer(a["image_id"], "image_id")]["walt3d"]
+            if not isinstance(w["camera"], str) or not isinstance(w["source"], str):
+                raise TypeError("camera and source must be names")
+            key = (cams.get(w["camera"]), w["source"], V.integer(w["source_index"], "source_index"))
+            box = np.asarray(V.box(w["frame_box"], "frame_box"), float)
+            if not isinstance(value, (str, type(None))):
+                raise TypeError("occlusion_label must be U, O or X")
         except (KeyError, TypeError, ValueError) as e:
             raise BadInputError(f"{path.name}: annotation {a.get('id', '?') if isinstance(a, dict) else '?'} lacks "
                                 f"the walt3d fields ({e}). Nothing was imported.",
                                 "Give a file written by `walt3d labels export`.") from None
         if value not in LABELS:
-            raise BadInputError(f"{path.name}: annotation {a.get('id')} has label {value!r}. Nothing was imported.",
+            raise BadInputError(f"{path.name}: annotation {str(a.get('id'))[:40]} has label {str(value)[:20]!r}. "
+                                "Nothing was imported.",
                                 "Labels are U, O or X.")
         fid = frame_of.get(key)
         if fid is None:

@@ -31,8 +31,10 @@ def load_state_dict(path) -> tuple[dict, list | None]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
+        from ..validate import torch_load_problem
+
         raise BadInputError(f"{path.name} is not a PyTorch checkpoint that can be loaded safely "
-                            f"({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}).", _HINT) from None
+                            f"({torch_load_problem(e)}).", _HINT) from None
     cats = None
     if isinstance(obj, dict):
         cats = obj.get("categories") if isinstance(obj.get("categories"), (list, tuple)) else None

@@ -40,8 +40,15 @@ def merge_shard(project, shard_dir: Path, replace: bool = False):
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(res.crop_dir, dest, dirs_exist_ok=True)
         res.crop_root, res.crop_dir = project.root / "arrays", dest
+    from ..store.runs import recorded_run
+
+    shard = {"camera": res.camera_id, "frames": len(res.frame_ids), "from": str(shard_dir)}
     try:
-        return merge_results(project, res, replace=replace)
+        with recorded_run(project, "mine-merge", res.settings, shard) as rec:
+            report = merge_results(project, res, replace=replace)
+            rec.counts.update(report.counts())
+            rec.message = report.summary()
+        return report
     except BaseException:
         if fresh is not None:
             shutil.rmtree(fresh, ignore_errors=True)
@@ -59,24 +66,27 @@ def merge_results(project, res: ShardResults, replace: bool = False):
     if stray:
         raise BadInputError(f"These results are for frames camera {cam.name!r} does not have (e.g. frame {stray[0]}).",
                             "Merge a shard into the project (and camera) it was mined from.")
+    from ..store.carry_over import carry_over, drop_empty_orphans, plan
+
     old_crops: list[str] = []
     now = time.time()
     with project.transaction() as c:
         replaced = 0
+        old_ids: list[int] = []
+        old_tracks: set[int] = set()
+        orphans_before = c.execute("SELECT COALESCE(MAX(id), 0) FROM orphans").fetchone()[0]
         if replace:
             for chunk in _chunks(res.frame_ids, 500):
                 marks = ",".join("?" * len(chunk))
-                rows = c.execute(f"SELECT id, track_id, crop_path FROM detections WHERE frame_id IN ({marks})",
-                                 chunk).fetchall()
-                old_crops += [r[2] for r in rows if r[2]]
-                touched = {r[1] for r in rows if r[1] is not None}
-                c.execute(f"DELETE FROM detections WHERE frame_id IN ({marks})", chunk)
-                replaced += len(rows)
-                for tchunk in _chunks(sorted(touched), 500):
-                    tm = ",".join("?" * len(tchunk))
-                    c.execute(f"DELETE FROM tracks WHERE id IN ({tm}) AND NOT EXISTS "
-                              f"(SELECT 1 FROM detections d WHERE d.track_id = tracks.id)", tchunk)
-                    refresh_tracks(c, tchunk)
+                cur = c.execute(f"SELECT id, track_id, crop_path FROM detections WHERE frame_id IN ({marks})", chunk)
+                for r in cur.fetchall():
+                    row = dict(zip([d[0] for d in cur.description], r))
+                    old_ids.append(row["id"])
+                    if row["crop_path"]:
+                        old_crops.append(row["crop_path"])
+                    if row["track_id"] is not None:
+                        old_tracks.add(row["track_id"])
+            replaced = len(old_ids)
         t_base = c.execute("SELECT COALESCE(MAX(id), 0) FROM tracks").fetchone()[0]
         d_base = c.execute("SELECT COALESCE(MAX(id), 0) FROM detections").fetchone()[0]
         track_ids: dict[str, int] = {}
@@ -112,6 +122,20 @@ def merge_results(project, res: ShardResults, replace: bool = False):
                       "mask_rle, crop_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", det_rows)
         c.executemany("INSERT INTO verdicts (detection_id, verdict, decided_by, p_unoccluded, model_version, "
                       "reasons_json, rule_verdict) VALUES (?, ?, ?, ?, ?, ?, ?)", verdict_rows)
+        carry = None
+        if replace:
+            new = [{"id": d_base + 1 + i, "frame_id": r["frame_id"], "track_id": track_ids[r["track"]],
+                    "category": r["category"], "box": r["box"], "rle": r["rle"]} for i, r in enumerate(res.detections)]
+            carry = plan(c, res.frame_ids, new)
+            carry_over(c, carry)  # human rows move to their matches; the delete below orphans the rest
+            for chunk in _chunks(old_ids, 500):
+                c.execute(f"DELETE FROM detections WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            for tchunk in _chunks(sorted(old_tracks), 500):
+                tm = ",".join("?" * len(tchunk))
+                c.execute(f"DELETE FROM tracks WHERE id IN ({tm}) AND NOT EXISTS "
+                          f"(SELECT 1 FROM detections d WHERE d.track_id = tracks.id)", tchunk)
+            refresh_tracks(c, old_tracks)  # the ones that keep detections outside these frames
+            drop_empty_orphans(c, orphans_before)
         refresh_tracks(c, track_ids.values())
         min_mined = res.settings.get("rule", {}).get("min_mined_frames", 3)
         usable = 0
@@ -132,27 +156,22 @@ def merge_results(project, res: ShardResults, replace: bool = False):
             pass
     mined = sum(r["verdict"] == "unoccluded" for r in res.detections)
     return MineReport(cam.id, len(res.frame_ids), len(res.detections), len(track_ids), mined, usable, res.seconds,
-                      res.detector, replaced)
+                      res.detector, replaced, carry.to_dict() if carry is not None else None)
 
 
 def check_not_mined(project, frame_ids, replace: bool) -> None:
+    """Refuse to mine frames again without `replace`, saying what a re-run would touch."""
     if replace:
         return
-    from ..store.detections import _chunks
+    from ..store.carry_over import at_stake
 
-    n_det = n_lab = 0
-    for chunk in _chunks(frame_ids, 500):
-        marks = ",".join("?" * len(chunk))
-        n_det += project.conn.execute(f"SELECT COUNT(*) FROM detections WHERE frame_id IN ({marks})",
-                                      chunk).fetchone()[0]
-        n_lab += project.conn.execute(
-            f"SELECT COUNT(*) FROM labels l JOIN detections d ON d.id = l.detection_id WHERE d.frame_id IN ({marks})",
-            chunk).fetchone()[0]
-    if n_det:
-        lab = f" and {n_lab} human label edits" if n_lab else ""
-        raise BadInputError(f"These frames are already mined ({n_det} detections{lab}).",
-                            "Mine them again with --replace (this drops those detections" +
-                            (" and their labels" if n_lab else "") + "), or choose another time range.")
+    s = at_stake(project.conn, frame_ids)
+    if s.detections:
+        raise BadInputError(
+            f"These frames are already mined ({s.detections} detections in {s.tracks} tracks, with {s.describe()}).",
+            "Mine them again with --replace: each human edit is carried over to the matching new detection and "
+            "those without a match are kept as orphans (`walt3d orphans PROJECT`); 3D fits are dropped. "
+            "Add --dry-run to see how many would carry over first, or choose another time range.")
 
 
 def write_shard(res: ShardResults, out_dir: Path) -> None:

@@ -14,7 +14,6 @@ Shard files and the merge into SQLite are in `merge.py`.
 """
 from __future__ import annotations
 
-import json
 import queue
 import shutil
 import threading
@@ -66,10 +65,25 @@ class MineReport:
     seconds: float
     detector: str
     replaced: int = 0
+    carry: dict | None = None   # a re-run's human work: {"carried": {...}, "orphaned": {...}} (store.carry_over)
+
+    def counts(self) -> dict:
+        out = {"frames": self.frames, "detections": self.detections, "tracks": self.tracks, "mined": self.mined,
+               "usable_tracks": self.usable_tracks, "replaced": self.replaced}
+        if self.carry is not None:
+            out["carried"] = sum(self.carry["carried"].values())
+            out["orphaned"] = sum(self.carry["orphaned"].values())
+        return out
 
     def summary(self) -> str:
-        return (f"{self.frames} frames: {self.detections} detections in {self.tracks} tracks; {self.mined} mined, "
+        text = (f"{self.frames} frames: {self.detections} detections in {self.tracks} tracks; {self.mined} mined, "
                 f"{self.usable_tracks} usable tracks ({self.detector}, {self.seconds:.1f} s)")
+        if self.carry is not None:
+            c = self.counts()
+            text += f"; human edits carried over: {c['carried']}, kept as orphans: {c['orphaned']}"
+            if c["orphaned"]:
+                text += " (see `walt3d orphans`)"
+        return text
 
 
 # ----------------------------------------------------------------------------------------- the job
@@ -88,7 +102,7 @@ def mine(project, camera_id: int, settings: MineSettings | None = None, *, start
         res = mine_shard(project, camera_id, settings, start=start, end=end, out_dir=project.root / "arrays",
                          ctx=ctx, on_started=lambda: jobs.append(_job_start(project, settings, camera_id, start, end)))
         report = merge_results(project, res, replace=replace)
-        _job_end(project, jobs[0], "done", report.summary())
+        _job_end(project, jobs[0], "done", report.summary(), report.counts())
         return report
     except BaseException as e:
         if res is not None and res.crop_dir is not None:
@@ -96,6 +110,23 @@ def mine(project, camera_id: int, settings: MineSettings | None = None, *, start
         if jobs:
             _job_end(project, jobs[0], "cancelled" if isinstance(e, Cancelled) else "failed", str(e)[:500])
         raise
+
+
+def preview_replace(project, camera_id: int, settings: MineSettings | None = None, *, start: float | None = None,
+                    end: float | None = None, ctx: JobContext | None = None):
+    """The dry run of `mine(..., replace=True)`: mine in memory (no crops, nothing stored) and say what the
+    re-run touches and exactly how many human edits would carry over and how many become orphans.
+    Returns (AtStake, CarryPlan, ShardResults)."""
+    import dataclasses
+
+    from ..store.carry_over import at_stake, plan
+
+    settings = dataclasses.replace(settings or MineSettings(), crops=False)
+    res = mine_shard(project, camera_id, settings, start=start, end=end, out_dir=None, ctx=ctx)
+    tracks: dict[str, int] = {}
+    new = [{"id": -1 - i, "frame_id": r["frame_id"], "track_id": tracks.setdefault(r["track"], -1 - len(tracks)),
+            "category": r["category"], "box": r["box"], "rle": r["rle"]} for i, r in enumerate(res.detections)]
+    return at_stake(project.conn, res.frame_ids), plan(project.conn, res.frame_ids, new), res
 
 
 def mine_shard(project, camera_id: int, settings: MineSettings | None = None, *, start: float | None = None,
@@ -329,18 +360,16 @@ def _frame_ids(project, camera_id, start, end) -> list[int]:
     return [int(table.ids[p]) for p in _positions(table, start, end)]
 
 
-def _job_start(project, settings, camera_id, start, end) -> int:
-    s = settings.to_dict()
-    s.update({"camera_id": camera_id, "start": start, "end": end})
-    with project.transaction() as c:
-        return c.execute("INSERT INTO jobs (kind, status, settings_json, started_at) VALUES ('mine', 'running', ?, ?)",
-                         (json.dumps(s, default=str), time.time())).lastrowid
+def _job_start(project, settings, camera_id, start, end) -> int | None:
+    from ..store.runs import start_run
+
+    return start_run(project, "mine", settings, {"camera": camera_id, "start": start, "end": end})
 
 
-def _job_end(project, job: int, status: str, message: str) -> None:
+def _job_end(project, job: int | None, status: str, message: str, counts: dict | None = None) -> None:
+    from ..store.runs import finish_run
+
     try:
-        with project.transaction() as c:
-            c.execute("UPDATE jobs SET status = ?, message = ?, finished_at = ? WHERE id = ?",
-                      (status, message, time.time(), job))
-    except Exception:
+        finish_run(project, job, counts, status, message)
+    except Exception:  # never hide the run's own outcome behind a bookkeeping error
         pass

@@ -65,6 +65,7 @@ class DetectorSpec:
     check: Callable[[], str | None] = lambda: None   # why it cannot run at all (missing package), or None
     needs_weights: bool = False                      # a weights file must be given (--weights)
     needs_input: bool = False                        # a detections file must be given (--import-detections)
+    check_weights: Callable[[str], str | None] | None = None  # why this weights file would be refused, or None
     origin: str = "built-in"
 
 
@@ -132,6 +133,8 @@ def list_detectors(weights: str | None = None) -> list[DetectorStatus]:
         reason = spec.check() or ""
         if not reason and spec.needs_weights and not weights:
             reason = "needs a weights file (--weights FILE)"
+        if not reason and weights and spec.check_weights is not None:  # "available" only for a file it would load
+            reason = spec.check_weights(weights) or ""
         if not reason and spec.needs_input:
             reason = "needs a detections file (--import-detections FILE)"
         out.append(DetectorStatus(spec.name, spec.description, not reason, reason, spec.origin, spec.needs_weights))
@@ -168,6 +171,16 @@ def create_detector(name: str, weights: str | None = None, **options) -> Detecto
 _builtins_done = False
 
 
+def _maskrcnn_weights_problem(weights: str) -> str | None:
+    from .maskrcnn import load_state_dict
+
+    try:
+        load_state_dict(weights)
+    except BadInputError as e:
+        return e.message
+    return None
+
+
 def _ensure_builtins() -> None:
     global _builtins_done
     if _builtins_done:
@@ -194,7 +207,7 @@ def _ensure_builtins() -> None:
     register(DetectorSpec(
         "maskrcnn", "torchvision Mask R-CNN (ResNet-50 FPN) from a local COCO-trained weights file; "
         "nothing is downloaded.", maskrcnn, check=lambda: package_missing("torch", "torchvision"),
-        needs_weights=True))
+        needs_weights=True, check_weights=_maskrcnn_weights_problem))
     register(DetectorSpec(
         "import", "Detections computed elsewhere: COCO results JSON (boxes, RLE or polygon masks, scores) or "
         "MOT txt (boxes).", imported, needs_input=True))

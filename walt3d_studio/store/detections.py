@@ -14,7 +14,6 @@ transaction as every change to their detections' verdicts or labels, so `track_t
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,22 @@ from ..errors import BadInputError
 KIND = "occlusion"
 LABELS = ("U", "O", "X")
 LABEL_VERDICT = {"U": "unoccluded", "O": "occluded", "X": "not_object"}
+
+# A detection's effective label, the one definition: its own newest occlusion label, else its track's label
+# (`tracks.label` caches the newest track-level one). In SQL over `detections d LEFT JOIN tracks t`:
+OWN_LABEL_SQL = ("(SELECT l.value FROM labels l WHERE l.kind = 'occlusion' AND l.detection_id = d.id "
+                 "ORDER BY l.id DESC LIMIT 1)")
+EFFECTIVE_LABEL_SQL = f"COALESCE({OWN_LABEL_SQL}, t.label)"
+
+
+def effective_label(own: str | None, track_label: str | None) -> str | None:
+    """The same rule in Python: a detection's own label beats its track's."""
+    return own if own is not None else track_label
+
+
+def effective_verdict(label: str | None, machine_verdict: str | None) -> str | None:
+    """A person's label decides; else the machine's verdict (classifier, else rule)."""
+    return LABEL_VERDICT[label] if label else machine_verdict
 
 
 # ------------------------------------------------------------------------------------------- tables
@@ -89,8 +104,7 @@ class DetectionTable:
 _DET_SELECT = """
     SELECT d.id, d.frame_id, COALESCE(d.track_id, -1), d.category, d.score, d.x, d.y, d.w, d.h,
            COALESCE(d.area, d.w * d.h), v.verdict, v.decided_by, v.rule_verdict, v.p_unoccluded,
-           (SELECT l.value FROM labels l WHERE l.kind = 'occlusion' AND l.detection_id = d.id
-              ORDER BY l.id DESC LIMIT 1),
+           """ + OWN_LABEL_SQL + """,
            t.label, d.crop_path, f.source_index, f.capture_time
     FROM detections d JOIN frames f ON f.id = d.frame_id
     LEFT JOIN verdicts v ON v.detection_id = d.id LEFT JOIN tracks t ON t.id = d.track_id
@@ -106,9 +120,9 @@ def _det_table(rows) -> DetectionTable:
 
     own = np.array(col[14], object) if n else np.zeros(0, object)
     trk = np.array(col[15], object) if n else np.zeros(0, object)
-    label = np.array([o if o is not None else t for o, t in zip(own, trk)], object) if n else np.zeros(0, object)
+    label = np.array([effective_label(o, t) for o, t in zip(own, trk)], object) if n else np.zeros(0, object)
     machine = arr(10, object)
-    verdict = np.array([LABEL_VERDICT[lab] if lab else m for lab, m in zip(label, machine)], object) \
+    verdict = np.array([effective_verdict(lab, m) for lab, m in zip(label, machine)], object) \
         if n else np.zeros(0, object)
     decided = np.array(["human" if lab else d for lab, d in zip(label, col[11])], object) if n else np.zeros(0, object)
     p = np.array([np.nan if v is None else v for v in col[13]], float) if n else np.zeros(0)
@@ -218,17 +232,15 @@ def refresh_tracks(conn, track_ids) -> None:
     for chunk in _chunks(ids, 500):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(f"""
-            SELECT d.track_id, v.verdict, v.p_unoccluded, t.label,
-                   (SELECT l.value FROM labels l WHERE l.kind = 'occlusion' AND l.detection_id = d.id
-                      ORDER BY l.id DESC LIMIT 1)
+            SELECT d.track_id, v.verdict, v.p_unoccluded, t.label, {OWN_LABEL_SQL}
             FROM detections d JOIN tracks t ON t.id = d.track_id LEFT JOIN verdicts v ON v.detection_id = d.id
             WHERE d.track_id IN ({marks})""", chunk).fetchall()
         agg = {t: [0, 0, 0, 0.0, 0] for t in chunk}
         for tid, verdict, p, tlabel, own in rows:
             a = agg[tid]
-            lab = own if own is not None else tlabel
+            lab = effective_label(own, tlabel)
             a[0] += 1
-            if (LABEL_VERDICT[lab] if lab else verdict) == "unoccluded":
+            if effective_verdict(lab, verdict) == "unoccluded":
                 a[1] += 1
             if lab:
                 a[2] += 1
@@ -437,15 +449,21 @@ def set_static_occluder(project, camera_id: int, mask: np.ndarray | None, origin
     cam = project.camera(camera_id)
     if mask is not None:
         mask = np.asarray(mask)
-        if cam.width and mask.shape[:2] != (cam.height, cam.width):
+        if not cam.width:  # it could not be checked, and would be used as is on frames of another size
+            raise BadInputError(f"Camera {cam.name!r} has no frames yet, so an occluder mask cannot be checked "
+                                "against its frame size.", "Add the camera's time-lapse first, then set the mask.")
+        if mask.ndim != 2 or mask.shape[:2] != (cam.height, cam.width):
             raise BadInputError(f"The occluder mask is {mask.shape[1]}x{mask.shape[0]} but camera {cam.name!r} has "
                                 f"{cam.width}x{cam.height} frames.", "Paint it on this camera's frames.")
         rel = Path("arrays") / "occluders" / f"cam{camera_id}.png"
         dest = project.root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.stem + ".tmp.png")
-        cv2.imwrite(str(tmp), (mask > 0).astype(np.uint8) * 255)
-        os.replace(tmp, dest)
+        from ..atomic import write_bytes
+
+        ok, buf = cv2.imencode(".png", (mask > 0).astype(np.uint8) * 255)
+        if not ok:
+            raise BadInputError("The occluder mask could not be encoded as PNG.", "Paint it again.")
+        write_bytes(dest, buf.tobytes())
     with project.transaction() as c:
         if mask is None:
             c.execute("DELETE FROM static_occluders WHERE camera_id = ?", (camera_id,))
@@ -466,4 +484,9 @@ def static_occluder(project, camera_id: int) -> np.ndarray | None:
     if img is None:
         raise BadInputError(f"The static-occluder mask {row[0]} is missing or unreadable.",
                             "Paint it again, or clear it.")
+    cam = project.camera(camera_id)
+    if cam.width and img.shape[:2] != (cam.height, cam.width):
+        raise BadInputError(f"The static-occluder mask {row[0]} is {img.shape[1]}x{img.shape[0]} but camera "
+                            f"{cam.name!r} has {cam.width}x{cam.height} frames.",
+                            "Paint it again on this camera's frames, or clear it.")
     return img > 0

@@ -62,26 +62,73 @@ def _matrix_json(a) -> str | None:
     return None if a is None else json.dumps(np.asarray(a, dtype=float).tolist())
 
 
-def save_track_fits(project, fits: list[TrackFit], run_id: int | None = None) -> int:
-    """Store fits in one transaction, replacing each track's previous fit of the same kind. Returns the count."""
+def save_track_fits(project, fits: list[TrackFit], run_id: int | None = None, proposals=None,
+                    run: dict | None = None) -> int:
+    """Store fits in one transaction, replacing each track's previous fit of the same kind. Returns the count.
+
+    `proposals` [(detection_id, schema name, points (K, 3), model_version)] are keypoints the fit proposes
+    (origin 'fit'), written in the same transaction; earlier 'fit' rows of those detections are replaced.
+    `run` {stage, settings, shard, counts, started_at} adds the `runs` row in that transaction too (its id
+    becomes the fits' run_id)."""
     for f in fits:
         _check(f)
     now = time.time()
     with project.transaction() as c:
-        for f in fits:
-            c.execute("DELETE FROM track_fits WHERE track_id = ? AND kind = ?", (f.track_id, f.kind))
-            f.id = c.execute(
-                "INSERT INTO track_fits (track_id, run_id, kind, method, version, settings_json, shape_json,"
-                " quality_json, status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (f.track_id, run_id if run_id is not None else f.run_id, f.kind, f.method, f.version,
-                 json.dumps(f.settings), json.dumps(f.shape), json.dumps(f.quality), f.status, f.reason,
-                 now)).lastrowid
-            c.executemany(
-                "INSERT INTO fits (track_fit_id, detection_id, R_obj_to_cam_json, t_obj_to_cam_json, params_json,"
-                " quality_json, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(f.id, d.detection_id, _matrix_json(d.R), _matrix_json(d.t), json.dumps(d.params),
-                  json.dumps(d.quality), d.status, d.reason) for d in f.detections])
+        if run is not None:
+            run_id = _insert_run(c, now=now, **run)
+            for f in fits:
+                f.run_id = run_id
+        _insert_track_fits(c, fits, run_id, now)
+        if proposals:
+            _insert_fit_keypoints(c, proposals, now)
     return len(fits)
+
+
+def _insert_track_fits(c, fits: list[TrackFit], run_id: int | None, now: float) -> None:
+    for f in fits:
+        c.execute("DELETE FROM track_fits WHERE track_id = ? AND kind = ?", (f.track_id, f.kind))
+        f.id = c.execute(
+            "INSERT INTO track_fits (track_id, run_id, kind, method, version, settings_json, shape_json,"
+            " quality_json, status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (f.track_id, run_id if run_id is not None else f.run_id, f.kind, f.method, f.version,
+             json.dumps(f.settings), json.dumps(f.shape), json.dumps(f.quality), f.status, f.reason,
+             now)).lastrowid
+        c.executemany(
+            "INSERT INTO fits (track_fit_id, detection_id, R_obj_to_cam_json, t_obj_to_cam_json, params_json,"
+            " quality_json, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(f.id, d.detection_id, _matrix_json(d.R), _matrix_json(d.t), json.dumps(d.params),
+              json.dumps(d.quality), d.status, d.reason) for d in f.detections])
+
+
+def _insert_fit_keypoints(c, proposals, now: float) -> None:
+    from .keypoints import _encode_points
+
+    rows = [(int(det_id), schema, _encode_points(np.asarray(pts, dtype=float)), model_version, now)
+            for det_id, schema, pts, model_version in proposals]
+    c.executemany("DELETE FROM keypoints WHERE detection_id = ? AND schema = ? AND origin = 'fit'",
+                  [(r[0], r[1]) for r in rows])
+    c.executemany("INSERT INTO keypoints (detection_id, schema, points_json, confidences_json, origin, who,"
+                  " model_version, created_at) VALUES (?, ?, ?, NULL, 'fit', 'fit', ?, ?)", rows)
+
+
+def _insert_run(c, stage: str, settings: dict, shard: dict, counts: dict, started_at: float, now: float,
+                status: str = "done", message: str | None = None) -> int:
+    """One row in `runs` for a finished stage run (until the platform's runs API lands on main)."""
+    import getpass
+    import os
+    import socket
+
+    from .. import __version__ as version
+
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:  # no user name in some containers
+        who = "unknown"
+    return c.execute(
+        "INSERT INTO runs (stage, settings_json, version, shard_json, counts_json, status, message, who, pid,"
+        " host, started_at, finished_at, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (stage, json.dumps(settings), version, json.dumps(shard), json.dumps(counts), status, message, who,
+         os.getpid(), socket.gethostname(), started_at, now, now - started_at)).lastrowid
 
 
 def _track_fit(row) -> TrackFit:

@@ -4,20 +4,25 @@ This module is the single source of truth and never imports Qt. Every public wri
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
+from ..atomic import atomic_path, write_text
 from ..errors import BadInputError, ProjectError, ProjectLockedError
 from ..jobs import JobContext, silent
+from .connections import BUSY_TIMEOUT_S, ThreadConnections
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "project.sqlite"
@@ -72,9 +77,16 @@ class Project:
 
     def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int | None):
         self.root = root
-        self.conn = conn
         self._lock_fd = lock_fd
         self.readonly = lock_fd is None
+        # the opening thread uses `conn`; every other thread gets a connection of its own (store/connections.py)
+        readonly = self.readonly
+        self._conns = ThreadConnections(lambda: _connect(root / DB_NAME, readonly=readonly), conn)
+
+    @property
+    def conn(self) -> sqlite3.Connection | None:
+        """This thread's connection to the project's database (None once closed)."""
+        return self._conns.get()
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -86,12 +98,18 @@ class Project:
         root.mkdir(parents=True, exist_ok=True)
         (root / "arrays").mkdir(exist_ok=True)
         lock_fd = _take_lock(root)
-        conn = _connect(root / DB_NAME)
-        with conn:
-            for step in MIGRATIONS:
-                conn.executescript(step)
-            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            conn.execute("INSERT INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+        try:
+            conn = _connect(root / DB_NAME)
+            # One transaction for the whole schema: a kill or a full disk leaves no half-made database.
+            with _immediate(conn, root):
+                for step in MIGRATIONS:
+                    for statement in _split_sql(step):
+                        conn.execute(statement)
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.execute("INSERT INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+        except BaseException:
+            _release_lock(lock_fd)
+            raise
         return cls(root, conn, lock_fd)
 
     @classmethod
@@ -104,6 +122,10 @@ class Project:
             else:
                 raise ProjectError(f"{root} is not a WALT3D Studio project (no {DB_NAME} inside).",
                                    "Create one with `walt3d init PATH` or File > New project.")
+        if not readonly and not os.access(root, os.W_OK):
+            raise ProjectError(f"{root} is on a read-only location (or this user may not write there).",
+                               "The project is not damaged. Open it read-only (File > Open read-only; `walt3d info` "
+                               "only reads), or copy the project folder to a writable place to change it.")
         lock_fd = None if readonly else _take_lock(root)
         try:
             conn = _connect(root / DB_NAME, readonly=readonly)
@@ -115,17 +137,21 @@ class Project:
             if version < SCHEMA_VERSION:
                 if readonly:
                     raise ProjectError(f"{root.name} uses an older schema ({version}) and must be upgraded first.",
-                                       "Open it once for writing (e.g. `walt3d info` without --readonly) to migrate.")
+                                       "Open it once for writing to migrate it (in the app, or with any `walt3d` "
+                                       "command that changes the project, e.g. `walt3d background`); a backup "
+                                       f"{DB_NAME}.bak-v{version} is kept.")
                 _migrate(conn, root, version)
+            if not readonly:
+                from .runs import mark_interrupted
+
+                mark_interrupted(conn)  # runs whose process died are not 'running' any more
         except BaseException:
             _release_lock(lock_fd)
             raise
         return cls(root, conn, lock_fd)
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self._conns.close_all()
         _release_lock(self._lock_fd)
         self._lock_fd = None
 
@@ -140,8 +166,16 @@ class Project:
         """One atomic write: commits on success, rolls back on any error."""
         if self.readonly:
             raise ProjectError("This project was opened read-only.", "Open it for writing to change it.")
-        with self.conn:
-            yield self.conn
+        with self._conns.write_lock:  # one writer at a time in this process; other processes: busy timeout
+            conn = self.conn
+            try:
+                with conn:
+                    yield conn
+            except sqlite3.OperationalError as e:
+                err = explain_db_error(e, self.root)
+                if err is None:
+                    raise
+                raise err from None
 
     @property
     def name(self) -> str:
@@ -151,6 +185,9 @@ class Project:
     def add_camera(self, name: str, tz: str | None = None) -> int:
         from ..timelapse import default_timezone
 
+        from ..validate import check_camera_name
+
+        check_camera_name(name)
         tz = tz or default_timezone()
         _check_tz(tz)
         try:
@@ -159,6 +196,15 @@ class Project:
                                  (name, tz, time.time())).lastrowid
         except sqlite3.IntegrityError:
             raise BadInputError(f"A camera named {name!r} already exists.", "Pick another name.")
+
+    def remove_camera_if_empty(self, camera_id: int) -> bool:
+        """Delete a camera that has no source yet (one made for an import that then failed)."""
+        try:
+            with self.transaction() as c:
+                return c.execute("DELETE FROM cameras WHERE id = ? AND NOT EXISTS (SELECT 1 FROM sources WHERE "
+                                 "camera_id = ?)", (camera_id, camera_id)).rowcount > 0
+        except (sqlite3.Error, ProjectError):
+            return False
 
     def cameras(self) -> list[CameraRow]:
         rows = self.conn.execute("SELECT id, name, tz, width, height FROM cameras ORDER BY id").fetchall()
@@ -261,11 +307,8 @@ class Project:
     def save_background(self, camera_id: int, window_key: str, median: np.ndarray, *, n_frames: int,
                         first_time: float | None, last_time: float | None, settings: dict) -> None:
         rel = Path("arrays") / "backgrounds" / f"cam{camera_id}_{window_key}.npz"
-        dest = self.root / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, median=median.astype(np.float32))
-        os.replace(tmp, dest)
+        with atomic_path(self.root / rel, suffix=".npz") as tmp:
+            np.savez_compressed(tmp, median=median.astype(np.float32))
         with self.transaction() as c:
             c.execute(
                 "INSERT INTO backgrounds (camera_id, window_key, n_frames, first_time, last_time, array_path,"
@@ -289,8 +332,7 @@ class Project:
         if row is None:
             raise BadInputError(f"No background for window {window_key!r} yet.",
                                 "Compute it first (walt3d background, or Background > Compute).")
-        with np.load(self.root / row[0]) as z:
-            return z["median"]
+        return _read_background(self, camera_id, window_key, row[0])
 
     def background_window_for_time(self, camera_id: int, t: float) -> str | None:
         """The stored window to show at capture time t (see `background.window_for_time`)."""
@@ -300,14 +342,15 @@ class Project:
 
     # -- summary -------------------------------------------------------------------------------
     def info(self) -> dict:
+        from .summary import camera_counts, project_counts
+        from .composites import split_counts
+
         out = {"project": str(self.root), "schema_version": SCHEMA_VERSION, "cameras": []}
         for cam in self.cameras():
             ft = self.frame_table(cam.id)
             calib = self.calibration(cam.id)
             srcs = self.sources(cam.id)
             skipped = sum(len(s.skipped) for s in srcs)
-            n_det = self.conn.execute("SELECT COUNT(*) FROM detections d JOIN frames f ON f.id = d.frame_id"
-                                      " WHERE f.camera_id = ?", (cam.id,)).fetchone()[0]
             out["cameras"].append({
                 "id": cam.id, "name": cam.name, "tz": cam.tz, "size": [cam.width, cam.height],
                 "sources": [{"kind": s.kind, "path": s.path, "frames": s.n_frames, "time_origin": s.time_origin,
@@ -316,49 +359,150 @@ class Project:
                 "time_span": [float(ft.times[0]), float(ft.times[-1])] if len(ft) else None,
                 "calibration": calib.to_dict() if calib is not None else None,
                 "backgrounds": [{k: b[k] for k in ("window", "n_frames")} for b in self.backgrounds(cam.id)],
-                "detections": n_det,
+                **camera_counts(self, cam.id),
+                "splits": split_counts(self, cam.id),
             })
+        out.update(project_counts(self))
         return out
 
 
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+def _read_background(project: "Project", camera_id: int, window_key: str, rel: str) -> np.ndarray:
+    """A stored median, checked: never unpickled, the right key, shape and dtype, or a message saying what to do."""
+    import zipfile
+
+    from ..validate import is_under
+
+    path = project.root / rel
+    cam = project.camera(camera_id)
+    redo = (f"Compute it again: `walt3d background {project.root} --camera {cam.name}` (or Background > Compute); "
+            "the frames are untouched.")
+    if not is_under(path, project.root) or not path.is_file():
+        raise BadInputError(f"The background {window_key!r} of camera {cam.name!r} is missing ({rel}).", redo)
     try:
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+        with np.load(path, allow_pickle=False) as z:
+            if "median" not in z.files:
+                raise ValueError(f"no 'median' array (has {', '.join(z.files) or 'nothing'})")
+            arr = z["median"]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:  # garbage, pickles, truncation
+        raise BadInputError(f"The background {window_key!r} of camera {cam.name!r} ({rel}) is unreadable or "
+                            f"was altered ({type(e).__name__}: {e}).", redo) from None
+    want = (cam.height, cam.width)
+    if arr.dtype.kind not in "fui" or arr.ndim != 3 or arr.shape[2] != 3 or (cam.width and arr.shape[:2] != want):
+        raise BadInputError(f"The background {window_key!r} of camera {cam.name!r} has shape {arr.shape} "
+                            f"({arr.dtype}); expected {want[0]}x{want[1]}x3 numbers.", redo)
+    return arr.astype(np.float32, copy=False)
+
+
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        # Where nothing may be written (a read-only mount, a write-protected copy) SQLite cannot make the WAL's
+        # shared-memory file, so the file is opened as immutable: read as it is, no locks, no side files.
+        writable = os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
+        uri = f"file:{quote(str(path))}?mode=ro" + ("" if writable else "&immutable=1")
+    else:
+        uri = f"file:{quote(str(path))}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as e:
-        raise ProjectError(f"Cannot open {path}: {e}.",
-                           "The database may be damaged; restore it from a backup (project.sqlite.bak-*).")
+        raise (explain_db_error(e, path.parent) or _damaged(path.parent, e)) from None
     return conn
+
+
+def _damaged(root: Path, e: Exception) -> ProjectError:
+    return ProjectError(f"{root.name} is damaged or not a WALT3D Studio project ({e}).",
+                        f"Restore {DB_NAME} from a backup ({DB_NAME}.bak-* beside it), or create a new project.")
+
+
+def explain_db_error(e: BaseException, root: Path) -> ProjectError | None:
+    """What is true about a SQLite failure that is not damage (disk full, read-only place), or None."""
+    from ..errors import explain_os_error
+
+    text = str(e).lower()
+    if "full" in text or "disk i/o" in text or "readonly" in text or "read-only" in text or "unable to open" in text:
+        probe = OSError(errno.ENOSPC if ("full" in text or "disk i/o" in text) and _free_bytes(root) < (64 << 20)
+                        else errno.EROFS if ("readonly" in text or "read-only" in text or not os.access(root, os.W_OK))
+                        else errno.EIO, str(e))
+        if probe.errno == errno.EIO:
+            return ProjectError(f"Cannot read or write {root.name} ({e}).",
+                                "This is a storage problem (a disk or network drive failing or gone), not damage to "
+                                "the project: check the drive and try again before restoring anything.")
+        return explain_os_error(probe, root)
+    return None
+
+
+def _free_bytes(root: Path) -> int:
+    try:
+        return shutil.disk_usage(root).free
+    except OSError:
+        return 0
 
 
 def _schema_version(conn: sqlite3.Connection, root: Path) -> int:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as e:
-        raise ProjectError(f"{root.name} is damaged or not a WALT3D Studio project ({e}).",
-                           "Restore project.sqlite from a backup, or create a new project.")
+        raise (explain_db_error(e, root) or _damaged(root, e)) from None
     if row is None:
         raise ProjectError(f"{root.name} has no schema version.", "The database is damaged; restore a backup.")
-    return int(row[0])
+    try:
+        return int(str(row[0]).strip())
+    except ValueError:
+        raise ProjectError(f"{root.name} has a schema version that is not a number ({str(row[0])[:40]!r}).",
+                           f"The database is damaged; restore {DB_NAME} from a backup ({DB_NAME}.bak-*).") from None
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection, root: Path):
+    """An explicit BEGIN IMMEDIATE ... COMMIT with autocommit off around it.
+
+    Python's sqlite3 starts its implicit transactions only before INSERT/UPDATE/DELETE, so DDL in a `with conn:`
+    block commits one statement at a time; here everything between BEGIN and COMMIT rolls back as one."""
+    old = conn.isolation_level
+    conn.isolation_level = None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.OperationalError):
+                err = explain_db_error(e, root)
+                if err is not None:
+                    raise err from None
+            raise
+    finally:
+        conn.isolation_level = old
 
 
 def _migrate(conn: sqlite3.Connection, root: Path, version: int) -> None:
-    """Back the database up (SQLite's online backup), then apply the missing steps in one transaction."""
+    """Back the database up (SQLite's online backup), then apply each missing step in a transaction of its own
+    that also records the new version: a failure (or a kill) leaves the last whole version, and opening again
+    retries from there."""
     backup_path = root / f"{DB_NAME}.bak-v{version}"
-    backup = sqlite3.connect(backup_path)
-    try:
-        conn.backup(backup)
-    finally:
-        backup.close()
-    with conn:
-        for step in MIGRATIONS[version:]:
-            for statement in _split_sql(step):
-                conn.execute(statement)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+    if not backup_path.exists():  # a retry keeps the first backup, made before any step ran
+        with atomic_path(backup_path) as tmp:
+            backup = sqlite3.connect(tmp)
+            try:
+                conn.backup(backup)
+            finally:
+                backup.close()
+    for v in range(version, SCHEMA_VERSION):
+        try:
+            with _immediate(conn, root):
+                for statement in _split_sql(MIGRATIONS[v]):
+                    conn.execute(statement)
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(v + 1),))
+        except sqlite3.DatabaseError as e:
+            raise ProjectError(f"Upgrading {root.name} from schema {v} to {v + 1} failed ({e}); nothing of that step "
+                               f"was kept, the project is still at schema {v}.",
+                               "Fix the cause (e.g. free disk space) and open it again to retry; the backup "
+                               f"{backup_path.name} holds the project as it was.") from None
 
 
 def _split_sql(script: str) -> list[str]:
@@ -374,18 +518,33 @@ def _split_sql(script: str) -> list[str]:
 
 
 def _take_lock(root: Path) -> int:
-    """An exclusive lock on the project, held while it is open for writing, so two programs never both write."""
-    path = root / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """An exclusive lock on the project, held while it is open for writing, so two programs never both write.
+
+    The OS lock is on the project folder itself, which is never removed while in use (deleting `.lock` must not
+    let a second writer in); `.lock` only says who holds it."""
+    try:
+        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as e:
+        from ..errors import explain_os_error
+
+        raise (explain_os_error(e, root) or e) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another program"
         os.close(fd)
+        try:
+            holder = (root / ".lock").read_text(errors="replace").strip() or "another program"
+        except OSError:
+            holder = "another program"
         raise ProjectLockedError(f"{root.name} is already open in {holder}.",
                                  "Close it there first, or open this project read-only.")
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"WALT3D Studio (pid {os.getpid()} on {socket.gethostname()})".encode(), 0)
+    try:
+        write_text(root / ".lock", f"WALT3D Studio (pid {os.getpid()} on {socket.gethostname()})")
+    except OSError as e:
+        from ..errors import explain_os_error
+
+        _release_lock(fd)
+        raise (explain_os_error(e, root) or e) from None
     return fd
 
 

@@ -17,7 +17,11 @@ def register(sub) -> None:
     s.add_argument("--checkpoint-every", type=int)
     s.add_argument("--short-side", type=int, help="resize images to this short side (default: the preset's)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--trainer", default="torchvision", help="a trainer backend (see `walt3d trainers`)")
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("trainers", help="every trainer backend, and why one is unavailable")
+    s.set_defaults(func=cmd_trainers)
 
     s = sub.add_parser("eval", help="AP box/mask and PCK by occlusion level of a trained model on a split")
     s.add_argument("dataset")
@@ -38,17 +42,27 @@ def register(sub) -> None:
 
 def cmd_train(args) -> int:
     from ..cli import progress_bar
-    from .train import TrainSettings, train
+    from .registry import get_trainer
+    from .train import TrainSettings
 
     settings = TrainSettings(preset=args.preset, iterations=args.iterations, batch_size=args.batch_size,
                              lr=args.lr, checkpoint_every=args.checkpoint_every,
                              short_side=args.short_side, seed=args.seed,
                              device=args.device, init=args.init)
     with progress_bar("training", getattr(args, "quiet", False), unit="it") as ctx:
-        r = train(args.dataset, args.out, settings, ctx)
+        r = get_trainer(args.trainer).train(args.dataset, args.out, settings, ctx)
     resumed = f" (resumed at {r.resumed_from})" if r.resumed_from else ""
     print(f"Trained {r.iterations} iterations on {r.device}{resumed}: loss {r.first_loss:.3f} -> {r.last_loss:.3f}, "
           f"{r.images_per_s:.1f} images/s. Model: {r.model_path}")
+    return 0
+
+
+def cmd_trainers(args) -> int:
+    from .registry import list_trainers
+
+    for t in list_trainers():
+        state = "available" if t.available else f"unavailable: {t.reason}"
+        print(f"{t.name:<14} {state}  [{t.origin}]\n    {t.description}")
     return 0
 
 

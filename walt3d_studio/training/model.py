@@ -109,12 +109,9 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickles, zip and format errors all mean: not a file we can read safely
-        text = str(e)
-        if "Unsupported global" in text or "GLOBAL" in text:
-            first = "it holds Python objects, which are never unpickled"
-        else:
-            first = "not a readable torch file"
-        raise BadInputError(f"{path.name} is not a WALT3D model ({first[:160]}).", hint) from None
+        from ..validate import torch_load_problem
+
+        raise BadInputError(f"{path.name} is not a WALT3D model ({torch_load_problem(e)}).", hint) from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise BadInputError(f"{path.name} is a torch file but not a WALT3D amodal model.", hint)
     if int(ck.get("version", 0)) > FORMAT_VERSION:

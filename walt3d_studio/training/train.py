@@ -84,8 +84,10 @@ def _load_init(model, path: str) -> int:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
+            from ..validate import torch_load_problem
+
             raise BadInputError(f"--init {path}: not a checkpoint that can be loaded safely "
-                                f"({(str(e).splitlines() or [''])[0][:120]}).",
+                                f"({torch_load_problem(e)}).",
                                 "Give a WALT3D model or a torchvision ResNet state dict (.pth).") from None
         if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
             obj = obj["state_dict"]

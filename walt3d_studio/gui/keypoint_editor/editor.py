@@ -68,6 +68,8 @@ class KeypointEditor(QDockWidget):
         self.diagram.clicked.connect(self.set_current)
         self.list.picked.connect(self.set_current)
         self.visibilityChanged.connect(lambda _: self._update_overlay())
+        if hasattr(window, "camera_changed"):
+            window.camera_changed.connect(self.follow_camera)
 
     # ------------------------------------------------------------------------------ building
     def _build(self) -> None:
@@ -156,11 +158,29 @@ class KeypointEditor(QDockWidget):
         self.canvas.set_crop(None)
         self.refresh()
 
+    def follow_camera(self, camera_id) -> None:
+        """The main window switched cameras: queue that camera's vehicles; a vehicle of another camera on
+        screen gives way to the new camera's next one."""
+        if self.project is None or self.project is not self.window_.project:
+            return
+        self.queue.set_camera(camera_id)
+        if self.detection is not None and camera_id is not None and self.detection.camera_id != camera_id:
+            self.detection, self.history = None, []
+            self.canvas.set_crop(None)
+            if not self.next_vehicle():
+                self.refresh()
+        self._update_status()
+
     @property
     def editable(self) -> bool:
         p = self.project
         return (p is not None and not p.readonly and self.detection is not None
-                and not self.window_.jobs.busy)
+                and not self.window_.jobs.busy and not self.locked_reason())
+
+    def locked_reason(self) -> str | None:
+        """Why the vehicle on screen cannot be edited now: a child job writes its camera."""
+        lock = getattr(self.window_, "lock_reason", None)
+        return lock(self.detection.camera_id) if lock is not None and self.detection is not None else None
 
     # ------------------------------------------------------------------------------ the queue
     def filters(self) -> dict:
@@ -322,6 +342,8 @@ class KeypointEditor(QDockWidget):
         if not self.editable:
             if self.detection is not None and self.window_.jobs.busy:
                 self._message("A job is running: editing resumes when it ends.")
+            elif self.locked_reason():
+                self._message(f"Camera locked: {self.locked_reason()}")
             return False
         return self._push(change(self._shown_points().copy()), text)
 

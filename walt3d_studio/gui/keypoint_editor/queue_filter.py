@@ -63,9 +63,25 @@ class QueueFilter(QWidget):
             self.camera.addItem(c.name, c.id)
         self.camera.setCurrentIndex(max(self.camera.findData(camera_id), 0))
         if project is not None:
-            r = project.conn.execute("SELECT MIN(capture_time), MAX(capture_time) FROM frames").fetchone()
-            if r[0] is not None:
-                self._set_times(float(r[0]) // 60 * 60, (float(r[1]) // 60 + 1) * 60)
+            from ...store.summary import capture_span
+
+            span = capture_span(project)
+            if span is not None:
+                self._set_times(span[0] // 60 * 60, (span[1] // 60 + 1) * 60)
+        self.blockSignals(False)
+
+    def set_camera(self, camera_id: int | None) -> None:
+        """Follow the window's camera (None: all cameras); emits nothing."""
+        i = self.camera.findData(camera_id)
+        self.blockSignals(True)
+        if i < 0 and self.project is not None:  # a camera added since the project opened
+            self.camera.clear()
+            self.camera.addItem("All cameras", None)
+            for c in self.project.cameras():
+                self.camera.addItem(c.name, c.id)
+            i = self.camera.findData(camera_id)
+        if i >= 0:
+            self.camera.setCurrentIndex(i)
         self.blockSignals(False)
 
     def filters(self, schema: str) -> dict:

@@ -54,6 +54,9 @@ class ReviewController(QObject):
         window.addDockWidget(Qt.RightDockWidgetArea, self.panel)
         self.overlay = DetectionOverlay(window.frame_view)
         self.mining = MiningJobs(self)
+        from .orphans import install_orphans
+
+        self.orphans = install_orphans(self)  # the "Orphaned edits" filter, with re-attach / discard
         self._build_actions()
         self._build_menus()
         from .framing import Framing
@@ -65,6 +68,8 @@ class ReviewController(QObject):
         self.panel.selection_changed.connect(lambda: self.panel.selection_label.setText(self._selection_text()))
         window.timeline.position_changed.connect(self._on_position)
         window.jobs.busy_changed.connect(lambda _: self._update_actions())
+        if getattr(window, "process_jobs", None) is not None:  # a child job locks the camera it writes
+            window.process_jobs.locks_changed.connect(self._update_actions)
         window.frame_view.scene().sigMouseClicked.connect(self._on_click)
         self._on_position(window.timeline.position)
 
@@ -146,13 +151,15 @@ class ReviewController(QObject):
         has_frames = self.window.reader is not None and len(self.window.reader) > 0
         table = self.panel.model.table
         has_tracks = table is not None and len(table) > 0
+        locked = self.window.lock_reason(self.window.camera_id) if hasattr(self.window, "lock_reason") else None
         ro = has_project and self.window.project.readonly  # opened read-only: browse and export only
-        self.act_mine.setEnabled(has_frames and not busy and not ro)
+        self.act_mine.setEnabled(has_frames and not busy and not ro and not locked)
         self.act_export.setEnabled(has_project and not busy)
         for a in (self.act_train, self.act_import, self.act_paint_occluders, self.act_learn_occluders):
             a.setEnabled(has_project and not busy and not ro)
-        for a in self.label_actions.values():  # writers: not while a job is the project's writer
-            a.setEnabled(has_tracks and not busy and not ro)
+        for a in self.label_actions.values():  # writers: not while a job is the camera's writer
+            a.setEnabled(has_tracks and not busy and not ro and not locked)
+            a.setToolTip(f"Locked: {locked}" if locked else a.text().replace("&", ""))
         self.act_next.setEnabled(has_tracks)  # only moves: fine while a job runs, like scrubbing
 
     def _sync_uncertain_action(self, on: bool) -> None:
@@ -191,7 +198,7 @@ class ReviewController(QObject):
         table = w.reader.table if w.reader is not None else None
         self._frame_ids = np.asarray(table.ids, np.int64) if table is not None else np.zeros(0, np.int64)
         self._id_order = np.argsort(self._frame_ids, kind="stable")
-        self.reload(show=False)
+        self.reload(show=False)  # also re-checks whether a child job locks this camera
 
     def reload(self, show: bool = True) -> None:
         """Re-read the camera's tracks (after mining, training, an import, or a camera change)."""
@@ -208,6 +215,7 @@ class ReviewController(QObject):
             self.agreement.load(self.project, self.camera_id)
             if self.track_id is not None and self.panel.model.table_index(self.track_id) is None:
                 self.track_id = self.detection_id = None
+        self.orphans.reload()
         self._update_progress()
         self._update_actions()
         if show:
@@ -433,6 +441,10 @@ class ReviewController(QObject):
 
     def _push(self, cmd) -> bool:
         if not self.window.can_write():
+            return False
+        locked = self.window.lock_reason(self.camera_id) if hasattr(self.window, "lock_reason") else None
+        if locked:
+            self.status(f"Camera locked: {locked}", 8000)
             return False
         before, text, failed = self.undo_stack.index(), cmd.text(), []
         cmd.failed = failed  # (an obsolete command is deleted by the stack: read nothing from it after the push)

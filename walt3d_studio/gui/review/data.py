@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...store.detections import TrackTable, _chunks, track_table
+from ...store.detections import EFFECTIVE_LABEL_SQL, TrackTable, _chunks, track_table
 
 
 def tracks_by_id(project, track_ids, min_mined_frames: int = 3) -> TrackTable:
@@ -29,9 +29,7 @@ _AGREEMENT = """
     SELECT x.track_id, COUNT(*), SUM(v.p_unoccluded IS NOT NULL),
            SUM(v.p_unoccluded IS NOT NULL AND ((v.p_unoccluded >= 0.5) = (x.lab = 'U'))),
            SUM((COALESCE(v.rule_verdict, '') = 'unoccluded') = (x.lab = 'U'))
-    FROM (SELECT d.id, d.track_id,
-                 COALESCE((SELECT l.value FROM labels l WHERE l.kind = 'occlusion' AND l.detection_id = d.id
-                           ORDER BY l.id DESC LIMIT 1), t.label) AS lab
+    FROM (SELECT d.id, d.track_id, """ + EFFECTIVE_LABEL_SQL + """ AS lab
           FROM detections d JOIN tracks t ON t.id = d.track_id WHERE {where}) x
     JOIN verdicts v ON v.detection_id = x.id
     WHERE x.lab IS NOT NULL GROUP BY x.track_id

@@ -1,6 +1,7 @@
 """The Mining menu's jobs: mine detections, train the occlusion classifier, export and import occlusion labels.
 
-Each runs off the UI thread through the window's JobRunner (progress and Cancel in the status bar); failures
+Mining runs in a child process (`walt3d mine --shard-out`, see gui/process_jobs.py) and locks its camera
+until its shard is merged; the others run off the UI thread through the window's JobRunner; failures
 are shown with `gui.errors.show_error`; when a job ends the review re-reads the store. Mining again replaces
 detections (and their labels), so it clears the undo stack; an import becomes one undoable edit.
 """
@@ -10,9 +11,30 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ...errors import BadInputError
+from ...errors import BadInputError, Walt3DError
 from ..errors import show_error
 from .commands import AppliedEditCommand
+
+
+def replace_question(project, camera_id) -> str | None:
+    """The confirmation before mining a camera again, counting everything the re-run touches (None: nothing
+    mined yet, nothing to ask)."""
+    from ...store.carry_over import at_stake
+
+    frame_ids = [int(i) for i in project.frame_table(camera_id).ids]
+    s = at_stake(project.conn, frame_ids)
+    if not s.detections:
+        return None
+    text = (f"This camera was mined already: {s.detections} detections in {s.tracks} tracks, with "
+            f"{s.describe()}.\n\nMine it again, replacing them?")
+    if s.human:
+        text += (f"\n\nThe {s.human} human edit(s) are carried over to the matching new detections (same frame "
+                 "and class, overlapping masks); those that find no match are kept as orphaned edits, listed "
+                 "under Review > Orphaned edits to re-attach or discard. (`walt3d mine --replace --dry-run` "
+                 "counts them exactly before.)")
+    if s.fits:
+        text += f"\n\n{s.fits} 3D fit(s) are dropped; fit again afterwards."
+    return text
 
 
 class MiningJobs:
@@ -25,9 +47,17 @@ class MiningJobs:
     def _check_idle(self) -> bool:
         return self.rc.window.can_write()
 
+    def _check_unlocked(self) -> bool:
+        w = self.rc.window
+        reason = w.lock_reason(w.camera_id)
+        if reason:
+            show_error(w, BadInputError("This camera is busy.", reason))
+            return False
+        return True
+
     def _check_minable(self) -> bool:
         w = self.rc.window
-        if not self._check_idle():
+        if not self._check_idle() or not self._check_unlocked():
             return False
         if w.camera_id is None or w.reader is None or len(w.reader) == 0:
             show_error(w, BadInputError("This camera has no frames to mine.", "Add a time-lapse first (File menu)."))
@@ -53,21 +83,46 @@ class MiningJobs:
         if not self._check_minable():
             return None
         if replace is None:
-            table = self.rc.panel.model.table
+            question = replace_question(w.project, w.camera_id)
             replace = False
-            if table is not None and len(table):
-                answer = QMessageBox.question(
-                    w, "Mine again", "This camera was mined already. Mine it again, replacing its detections, "
-                    "tracks and their occlusion labels?", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if question is not None:
+                answer = QMessageBox.question(w, "Mine again", question, QMessageBox.Yes | QMessageBox.No,
+                                              QMessageBox.No)
                 if answer != QMessageBox.Yes:
                     return None
                 replace = True
-        from ...mining.mine import MineSettings, mine
+        from ...mining.mine import MineSettings
 
-        project, cam = w.project, w.camera_id
         settings = settings or MineSettings()
-        return w.run_job(lambda ctx: mine(project, cam, settings, replace=replace, ctx=ctx), "Mining detections",
-                         lambda report: self._after_mine(project, report))
+        return self._mine_in_child(w.project, w.camera_id, settings, replace)
+
+    def _mine_in_child(self, project, cam: int, settings, replace: bool):
+        """Mine in a child process (`walt3d mine --shard-out`, the project read-only there); when it succeeds
+        the shard is merged here in one transaction. The camera is locked from start to merge."""
+        import shutil
+        import uuid
+
+        from ...mining.merge import check_not_mined, merge_shard
+
+        w = self.rc.window
+        title = f"Mining {project.camera(cam).name}"
+        try:  # refuse before spending a mining run on frames that cannot be merged
+            check_not_mined(project, [int(i) for i in project.frame_table(cam).ids], replace)
+        except Walt3DError as e:
+            job = w.process_jobs.failed_now(title, e, cam)
+            job.failed.connect(lambda err: show_error(w, err))
+            return job
+        shard = project.root / "shards" / f"mine-cam{cam}-{uuid.uuid4().hex[:8]}"
+        args = ["mine", str(project.root), "--camera", project.camera(cam).name, "--shard-out", str(shard),
+                *mine_cli_args(settings)]
+
+        def merge(result):
+            return w.jobs.start(lambda ctx: merge_shard(project, Path(result["shard"]), replace=replace),
+                                "Storing mined detections")
+
+        return w.run_process_job(args, title, cam, on_success=merge,
+                                 on_done=lambda report: self._after_mine(project, report),
+                                 on_end=lambda: shutil.rmtree(shard, ignore_errors=True))
 
     def _after_mine(self, project, report) -> None:
         if self.rc.window.project is not project:
@@ -76,6 +131,8 @@ class MiningJobs:
         self.rc.track_id = self.rc.detection_id = None
         self.rc.reload()
         self.rc.status(f"Mined: {report.summary()}", 10000)
+        if report.carry is not None and hasattr(self.rc, "orphans"):
+            self.rc.orphans.reload()
 
     def train_classifier(self, **kwargs):
         """Mining > Train occlusion classifier: train on the labels (job), store and apply it."""
@@ -190,3 +247,27 @@ class MiningJobs:
             return
         tool.add_learned(report.mask, report.summary())
         self.rc.status(f"Learned {report.summary()}; review it, then Save.", 10000)
+
+
+def mine_cli_args(settings) -> list[str]:
+    """`walt3d mine` options that reproduce `settings` (a MineSettings) in a child process."""
+    import json
+
+    args = ["--detector", settings.detector]
+    if settings.weights:
+        args += ["--weights", str(settings.weights)]
+    if settings.import_path:
+        args += ["--import-detections", str(settings.import_path)]
+    for k, v in settings.detector_options.items():
+        args += ["--option", f"{k}={json.dumps(v)}"]
+    default_rule = type(settings.rule)().to_dict()
+    for k, v in settings.rule.to_dict().items():
+        if v != default_rule[k]:  # the defaults speak for themselves
+            args += ["--rule", f"{k}={json.dumps(v)}"]
+    if not settings.crops:
+        args.append("--no-crops")
+    if not settings.use_classifier:
+        args.append("--no-classifier")
+    if settings.workers:
+        args += ["--workers", str(settings.workers)]
+    return args

@@ -1,0 +1,57 @@
+"""Screenshots of the Composites review dock, one per layer, into docs/screenshots/ (QT_QPA_PLATFORM=offscreen).
+
+    PYTHONPATH=.:tests QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot_composites.py
+Uses the synthetic composites of the export tests (a car partly hidden by a person, with a WALT2D twin).
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+
+def main() -> int:
+    from export_scene import give_frames, make_project
+    from walt3d_studio.gui.app import make_app
+    from walt3d_studio.gui.composites import show_composites
+    from walt3d_studio.gui.composites.layers import LAYERS
+    from walt3d_studio.gui.main_window import MainWindow
+    from PySide6.QtCore import QSettings
+
+    out = ROOT / "docs" / "screenshots"
+    tmp = Path(tempfile.mkdtemp())
+    p = make_project(tmp / "shots.walt3d", n_per_split=3, twins=True, look="painted")
+    give_frames(p, tmp / "frames")
+    p.close()
+    app = make_app(sys.argv[:1])
+    win = MainWindow(QSettings(str(tmp / "s.ini"), QSettings.IniFormat), remember_recent=False)
+    win.resize(1280, 1000)
+    win.show()
+    win.open_project(tmp / "shots.walt3d")
+    dock = show_composites(win)
+    dock.setFloating(True)
+    dock.resize(1250, 720)
+    for _ in range(5):
+        app.processEvents()
+    dock.show_current()
+    for name in LAYERS:
+        for other in LAYERS:
+            dock.set_layer(other, other == name)
+        app.processEvents()
+        dock._on_hover(35, 20)
+        dock.grab().save(str(out / f"composites-{name}.png"))
+        print(out / f"composites-{name}.png")
+    for other in LAYERS:
+        dock.set_layer(other, other in ("visible", "amodal", "boxes", "keypoints"))
+    dock._on_hover(12, 20)
+    dock.grab().save(str(out / "composites.png"))
+    print(out / "composites.png")
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

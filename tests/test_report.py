@@ -1,0 +1,17 @@
+"""The demo's report page: every stage with its time, figures, tables and images, safe HTML, written atomically."""
+from walt3d_studio.report import write_report
+
+
+def test_report_lists_every_stage_with_figures_tables_and_images(tmp_path):
+    steps = [{"stage": "mining", "summary": "41 frames, 3 tracks <usable>", "seconds": 2.5,
+              "figures": {"mined": 12}},
+             {"stage": "evaluation", "summary": "AP by occlusion", "seconds": 1.0,
+              "table": {"header": ["occlusion", "AP mask"], "rows": [["0-20%", 0.5]]},
+              "images": [("plots/occlusion.png", "AP mask against occlusion")]}]
+    out = write_report(tmp_path / "report.html", "Demo", steps, total_seconds=210.0)
+    text = out.read_text()
+    assert text.count("<h2>") == 2 and "3.5 min in all" in text
+    assert "&lt;usable&gt;" in text and "<usable>" not in text          # summaries are escaped
+    assert "<li>mined: 12</li>" in text and "<td>0.500</td>" in text
+    assert "<img src='plots/occlusion.png'" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]    # no temp file left beside it

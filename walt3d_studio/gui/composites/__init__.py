@@ -1,0 +1,39 @@
+"""Composite review (issue 18, GUI): the Composites dock, File > Export dataset…, and the Composites menu.
+
+`install_composites(window)` adds them to a MainWindow through its public attributes and returns the dock.
+Modules: `layers` (the picture with its layers, numpy only), `model` (filtered list, twin, histogram; Qt-free),
+`dock` (widgets, keys), `commands` (undoable rejections), `export_action` (the export job).
+"""
+from __future__ import annotations
+
+
+def install_composites(window):
+    from PySide6.QtCore import Qt
+
+    from .dock import CompositesDock
+    from .export_action import add_menus
+
+    if isinstance(getattr(window, "composites", None), CompositesDock):
+        return window.composites
+    dock = window.composites = CompositesDock(window)
+    window.addDockWidget(Qt.BottomDockWidgetArea, dock)
+    dock.hide()  # opened from the Composites menu (or --panel composites)
+    dock.visibilityChanged.connect(lambda on: on and dock.refresh())
+    window.camera_combo.currentIndexChanged.connect(lambda _: dock.isVisible() and dock.refresh())
+    add_menus(window, dock)
+    return dock
+
+
+def show_composites(window):
+    """Open the dock large (the --panel composites screenshot and the menu use this)."""
+    from PySide6.QtCore import Qt
+
+    dock = install_composites(window)
+    dock.show()
+    dock.raise_()
+    window.resizeDocks([dock], [int(window.height() * 0.72)], Qt.Vertical)
+    dock.refresh()
+    return dock
+
+
+__all__ = ["install_composites", "show_composites"]
