@@ -187,7 +187,7 @@ class OccluderTool(QDockWidget):
 
     def _stack_changed(self) -> None:
         update = getattr(self.window_, "_update_actions", None)
-        if update is not None:
+        if update is not None and self.view.vb.tool is self:
             update()  # the window's Undo / Redo show this tool's steps
 
     def _record(self, before: np.ndarray, text: str) -> None:
