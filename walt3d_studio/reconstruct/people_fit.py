@@ -12,7 +12,6 @@ possibly children, never rejected). Below the thresholds a fit is 'needs_review'
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
