@@ -123,7 +123,7 @@ def test_fit_vehicles_stores_poses_quality_and_keypoint_proposals(tmp_path):
         assert [f.track_id for f in fits] == [1, 2]
         for f, (tr, _) in zip(fits, tracks):
             assert f.status == "ok" and f.shape["class"] == "car" and len(f.shape["alpha"]) >= 1
-            assert f.quality["reproj_px"] < 3 and f.quality["iou"] > 0.8 and f.quality["ground_m"] < 0.3
+            assert f.quality["reprojection_px"] < 3 and f.quality["silhouette_iou"] > 0.8 and f.quality["ground_residual_m"] < 0.3
             assert len(f.detections) == len(tr.obs.times)
             for d, xy, yaw in zip(f.detections, tr.xy, tr.yaw):
                 R, t = vp.pose_to_cam(cam, xy, yaw)
@@ -165,7 +165,7 @@ def test_tracks_without_keypoints_fall_back_to_silhouettes(tmp_path):
         summary = fit_vehicles(p)
         assert summary["by_method"] == {"silhouette": 1}
         [f] = track_fits(p, with_detections=True)
-        assert f.shape["class"] == "car" and f.quality["iou"] > 0.7 and "reproj_px" not in f.quality
+        assert f.shape["class"] == "car" and f.quality["silhouette_iou"] > 0.7 and "reprojection_px" not in f.quality
         h, _ = syn.errors(tracks[0][0], [d.params["xy_world"] for d in f.detections],
                           [d.params["yaw_world"] for d in f.detections])
         assert np.median(h) < 6

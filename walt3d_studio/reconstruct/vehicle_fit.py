@@ -200,15 +200,15 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
         if m.any():
             px = camera.project(kp_obj[m] @ R.T + t)
             reproj[f] = float(np.median(np.linalg.norm(px - track.obs.points[f, m], axis=1)))
-            q["reproj_px"] = round(float(reproj[f]), 3)
+            q["reprojection_px"] = round(float(reproj[f]), 3)
             gr = _ground_residual(camera, kp_obj, R, t, track.obs.points[f], track.obs.weights[f])
             if gr is not None:
                 ground[f] = gr
-                q["ground_m"] = round(gr, 4)
+                q["ground_residual_m"] = round(gr, 4)
         if track.masks[f] is not None:
             iou_all[f] = ious[f] if ious is not None and np.isfinite(ious[f]) else \
                 mask_iou(silhouette_mask(camera, verts @ R.T + t, faces), track.masks[f])
-            q["iou"] = round(float(iou_all[f]), 4)
+            q["silhouette_iou"] = round(float(iou_all[f]), 4)
         flags = _flags(q, settings)
         reason = poses.init_reason[f] if method == "keypoints" and f < len(poses.init_reason) else None
         if reason:
@@ -225,7 +225,7 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
         return TrackFit(method=method, status="skipped", **base,
                         reason="the fitted vehicle reaches behind or below the camera; the ground pose is not valid"), []
     quality = {"n_frames": F, "n_keypoint_frames": n_kp}
-    for key, arr in (("reproj_px", reproj), ("iou", iou_all), ("ground_m", ground)):
+    for key, arr in (("reprojection_px", reproj), ("silhouette_iou", iou_all), ("ground_residual_m", ground)):
         if np.isfinite(arr).any():
             quality[key] = round(float(np.nanmedian(arr)), 4)
     flags = _flags(quality, settings)
@@ -238,12 +238,12 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
 
 def _flags(q: dict, s: VehicleFitSettings) -> list[str]:
     out = []
-    if q.get("reproj_px", 0) > s.max_reproj_px:
-        out.append(f"reprojection {q['reproj_px']:.1f} px > {s.max_reproj_px:g}")
-    if q.get("iou", 1) < s.min_iou:
-        out.append(f"silhouette IoU {q['iou']:.2f} < {s.min_iou:g}")
-    if q.get("ground_m", 0) > s.max_ground_m:
-        out.append(f"ground residual {q['ground_m']:.2f} m > {s.max_ground_m:g}")
+    if q.get("reprojection_px", 0) > s.max_reproj_px:
+        out.append(f"reprojection {q['reprojection_px']:.1f} px > {s.max_reproj_px:g}")
+    if q.get("silhouette_iou", 1) < s.min_iou:
+        out.append(f"silhouette IoU {q['silhouette_iou']:.2f} < {s.min_iou:g}")
+    if q.get("ground_residual_m", 0) > s.max_ground_m:
+        out.append(f"ground residual {q['ground_residual_m']:.2f} m > {s.max_ground_m:g}")
     return out
 
 
