@@ -220,6 +220,7 @@ def test_cancel_leaves_nothing_written(tmp_path):
         p.close()
 
 
+@pytest.mark.slow
 def test_cli_fit_vehicles_and_shapes(tmp_path, capsys):
     cam = CAMS["high_near"]
     p = build(tmp_path, cam, tracks_for(cam, 7, n=1, n_frames=6))
