@@ -242,3 +242,21 @@ def test_cli_fit_vehicles_and_shapes(tmp_path, capsys):
     mesh = trimesh.load(obj, process=False)
     assert mesh.is_watertight and len(mesh.faces) <= 2000
     assert main(["shapes", "export", str(tmp_path / "car.txt")]) == 2
+
+
+def test_frames_without_keypoints_are_placed_by_their_masks(tmp_path):
+    # a person labelled two frames of a moving car; the other frames have only their mined masks
+    cam = CAMS["high_near"]
+    tracks = tracks_for(cam, 9, n=1, n_frames=12, dt=0.5, speed=2.0, with_masks=True)
+    tr = tracks[0][0]
+    tr.obs.weights[2:] = 0
+    p = build(tmp_path, cam, tracks)
+    try:
+        fit_vehicles(p)
+        [f] = track_fits(p, with_detections=True)
+        xy = np.array([d.params["xy_world"] for d in f.detections])
+        h, pos = syn.errors(tr, xy, [d.params["yaw_world"] for d in f.detections])
+        assert np.median(pos[2:]) < 0.003 and np.median(h[2:]) < 3   # motion prior alone: 0.65 %, 5.7°
+        assert "position from the mask" in f.detections[8].reason
+    finally:
+        p.close()

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import BadInputError, CalibrationError
 from ..jobs import JobContext, silent
 from .silhouette import mask_iou, silhouette_mask, visible_points
-from .vehicle_pose import Observations, PoseSettings, cam_to_pose, fit_track, pose_to_cam
+from .vehicle_pose import Observations, PoseSettings, fit_track, pose_to_cam, wrap
 from .vehicle_shape import load_shape_model, mesh_for_alpha
 from .vehicle_silhouette_fit import fit_silhouettes
 
@@ -183,6 +183,8 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
             return TrackFit(method="none", status="skipped", reason="the masks give no ground position", **base), []
         poses, ious = res
         method = "silhouette"
+    elif (~(track.obs.weights > 0).any(axis=1)).any():
+        _place_unobserved(camera, track, poses, kind)
 
     model = load_shape_model(kind)
     kp_obj = model.keypoints(poses.alpha)
@@ -234,6 +236,31 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
                    shape={"alpha": [round(float(a), 6) for a in poses.alpha], "class": kind}, quality=quality,
                    detections=dets, reason="; ".join(flags) or None, **base)
     return fit, props
+
+
+def _place_unobserved(camera, track: TrackInput, poses, kind: str) -> None:
+    """Frames without any keypoint only had the motion prior (a line through their neighbours); where they
+    have a mined mask, place the fitted shape on the ground so its silhouette meets the mask, and for a moving
+    car take their heading from the direction of travel (on the side of the keypoint frames' heading)."""
+    from .vehicle_silhouette_fit import SilhouetteFitter, _Frame, _heading_from_motion
+
+    todo = [f for f in np.flatnonzero(~(track.obs.weights > 0).any(axis=1))
+            if track.masks[f] is not None and track.masks[f].any()]
+    if not todo:
+        return
+    fitter = SilhouetteFitter(camera, kind, poses.alpha)
+    frames = {f: _Frame(track.masks[f]) for f in todo}
+    for _ in range(2):
+        for f in todo:
+            poses.xy[f] = fitter.place(frames[f], poses.xy[f], poses.yaw[f])
+        if len(track.times) >= 3:
+            heading, travel = _heading_from_motion(track.times, poses.xy)
+            if travel >= 2.0:
+                for f in todo:
+                    flip = np.pi if abs(wrap(heading[f] - poses.yaw[f])) > np.pi / 2 else 0.0
+                    poses.yaw[f] = wrap(heading[f] + flip)
+    for f in todo:
+        poses.init_reason[f] = "no keypoints; position from the mask with the track's shape, heading from its travel"
 
 
 def _flags(q: dict, s: VehicleFitSettings) -> list[str]:
