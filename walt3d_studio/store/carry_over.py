@@ -9,8 +9,8 @@ Matching (one camera and frame at a time, within one class group): a new detecti
 both have masks and their mask IoU is >= 0.5, or, when either is box-only, their box IoU is >= 0.7. The best
 matches win, one-to-one (the assignment maximising the summed IoU, scipy's linear_sum_assignment). The whole
 history of a detection's human rows moves (append-only tables: the newest row still wins). A track-level
-label follows the new track that holds most of its track's carried detections; it stays where it is while
-the old track keeps detections outside the replaced frames.
+label follows the new track that holds most of its track's carried detections; while the old track keeps
+detections outside the replaced frames it stays there too, and that new track gets a copy.
 
 Everything here runs inside the caller's transaction (`carry_over(conn, ...)`), so a failed re-run moves
 nothing. `at_stake` is the dry count for a refusal or a confirmation; `plan(...)` with the new detections in
