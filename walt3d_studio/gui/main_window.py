@@ -191,12 +191,18 @@ class MainWindow(QMainWindow):
 
     def undo(self) -> None:
         """Undo the last edit; while a tool is open, its last step (tools.active_stack)."""
-        if not self.jobs.busy:
-            active_stack(self).undo()
+        from .process_jobs import refuse_locked_edit
+
+        stack = active_stack(self)
+        if not self.jobs.busy and not refuse_locked_edit(self, stack.command(stack.index() - 1)):
+            stack.undo()
 
     def redo(self) -> None:
-        if not self.jobs.busy:
-            active_stack(self).redo()
+        from .process_jobs import refuse_locked_edit
+
+        stack = active_stack(self)
+        if not self.jobs.busy and not refuse_locked_edit(self, stack.command(stack.index())):
+            stack.redo()
 
     def _update_actions(self):
         has_project = self.project is not None
