@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         from .status import install_save_indicator
         from .theme import install_theme
         from .tools import install_tool_keys
+        from .viewport import install_viewport
 
         install_process_jobs(self)  # first: the panels ask it which camera a child job locks
         install_review(self)
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         install_save_indicator(self)
         install_composites(self)
         install_train_panel(self)
+        install_viewport(self)  # an empty dock until first shown (VTK is imported then)
         install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building

@@ -1,0 +1,225 @@
+"""The 3D dock's Qt side: an image of the offscreen VTK render (`scene.FitScene`), buttons for the views
+(reset, top, through the camera), drag to orbit, wheel to zoom, and a hint line.
+
+The VTK render is shown as an image rather than through a native VTK widget: the same path works on a desktop,
+headless (offscreen Qt + OSMesa) and in tests, and a missing OpenGL only costs this dock (the error is shown in
+it; the rest of the app does not notice).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+NO_FITS_HINT = ("No 3D fits on this camera yet. Fit them with <code>walt3d fit vehicles PROJECT</code> "
+                "(and <code>walt3d fit people PROJECT</code>), then reopen the project.")
+
+
+def _prepare_vtk_env() -> None:
+    """Without a display, VTK's default X11 window cannot open: use OSMesa's offscreen window instead."""
+    headless = os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal") or (
+        os.name == "posix" and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+    if headless:
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+
+
+class RenderLabel(QLabel):
+    """Shows the scene's image; drag orbits, wheel zooms."""
+
+    def __init__(self, dock):
+        super().__init__()
+        self.dock = dock
+        self._last: QPoint | None = None
+        self.setAlignment(Qt.AlignCenter)
+        self.setMinimumSize(200, 150)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
+
+    def mousePressEvent(self, ev):
+        self._last = ev.position().toPoint()
+
+    def mouseMoveEvent(self, ev):
+        if self._last is None or self.dock.scene is None or self.dock.scene.through_camera:
+            return
+        p = ev.position().toPoint()
+        d = p - self._last
+        self._last = p
+        self.dock.scene.orbit(-d.x() * 0.4, d.y() * 0.4)
+        self.dock.redraw()
+
+    def mouseReleaseEvent(self, ev):
+        self._last = None
+
+    def wheelEvent(self, ev):
+        if self.dock.scene is None or self.dock.scene.through_camera:
+            return
+        self.dock.scene.zoom(1.1 if ev.angleDelta().y() > 0 else 1 / 1.1)
+        self.dock.redraw()
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        self.dock.redraw()
+
+
+class ViewportDock(QDockWidget):
+    def __init__(self, window):
+        super().__init__("3D", window)
+        self.setObjectName("viewport3d")
+        self.window_ = window
+        self.scene = None                 # FitScene, made on first show
+        self.error: str | None = None     # why there is no scene (no OpenGL, …)
+        self._loaded_for = None           # (project, camera) the scene shows
+        self.n_fits = 0
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        self.btn_reset = QPushButton("Reset")
+        self.btn_top = QPushButton("Top")
+        self.btn_camera = QPushButton("Camera view")
+        self.btn_camera.setCheckable(True)
+        for b in (self.btn_reset, self.btn_top, self.btn_camera):
+            b.setFocusPolicy(Qt.NoFocus)
+            row.addWidget(b)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.image = RenderLabel(self)
+        lay.addWidget(self.image, 1)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.RichText)
+        lay.addWidget(self.hint)
+        self.legend = QLabel("<span style='color:#4da6ff'>■</span> vehicle &nbsp; "
+                             "<span style='color:#ff9933'>■</span> person &nbsp; darker = lower silhouette IoU"
+                             " &nbsp; <span style='color:#ffff4d'>■</span> camera · drag: orbit · wheel: zoom")
+        lay.addWidget(self.legend)
+        self.setWidget(body)
+        self.btn_reset.clicked.connect(lambda: self._view("reset"))
+        self.btn_top.clicked.connect(lambda: self._view("top"))
+        self.btn_camera.toggled.connect(lambda on: self._view("camera" if on else "reset"))
+        window.addDockWidget(Qt.RightDockWidgetArea, self)
+        self.hide()
+        self.visibilityChanged.connect(self._on_visible)
+        window.timeline.position_changed.connect(self._on_position)
+        self.toggle = self.toggleViewAction()
+        self.toggle.setText("&3D viewport")
+        menus = {m.title(): m for m in (a.menu() for a in window.menuBar().actions()) if m is not None}
+        if "&View" in menus:
+            menus["&View"].addAction(self.toggle)
+
+    # ------------------------------------------------------------------------------ scene
+    def _on_visible(self, on: bool) -> None:
+        if on:
+            self.ensure_scene()
+            self.reload()
+
+    def ensure_scene(self) -> bool:
+        """Import VTK and make the scene (first show only). False, with the reason in the dock, if it cannot."""
+        if self.scene is not None:
+            return True
+        if self.error is not None:
+            return False
+        try:
+            _prepare_vtk_env()
+            from .scene import FitScene
+
+            self.scene = FitScene()
+            self.scene.render((64, 48))       # fails here when there is no usable OpenGL
+        except Exception as e:  # noqa: BLE001  VTK raises many kinds; any of them means: no 3D here
+            self.scene = None
+            self.error = (f"The 3D view needs OpenGL, which is not available here ({type(e).__name__}: {e}). "
+                          "The rest of the app works; install a GPU driver or Mesa (libosmesa6) for this view.")
+            self.image.setText(self.error)
+            self.image.setWordWrap(True)
+            return False
+        return True
+
+    def reload(self) -> None:
+        """Re-read the fits of the camera shown (on first show, and when the project or camera changes)."""
+        if self.scene is None:
+            return
+        from ...errors import Walt3DError
+        from ...store.detections import detection_table
+        from ...store.fits import track_fits
+
+        w = self.window_
+        self._loaded_for = (w.project, w.camera_id)
+        self.n_fits = 0
+        if w.project is None or w.camera_id is None:
+            self.hint.setText("Open a project to see its fits in 3D.")
+            self.scene.renderer.RemoveAllViewProps()
+            self.redraw()
+            return
+        try:
+            camera = w.project.calibration(w.camera_id)
+        except Walt3DError:
+            camera = None
+        if camera is None:
+            self.hint.setText("This camera is not calibrated: Camera > Calibrate, then fit (walt3d fit vehicles).")
+            self.scene.renderer.RemoveAllViewProps()
+            self.redraw()
+            return
+        fits = [f for f in track_fits(w.project, camera_id=w.camera_id, with_detections=True) if f.status != "skipped"]
+        dt = detection_table(w.project, camera_id=w.camera_id)
+        frame_of = dict(zip(dt.id.tolist(), dt.frame_id.tolist()))
+        self.scene.load(camera, fits, frame_of)
+        self.n_fits = len(fits)
+        self.hint.setText(NO_FITS_HINT if not fits else
+                          f"{len(fits)} fitted track(s): "
+                          f"{sum(f.kind == 'vehicle' for f in fits)} vehicle(s), "
+                          f"{sum(f.kind == 'person' for f in fits)} person(s).")
+        self._on_position(w.timeline.position)
+
+    def frame_id_at(self, pos: int) -> int | None:
+        r = self.window_.reader
+        if r is None or pos < 0 or pos >= len(r):
+            return None
+        return int(r.table.ids[pos])
+
+    def _on_position(self, pos: int) -> None:
+        if self.scene is None or not self.isVisible():
+            return
+        w = self.window_
+        if self._loaded_for != (w.project, w.camera_id):
+            self.reload()
+            return
+        self.scene.set_frame(self.frame_id_at(pos))
+        if self.scene.through_camera:
+            self.scene.camera_view(self._frame_image())
+        self.redraw()
+
+    def _frame_image(self) -> np.ndarray | None:
+        img = self.window_.frame_view.image
+        return None if img is None else np.asarray(img)[..., :3]
+
+    def _view(self, which: str) -> None:
+        if self.scene is None or self.scene.camera is None:
+            return
+        if which == "camera":
+            self.scene.camera_view(self._frame_image())
+        else:
+            if self.btn_camera.isChecked():
+                self.btn_camera.blockSignals(True)
+                self.btn_camera.setChecked(False)
+                self.btn_camera.blockSignals(False)
+            self.scene.reset_view() if which == "reset" else self.scene.top_view()
+            self.scene.set_frame(self.scene.frame_id)  # opaque again
+        self.redraw()
+
+    def redraw(self) -> None:
+        if self.scene is None or not self.isVisible():
+            return
+        size = self.image.size()
+        rgb = self.scene.render((max(size.width(), 64), max(size.height(), 48)))
+        self.last_image = rgb
+        h, w = rgb.shape[:2]
+        qimg = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+        pm = QPixmap.fromImage(qimg)
+        if self.scene.through_camera:
+            pm = pm.scaled(size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+        self.image.setPixmap(pm)
+
+
+__all__ = ["ViewportDock", "NO_FITS_HINT"]
