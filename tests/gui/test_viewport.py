@@ -103,3 +103,20 @@ def test_no_fits_shows_the_hint(qtbot, opened):
     w.timeline.set_position(3)
     w.settle()  # frame changes with nothing to show are fine
     assert vp.scene.actors == {}
+
+
+def test_missing_opengl_shows_a_message_and_the_app_works(qtbot, opened, monkeypatch):
+    import walt3d_studio.gui.viewport.scene as scene_mod
+
+    class NoGL:
+        def __init__(self, *a, **k):
+            raise RuntimeError("could not create an OpenGL context")
+
+    monkeypatch.setattr(scene_mod, "FitScene", NoGL)
+    w = opened()
+    vp = w.viewport
+    vp.show()
+    assert vp.scene is None and "needs OpenGL" in vp.image.text() and "OpenGL context" in vp.image.text()
+    w.timeline.set_position(4)  # the rest of the app goes on
+    w.settle()
+    assert w.timeline.position == 4 and w.review.position == 4

@@ -17,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--camera", help="camera name to show (default: the first)")
     ap.add_argument("--background", action="store_true", help="show the median background instead of the frame")
     ap.add_argument("--size", default="1280x820", help="window size WxH (default 1280x820)")
-    ap.add_argument("--panel", choices=("composites",), help="open this panel large (with --screenshot: show it)")
+    ap.add_argument("--panel", choices=("composites", "3d", "3d-camera"),
+                    help="open this panel large (with --screenshot: show it); 3d-camera: the 3D view through the "
+                         "calibrated camera")
     return ap
 
 
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                 from .composites import show_composites
 
                 show_composites(win)
+            elif args.panel in ("3d", "3d-camera"):
+                from .viewport import show_viewport
+
+                show_viewport(win, camera_mode=args.panel == "3d-camera")
     if headless:
         return _screenshot(app, win, args.screenshot) if ok else 2
     return app.exec()

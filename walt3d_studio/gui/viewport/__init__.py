@@ -16,4 +16,20 @@ def install_viewport(window):
     return window.viewport
 
 
-__all__ = ["install_viewport"]
+def show_viewport(window, camera_mode: bool = False):
+    """Show the 3D dock large (beside a narrow frame view), optionally through the camera; for `--panel 3d`."""
+    from PySide6.QtCore import Qt
+
+    dock = install_viewport(window)
+    dock.show()
+    dock.raise_()
+    window.resizeDocks([dock], [int(window.width() * 0.55)], Qt.Horizontal)
+    window.resizeDocks([dock], [int(window.height() * 0.75)], Qt.Vertical)
+    window.settle()
+    if camera_mode:
+        dock.btn_camera.setChecked(True)
+    dock.redraw()
+    return dock
+
+
+__all__ = ["install_viewport", "show_viewport"]

@@ -30,7 +30,11 @@ def _polydata(points, faces=None, lines=None):
         c = np.asarray(cells, np.int64).reshape(-1, n)
         arr = np.column_stack([np.full(len(c), n, np.int64), c]).ravel()
         ca = vtk.vtkCellArray()
-        ca.SetCells(len(c), numpy_to_vtkIdTypeArray(arr, deep=True))
+        ids = numpy_to_vtkIdTypeArray(arr, deep=True)
+        if hasattr(ca, "ImportLegacyFormat"):  # VTK >= 9.1 (SetCells is deprecated from 9.6)
+            ca.ImportLegacyFormat(ids)
+        else:
+            ca.SetCells(len(c), ids)
         setter(ca)
     return pd
 
@@ -203,7 +207,7 @@ class FitScene:
         cx, cy = (float(v) for v in self.centre)
         e = self.extent
         c.SetFocalPoint(cx, cy, 0.0)
-        c.SetPosition(cx - 0.9 * e, cy - 1.1 * e, 0.8 * e)
+        c.SetPosition(cx - 0.35 * e, cy - 0.45 * e, 0.35 * e)  # over the objects, the grid fading behind
         c.SetViewUp(0, 0, 1)
         self.through_camera = False
         self._set_backdrop(None)
