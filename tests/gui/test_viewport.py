@@ -120,3 +120,29 @@ def test_missing_opengl_shows_a_message_and_the_app_works(qtbot, opened, monkeyp
     w.timeline.set_position(4)  # the rest of the app goes on
     w.settle()
     assert w.timeline.position == 4 and w.review.position == 4
+
+
+def test_pick_selects_the_track_and_selection_highlights_the_mesh(qtbot, opened):
+    from walt3d_studio.gui.review.fit_overlay import fit_drawing
+    from walt3d_studio.store.fits import fits_for_frame
+
+    w = opened()
+    vp, rc = w.viewport, w.review
+    vp.show()
+    qtbot.waitUntil(lambda: vp.scene is not None, timeout=60000)
+    car = next(t for t, s in rc.fits.summaries.items() if s["kind"] == "vehicle")
+    dt = detection_table(w.project, track_id=car)
+    fid = int(dt.frame_id[len(dt) // 2])
+    w.timeline.set_position(positions(w, [fid])[0])
+    w.settle()
+    assert rc.track_id is None
+    vp.btn_camera.setChecked(True)  # through the camera: the render's pixels are the frame's pixels
+    cam = w.project.calibration(w.camera_id)
+    [(tf, df)] = [(tf, df) for tf, df in fits_for_frame(w.project, fid) if tf.track_id == car]
+    cx, cy = fit_drawing(cam, tf, df)["thick"].reshape(-1, 2).mean(axis=0)
+    assert vp.pick(cx, cy) == car
+    assert rc.track_id == car  # selected in the review (table and frame view follow it)
+    assert vp.scene.actors[car].GetProperty().GetEdgeVisibility()
+    assert vp.pick(2, 2) is None  # the backdrop: nothing
+    rc.select_track(None)
+    assert not vp.scene.actors[car].GetProperty().GetEdgeVisibility()

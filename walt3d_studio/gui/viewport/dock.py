@@ -38,7 +38,17 @@ class RenderLabel(QLabel):
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
 
     def mousePressEvent(self, ev):
-        self._last = ev.position().toPoint()
+        self._last = self._press = ev.position().toPoint()
+
+    def image_point(self, pos) -> tuple[float, float] | None:
+        """Widget position -> pixel of the scene's last render (the pixmap is centred, maybe scaled)."""
+        pm = self.pixmap()
+        img = getattr(self.dock, "last_image", None)
+        if pm is None or pm.isNull() or img is None:
+            return None
+        ox, oy = (self.width() - pm.width()) / 2, (self.height() - pm.height()) / 2
+        sx, sy = img.shape[1] / pm.width(), img.shape[0] / pm.height()
+        return (pos.x() - ox) * sx, (pos.y() - oy) * sy
 
     def mouseMoveEvent(self, ev):
         if self._last is None or self.dock.scene is None or self.dock.scene.through_camera:
@@ -51,6 +61,11 @@ class RenderLabel(QLabel):
 
     def mouseReleaseEvent(self, ev):
         self._last = None
+        p = ev.position().toPoint()
+        if getattr(self, "_press", None) is not None and (p - self._press).manhattanLength() <= 3:
+            xy = self.image_point(p)  # a click, not a drag: pick the mesh under it
+            if xy is not None:
+                self.dock.pick(*xy)
 
     def wheelEvent(self, ev):
         if self.dock.scene is None or self.dock.scene.through_camera:
@@ -103,6 +118,9 @@ class ViewportDock(QDockWidget):
         self.hide()
         self.visibilityChanged.connect(self._on_visible)
         window.timeline.position_changed.connect(self._on_position)
+        review = getattr(window, "review", None)
+        if review is not None:  # selecting a track in the review panel or the frame view highlights its mesh
+            review.changed.connect(self._on_selection)
         self.toggle = self.toggleViewAction()
         self.toggle.setText("&3D viewport")
         menus = {m.title(): m for m in (a.menu() for a in window.menuBar().actions()) if m is not None}
@@ -171,6 +189,24 @@ class ViewportDock(QDockWidget):
                           f"{sum(f.kind == 'vehicle' for f in fits)} vehicle(s), "
                           f"{sum(f.kind == 'person' for f in fits)} person(s).")
         self._on_position(w.timeline.position)
+
+    def _on_selection(self) -> None:
+        rc = getattr(self.window_, "review", None)
+        if self.scene is None or rc is None or not self.isVisible() or self.scene.selected == rc.track_id:
+            return
+        self.scene.selected = rc.track_id
+        self.scene.set_frame(self.scene.frame_id)
+        self.redraw()
+
+    def pick(self, x: float, y: float) -> int | None:
+        """Select the track whose mesh is at pixel (x, y) of the render, in the review panel and frame view."""
+        if self.scene is None:
+            return None
+        tid = self.scene.pick(x, y)
+        rc = getattr(self.window_, "review", None)
+        if tid is not None and rc is not None:
+            rc.select_track(tid, jump=False)
+        return tid
 
     def frame_id_at(self, pos: int) -> int | None:
         r = self.window_.reader

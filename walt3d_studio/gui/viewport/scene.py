@@ -105,6 +105,7 @@ class FitScene:
         self.frame_id: int | None = None
         self.through_camera = False
         self._backdrop = None
+        self.selected: int | None = None          # track id highlighted (white edges)
 
     # ------------------------------------------------------------------------------ content
     def load(self, camera, fits, frame_of_detection: dict[int, int]) -> None:
@@ -191,6 +192,8 @@ class FitScene:
             q = 1.0 if iou is None else float(np.clip((iou - 0.3) / 0.6, 0, 1))
             a.GetProperty().SetColor(*(base * (0.45 + 0.55 * q)))   # darker = worse fit
             a.GetProperty().SetOpacity(0.5 if self.through_camera else 1.0)
+            a.GetProperty().SetEdgeVisibility(tid == self.selected)   # the selected track's mesh stands out
+            a.GetProperty().SetEdgeColor(1.0, 1.0, 1.0)
             mk = self.markers.get(tid)
             if mk is None:
                 s = vtk.vtkSphereSource()
@@ -200,6 +203,17 @@ class FitScene:
                 self.renderer.AddActor(mk)
             p = self.R_cw @ np.asarray(df.t, float) + self.t_cw
             mk.SetPosition(float(p[0]), float(p[1]), 0.05)
+
+    def pick(self, x: float, y: float) -> int | None:
+        """The track whose mesh is under image point (x, y) of the last render (top-left origin), if any."""
+        import vtk
+
+        h = self.window.GetSize()[1]
+        picker = vtk.vtkPropPicker()
+        if not picker.Pick(float(x), float(h - 1 - y), 0.0, self.renderer):
+            return None
+        actor = picker.GetActor()
+        return next((tid for tid, a in self.actors.items() if a is actor and a.GetVisibility()), None)
 
     # ------------------------------------------------------------------------------ views
     def reset_view(self) -> None:
