@@ -244,3 +244,16 @@ def test_a_tampered_or_missing_background_says_what_to_do(tmp_path, tamper):
         with pytest.raises(BadInputError, match="background 'all' of camera 'c'") as e:
             p.load_background(cam, "all")
         assert "walt3d background" in e.value.hint
+
+
+def test_the_app_says_disk_full_as_such(capsys):
+    pytest.importorskip("PySide6")
+    from walt3d_studio.gui.errors import set_interactive, show_error
+
+    set_interactive(False)
+    try:
+        show_error(None, OSError(errno.ENOSPC, "No space left on device", "/tmp/x/labels.json"))
+    finally:
+        set_interactive(True)
+    err = capsys.readouterr().err
+    assert "disk is full" in err and "Something went wrong" not in err and "Nothing needs restoring" in err
