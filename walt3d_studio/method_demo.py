@@ -52,6 +52,7 @@ def run_method(out: Path, ctx: JobContext | None = None, *, n_composites: int = 
 
     ctx = ctx or silent()
     out = Path(out)
+    _clear_earlier_demo(out)
     started = time.time()
     steps: list[dict] = []
     plan = ["project", "vehicle fits", "people fits", "splits", "composites", "export", "validate", "training",
@@ -163,6 +164,24 @@ def run_method(out: Path, ctx: JobContext | None = None, *, n_composites: int = 
                           total_seconds=time.time() - started)
     ctx.progress(1000, 1000, "done")
     return report, steps
+
+
+OUTPUTS = ("datasets", "runs", "samples", "plots", "report.html")
+
+
+def _clear_earlier_demo(out: Path) -> None:
+    """A demo run again into the same folder starts over (training would otherwise resume the old runs); only
+    what an earlier demo wrote is removed, and only when the folder holds a demo project."""
+    import shutil
+
+    if not (out / "demo.walt3d" / ".demo").exists():
+        return
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _sample_images(out: Path) -> list[dict]:
