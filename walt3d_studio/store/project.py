@@ -447,9 +447,13 @@ def explain_db_error(e: BaseException, root: Path) -> ProjectError | None:
 
     text = str(e).lower()
     if "full" in text or "disk i/o" in text or "readonly" in text or "read-only" in text or "unable to open" in text:
-        probe = OSError(errno.ENOSPC if ("full" in text or "disk i/o" in text) and _free_bytes(root) < (64 << 20)
-                        else errno.EROFS if ("readonly" in text or "read-only" in text or not os.access(root, os.W_OK))
-                        else errno.EIO, str(e))
+        if "full" in text or ("disk i/o" in text and _free_bytes(root) < (64 << 20)):
+            code = errno.ENOSPC
+        elif "readonly" in text or "read-only" in text or not os.access(root, os.W_OK):
+            code = errno.EROFS
+        else:
+            code = errno.EIO
+        probe = OSError(code, str(e))
         if probe.errno == errno.EIO:
             return ProjectError(f"Cannot read or write {root.name} ({e}).",
                                 "This is a storage problem (a disk or network drive failing or gone), not damage to "
