@@ -140,16 +140,11 @@ def load_schema(name_or_path: str | os.PathLike | KeypointSchema, search: tuple 
 def save_schema(schema: KeypointSchema, folder: str | os.PathLike) -> Path:
     """Write a schema as FOLDER/NAME.json (atomically), e.g. into a project's keypoints/schemas/."""
     from ..atomic import write_text
-<<<<<<< HEAD
     from ..validate import path_under
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     dest = path_under(folder, f"{schema.name}.json")  # a name cannot climb out of the folder
-=======
-
-    dest = Path(folder) / f"{schema.name}.json"
->>>>>>> main
     write_text(dest, json.dumps(schema.to_dict(), indent=2))
     return dest
 
