@@ -220,11 +220,16 @@ def _smpl_layer(npz_path: str):
     import smplx
     import smplx.utils
 
+    import contextlib
+    import io
+
     data = dict(np.load(npz_path, allow_pickle=False))
     n_betas = min(N_BETAS, data["shapedirs"].shape[-1])
-    return smplx.SMPL(model_path=str(Path(npz_path).parent), data_struct=smplx.utils.Struct(**data),
-                      num_betas=n_betas, create_transl=False, create_global_orient=False,
-                      create_body_pose=False, create_betas=False), n_betas
+    with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a warning about 10 betas on stdout
+        layer = smplx.SMPL(model_path=str(Path(npz_path).parent), data_struct=smplx.utils.Struct(**data),
+                           num_betas=n_betas, create_transl=False, create_global_orient=False,
+                           create_body_pose=False, create_betas=False)
+    return layer, n_betas
 
 
 def _smpl_forward(npz: Path, params: dict, betas: np.ndarray):
