@@ -126,6 +126,7 @@ def test_fit_with_a_users_smpl_model(tmp_path, capsys):
     with Project.open(root, readonly=True) as q:
         f = track_fits(q, kind="person", with_detections=True)[0]
         assert f.shape["body_model"] == out["body_model"]
+        bodies._model_dirs.clear()  # a renderer without the project finds the model through the fit's shape
         v, faces = bodies.posed_mesh(f.detections[0].params, f.shape)  # smplx poses it from the project's npz
         assert v.shape == (6890, 3) and (v @ cam.n + cam.d).min() == pytest.approx(0, abs=0.02)
         assert f.shape["height_m"] == pytest.approx(1.72, rel=0.04)

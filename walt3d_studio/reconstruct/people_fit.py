@@ -56,6 +56,19 @@ class _PoseCache:
         self._c: dict = {}
 
     def get(self, shape: dict, body_pose) -> tuple:
+        # the proxy at another height (same build) is the same posed body scaled about its root joint: LBS
+        # commutes with a uniform scale about J0, so pose once per body_pose and scale
+        if bodies.parse_body_model(shape.get("body_model"))[0] == "proxy" and shape.get("height_m") \
+                and bodies._betas(shape.get("betas"))[1] == 0:
+            ref = {"body_model": "proxy", "height_m": bodies.PROXY_BASE_HEIGHT,
+                   "proxy_template": shape.get("proxy_template", "neutral")}
+            v, j, faces = self._exact(ref, body_pose)
+            s = float(shape["height_m"]) / bodies.PROXY_BASE_HEIGHT
+            J0 = j[0]
+            return J0 + (v - J0) * s, J0 + (j - J0) * s, faces
+        return self._exact(shape, body_pose)
+
+    def _exact(self, shape: dict, body_pose) -> tuple:
         bp = np.round(np.asarray(body_pose, float), 9)
         key = (repr(sorted((k, repr(v)) for k, v in shape.items())), bp.tobytes())
         if key not in self._c:
@@ -274,8 +287,11 @@ def fit_people(project, camera_id: int | None = None, ctx: JobContext | None = N
             dets = tracks[tid]
             masks = {d.detection_id: _decode(d.mask_rle, (cam.image_size[1], cam.image_size[0])) for d in dets}
             det_fits, p, tq, status, reason = judge_track(cam, dets, est, settings, cache, masks)
+            shape = dict(est.shape)
+            if body_model != "proxy":  # where the converted model is, for renderers that have no project
+                shape["npz_path"] = str(model_dir(project) / f"{body_model.rsplit(':', 1)[1]}.npz")
             fits.append(TrackFit(tid, "person", getattr(estimator, "name", settings.estimator), status=status,
-                                 shape=est.shape, quality=tq, reason=reason, detections=det_fits,
+                                 shape=shape, quality=tq, reason=reason, detections=det_fits,
                                  settings={**settings.to_dict(), "estimator_settings":
                                            getattr(estimator, "settings", {})}))
             if settings.proposals:
