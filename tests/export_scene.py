@@ -157,7 +157,8 @@ def give_frames(p: Project, folder: Path) -> None:
     """Write a small PNG for every source frame (so the app's frame view can show them)."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = p.conn.execute("SELECT id FROM frames ORDER BY id").fetchall()
-    img = np.full((H, W, 3), 120, np.uint8)
+    w, h = p.conn.execute("SELECT width, height FROM cameras ORDER BY id LIMIT 1").fetchone()
+    img = np.full((h or H, w or W, 3), 120, np.uint8)
     for (fid,) in rows:
         cv2.imwrite(str(folder / f"f{fid}.png"), img)
     with p.transaction() as c:

@@ -145,3 +145,22 @@ def test_cli_export_validate_exit_codes(project, tmp_path, capsys):
     (ds / "images" / "val" / "000003.png").unlink()
     assert main(["--quiet", "validate", str(ds)]) == 1
     assert "000003.png is missing" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_composites_without_arrays(tmp_path):
+    """Composites without arrays (an uncalibrated camera): none at all -> no HDF5; some -> listed in the manifest."""
+    p = make_project(tmp_path / "p.walt3d", arrays=False)
+    s = export_dataset(p, tmp_path / "none", blur="none")
+    assert s["arrays"] is False and not (tmp_path / "none" / "arrays").exists()
+    assert validate_dataset(tmp_path / "none") == [] and "6 images (train 2, val 2, test 2)" in s.summary()
+    p.close()
+    p = make_project(tmp_path / "q.walt3d")
+    first = list_composites(p)[0]
+    with p.transaction() as c:
+        c.execute("UPDATE composites SET arrays_path = NULL WHERE id = ?", (first.id,))
+    s = export_dataset(p, tmp_path / "some", blur="none")
+    manifest = json.loads((tmp_path / "some" / "manifest.json").read_text())
+    assert manifest["images_without_arrays"] == [1] and s["images_without_arrays"] == 1
+    assert validate_dataset(tmp_path / "some") == []
+    p.close()

@@ -148,3 +148,40 @@ def test_walt2d_twin_outlines_the_impossible_pair(dock):
 def test_histogram_counts_per_split(dock):
     hist = dock.hist_counts
     assert {k: v.tolist() for k, v in hist.items()} == {s: [2, 2, 0, 0, 0] for s in ("train", "val", "test")}
+
+
+def test_screenshot_panel_composites(project_root, tmp_path):
+    import subprocess
+    import sys
+
+    import cv2
+
+    from .gui_helpers import REPO
+
+    shot = tmp_path / "shot.png"
+    r = subprocess.run([sys.executable, "-m", "walt3d_studio.gui.app", str(project_root), "--screenshot", str(shot),
+                        "--panel", "composites", "--size", "1280x1000"], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    img = cv2.imread(str(shot))[..., ::-1]
+    assert img.shape[:2] == (1000, 1280)
+    magenta = (img == L.IMPOSSIBLE).all(axis=2)
+    assert magenta.sum() > 500 and np.nonzero(magenta)[0].min() > 400  # the twin's outline, in the lower dock
+
+
+def test_generate_from_the_dock(window, tmp_path, qtbot):
+    from composite_project import build, mesh_fn
+    from walt3d_studio.composite.splits import split_tracks
+
+    p, _ = build(tmp_path / "g")
+    split_tracks(p, "track", 0.25, 0.25, seed=0)
+    give_frames(p, tmp_path / "frames")
+    root = p.root
+    p.close()
+    assert window.open_project(root)
+    dock = show_composites(window)
+    assert dock.model.all == []
+    job = dock.generate("walt3d", 3, 5, mesh_fn=mesh_fn)
+    assert wait_job(qtbot, job, timeout=120000)[0] == "finished"
+    assert len(dock.model.all) == 3 and {c.seed for c in dock.model.all} == {5}
+    assert dock.view.rgb is not None and dock.thumbs.count() == 3

@@ -124,6 +124,8 @@ def write_card(tmp: Path, project, splits: dict, cats: list[dict], counts: dict,
                  " publishing.")
     else:
         L.append("**None**: the export was asked not to blur faces or plates. Do not publish these images.")
+    if not settings.arrays:
+        L += ["", "No HDF5 arrays in this dataset (not asked for, or the composites carry none)."]
     L += ["", "## Files and fields", "",
           "- `images/<split>/<id>.png`; `annotations/<split>.json` (COCO; `file_name` is relative to this folder)",
           "- `arrays/<split>.h5`: per image size `images/<H>x<W>/` holds `image_id` (n), `depth` (n,H,W) float32"

@@ -9,6 +9,10 @@ def cmd_export(args) -> int:
     with progress_bar("export", args.quiet, unit="image") as ctx:
         s = export_dataset(args.project, args.out, fmt=args.format, blur=args.blur, arrays=not args.no_arrays,
                            ctx=ctx, force=args.force, methods=tuple(args.method or ("walt3d",)))
+    from ..progress import set_result
+
+    set_result(dataset=s["path"], images=s["counts"]["total"]["images"],
+               annotations=s["counts"]["total"]["annotations"])
     c = s["counts"]
     print(f"Exported {c['total']['images']} images, {c['total']['annotations']} annotations to {s['path']} "
           f"({s['format']}) in {s['seconds']:.1f} s")

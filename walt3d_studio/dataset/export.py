@@ -27,10 +27,11 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import atomic_folder
-from ..errors import BadInputError, Cancelled
+from ..errors import BadInputError
 from ..jobs import JobContext
 from ..store import composites as store_comp
 from ..store import datasets as store_ds
+from ..store.runs import recorded_run
 from .arrays_h5 import IGNORE_INSTANCE, ArraysWriter
 from .privacy import apply_privacy, check_blur
 
@@ -176,22 +177,14 @@ def export_dataset(project, out, fmt: str = "coco-amodal", blur=("faces", "plate
         if not comps:
             raise BadInputError("There are no (unrejected) composites to export.",
                                 "Make composites first (walt3d composite PROJECT), or un-reject some.")
-        if settings.arrays and any(c.arrays_path is None for c in comps):
-            raise BadInputError("Some composites have no depth/normal/instance arrays.",
-                                "Re-run the compositor with arrays, or export with --no-arrays.")
-        run_id = store_ds.start_run(project, "export", {**asdict(settings), "out": str(out)})
-        try:
+        if settings.arrays and all(c.arrays_path is None for c in comps):
+            settings.arrays = False  # nothing to write (e.g. composites of an uncalibrated camera); the card says so
+        with recorded_run(project, "export", {**asdict(settings), "out": str(out)}) as rec:
             summary = _write(project, out, comps, rej["objects"], settings, ctx, force)
-        except Cancelled:
-            store_ds.finish_run(project, run_id, "cancelled")
-            raise
-        except BaseException as e:
-            store_ds.finish_run(project, run_id, "failed", message=str(e)[:500])
-            raise
-        summary["dataset_id"] = store_ds.record_dataset(project, str(out), settings.fmt, asdict(settings),
-                                                        summary["counts"], summary["checksum"], run_id)
-        store_ds.finish_run(project, run_id, "done", summary["counts"]["total"])
-        summary["run_id"] = run_id
+            summary["dataset_id"] = store_ds.record_dataset(project, str(out), settings.fmt, asdict(settings),
+                                                            summary["counts"], summary["checksum"], rec.id)
+            rec.counts.update(summary["counts"]["total"])
+            summary["run_id"] = rec.id
         return summary
     finally:
         if owned:
@@ -211,6 +204,7 @@ def _write(project, out: Path, comps, rejected_objs, settings: ExportSettings, c
     splits: dict[str, dict] = {}
     privacy_counts: dict[str, int] = {}
     image_id = ann_id = 0
+    no_arrays: list[int] = []  # images whose composite has no arrays (the rest of the split has them)
     with atomic_folder(out, replace=force) as tmp:
         h5 = {}
         try:
@@ -262,9 +256,14 @@ def _write(project, out: Path, comps, rejected_objs, settings: ExportSettings, c
                     sp["annotations"].append(_annotation(o, ids[o.idx], image_id,
                                                          [ids[i] for i in occ[o.idx] if i in ids], cam_name,
                                                          frame, settings.fmt))
-                    if settings.arrays:
+                    if settings.arrays and comp.arrays_path:
                         h5[comp.split].add_annotation(ids[o.idx], image_id, o.pose or {})
-                if settings.arrays:
+                if settings.arrays and not comp.arrays_path:
+                    no_arrays.append(image_id)
+                elif settings.arrays:
+                    if not (project.root / comp.arrays_path).is_file():
+                        raise BadInputError(f"Composite {comp.id}'s arrays {comp.arrays_path} are missing.",
+                                            "Re-run the compositor, delete that composite, or export with --no-arrays.")
                     with np.load(project.root / comp.arrays_path) as z:
                         arr = {k: z[k] for k in ("depth", "normal", "instance")}
                     arr["instance"] = _remap_instance(arr["instance"], [o.idx for o in kept],
@@ -296,12 +295,28 @@ def _write(project, out: Path, comps, rejected_objs, settings: ExportSettings, c
                     "seeds": sorted({c.seed for c in comps}),
                     "runs": store_ds.runs_by_id(project, {c.run_id for c in comps}),
                     "splits": list(splits), "privacy": {"treatments": list(settings.blur), "regions": privacy_counts},
-                    "instance_ignore": IGNORE_INSTANCE, "created_at": time.time(), "files": files}
+                    "instance_ignore": IGNORE_INSTANCE, "images_without_arrays": no_arrays,
+                    "created_at": time.time(), "files": files}
         mdata = json.dumps(manifest, indent=1).encode()
         (tmp / "manifest.json").write_bytes(mdata)
         ctx.check()  # a cancel up to the last moment leaves no OUT
-    return {"path": str(out), "format": settings.fmt, "counts": counts, "checksum": hashlib.sha256(mdata).hexdigest(),
-            "seconds": time.time() - t0, "privacy": privacy_counts}
+    return ExportSummary(path=str(out), format=settings.fmt, counts=counts, checksum=hashlib.sha256(mdata).hexdigest(),
+                         seconds=time.time() - t0, privacy=privacy_counts, arrays=settings.arrays,
+                         images_without_arrays=len(no_arrays))
+
+
+class ExportSummary(dict):
+    """What an export returns: a dict (path, format, counts, checksum, seconds, privacy, ...) with a one-line
+    `summary()` for reports."""
+
+    def summary(self) -> str:
+        c = self["counts"]
+        per = ", ".join(f"{k} {v['images']}" for k, v in c["splits"].items())
+        extra = "" if self.get("arrays") else ", no arrays"
+        if self.get("images_without_arrays"):
+            extra = f", {self['images_without_arrays']} images without arrays"
+        return (f"{c['total']['images']} images ({per}), {c['total']['annotations']} annotations{extra} "
+                f"→ {self['path']}")
 
 
 def _counts(splits: dict, cats: list[dict]) -> dict:

@@ -188,14 +188,18 @@ def _check_masks(a: dict, im: dict, amodal_key: str, visible_key: str, split: st
 def _check_arrays(root: Path, split: str, images: dict, anns: list[dict], P: _Problems) -> None:
     path = root / "arrays" / f"{split}.h5"
     manifest = root / "manifest.json"
-    want_arrays = True
+    want_arrays, without = True, set()
     if manifest.is_file():
         try:
-            want_arrays = bool(json.loads(manifest.read_text()).get("settings", {}).get("arrays", True))
-        except ValueError:
+            m = json.loads(manifest.read_text())
+            want_arrays = bool(m.get("settings", {}).get("arrays", True))
+            without = {int(i) for i in m.get("images_without_arrays", [])}
+        except (ValueError, TypeError):
             P.add("manifest", "manifest.json is not valid JSON")
+    images = {i: im for i, im in images.items() if i not in without}
+    anns = [a for a in anns if a["image_id"] not in without]
     if not path.is_file():
-        if want_arrays:
+        if want_arrays and images:
             P.add("arrays", f"{split}: {path.relative_to(root)} is missing")
         return
     import h5py

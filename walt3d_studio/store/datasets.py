@@ -1,41 +1,18 @@
-"""Store access for the datasets a project has exported, and the `runs` row each export records.
+"""Store access for the datasets a project has exported (its run is recorded through store/runs.py).
 
 All SQL of the exporter lives here: what it reads about runs, frames and sources for the dataset card, and the
 `datasets` row it writes once the dataset folder is in place.
 """
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import socket
 import time
-
-from .. import __version__
 
 
 def _rows(conn, sql: str, args=()) -> list[dict]:
     cur = conn.execute(sql, args)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
-def start_run(project, stage: str, settings: dict) -> int:
-    """A `runs` row in state 'running' (finished by `finish_run`)."""
-    who = f"{getpass.getuser()}@{socket.gethostname()}"
-    with project.transaction() as c:
-        return c.execute("INSERT INTO runs (stage, settings_json, version, status, who, pid, host, started_at)"
-                         " VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
-                         (stage, json.dumps(settings), __version__, who, os.getpid(), socket.gethostname(),
-                          time.time())).lastrowid
-
-
-def finish_run(project, run_id: int, status: str, counts: dict | None = None, message: str | None = None) -> None:
-    now = time.time()
-    with project.transaction() as c:
-        c.execute("UPDATE runs SET status = ?, counts_json = ?, message = ?, finished_at = ?,"
-                  " duration_s = ? - started_at WHERE id = ?",
-                  (status, json.dumps(counts or {}), message, now, now, run_id))
 
 
 def record_dataset(project, path: str, fmt: str, settings: dict, counts: dict, checksum: str,

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ...store import composites as store_comp
 from ...training.dataset import BUCKETS, bucket_label
@@ -104,6 +104,21 @@ class CompositesDock(QDockWidget):
         self.f_rejected.toggled.connect(self._on_filters)
         for w in (self.f_split, self.f_camera, self.f_method, self.f_bucket, self.f_rejected):
             lv.addWidget(w)
+        gen = QHBoxLayout()
+        self.g_method = QComboBox()
+        for m in ("walt3d", "walt2d"):
+            self.g_method.addItem(m, m)
+        self.g_n, self.g_seed = QSpinBox(), QSpinBox()
+        self.g_n.setRange(1, 100000)
+        self.g_n.setValue(20)
+        self.g_n.setToolTip("composites per camera")
+        self.g_seed.setRange(0, 2 ** 31 - 1)
+        self.g_seed.setPrefix("seed ")
+        self.g_button = QPushButton("Generate")
+        self.g_button.clicked.connect(lambda: self.generate())
+        for w in (self.g_method, self.g_n, self.g_seed, self.g_button):
+            gen.addWidget(w)
+        lv.addLayout(gen)
         self.thumbs = QListWidget()
         self.thumbs.setViewMode(QListWidget.IconMode)
         self.thumbs.setIconSize(QSize(THUMB, THUMB * 3 // 4))
@@ -318,7 +333,10 @@ class CompositesDock(QDockWidget):
                 self.info.setText(f"{c.n_objects} objects; hover one for its facts. R rejects it, Shift+R the "
                                   f"composite, ←/→ browse.")
             return
-        self.info.setText(L.describe(o, o.idx in self.model.rejected_objects(c)))
+        text = L.describe(o, o.idx in self.model.rejected_objects(c))
+        if o.track_id in self.model.rejections["tracks"]:
+            text += " · its track has a rejected object: review its fit"
+        self.info.setText(text)
 
     def _draw_histogram(self) -> None:
         import pyqtgraph as pg
@@ -338,6 +356,29 @@ class CompositesDock(QDockWidget):
             self.plot.plot([-0.5, n - 0.5], [per, per], pen=pg.mkPen((90, 90, 90), style=Qt.DashLine))
         self.plot.getAxis("bottom").setTicks([[(i, bucket_label(b)) for i, b in enumerate(BUCKETS)]])
         self.hist_counts = hist
+
+    # ---- generating -------------------------------------------------------------------------------------------
+    def generate(self, method: str | None = None, n: int | None = None, seed: int | None = None, **kw):
+        """Make more composites (the compositor, as a job) with the chosen method, count and seed; the dock
+        refreshes when they are stored. `kw` goes to make_composites (tests pass a mesh_fn)."""
+        from ...composite.make import make_composites
+
+        if not self.window.can_write():
+            return None
+        project = self.window.project
+        method = method or self.g_method.currentData()
+        n = n or self.g_n.value()
+        seed = self.g_seed.value() if seed is None else seed
+
+        def work(ctx):
+            return make_composites(project, method, n, seed, ctx=ctx, **kw)
+
+        def done(summary):
+            self.refresh()
+            self.window.statusBar().showMessage(f"Made {summary['composites']} {method} composites (seed {seed})",
+                                                8000)
+
+        return self.window.run_job(work, f"Compositing {method} ×{n}", done)
 
     # ---- rejecting ----------------------------------------------------------------------------------------
     def reject_object(self, idx: int | None = None) -> None:

@@ -314,8 +314,13 @@ class KeypointEditor(QDockWidget):
         if self.project is None:
             self.status.setText("No project open.")
             return
+        from ...store.orphans import count_orphans
+
         c = kstore.queue_counts(self.project, **self.filters())
         queue = f"Queue: {c.done} done, {c.to_go} to go (of {c.total})"
+        orphaned = count_orphans(self.project, self.filters().get("camera_id")).get("keypoints", 0)
+        if orphaned:  # a re-mine found no vehicle for them: they wait in the review panel's orphaned edits
+            queue += f" · {orphaned} orphaned keypoint set(s): Occlusion review > Orphaned edits"
         det = self.detection
         if det is None:
             self.status.setText(queue)

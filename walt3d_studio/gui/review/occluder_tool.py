@@ -29,10 +29,9 @@ OVERLAY_Z = 15  # above the frame and detection overlays, below tools' lines
 
 
 def _stored(project, camera_id: int) -> tuple[np.ndarray | None, str | None]:
-    from ...store.detections import static_occluder
+    from ...store.detections import static_occluder, static_occluder_origin
 
-    row = project.conn.execute("SELECT origin FROM static_occluders WHERE camera_id = ?", (camera_id,)).fetchone()
-    return static_occluder(project, camera_id), (row[0] if row else None)
+    return static_occluder(project, camera_id), static_occluder_origin(project, camera_id)
 
 
 class SetOccluderCommand(QUndoCommand):
