@@ -179,7 +179,11 @@ OTHER_SCRIPTS = (("screenshot_composites.py", ("composites.png", "composites-vis
                  ("screenshot_jobs_panel.py", ("jobs-panel.png",)))
 # figures that need a project with 3D fits: `python SCRIPT PROJECT --out docs/screenshots`
 FIGURES = {"vehicle-fit-*.png": "scripts/vehicle_fit_screenshots.py",
-           "composite-feather-gain.png": "bench/figure_feather_gain.py"}
+           "people_fit_demo.png": "scripts/people_fit_figure.py",
+           "composite-feather-gain.png": "bench/figure_feather_gain.py",
+           "composites-contact-sheet.png": "bench/figure_contact_sheet.py",
+           # made by hand with orphaned edits in a re-mined project; no script regenerates it yet
+           "review-orphaned-edits.png": None}
 
 SHOTS = ("main_window", "review", "review_dark", "occluders", "keypoint_editor", "calibration", "help_keys")
 
