@@ -60,10 +60,10 @@ def main() -> None:
             print(f"| {name} | {stats(*t)} | {stats(*b)} |")
         print(f"| **all** | {stats(*[np.concatenate(x) for x in allt])} | {stats(*[np.concatenate(x) for x in allb])} |")
 
-    print(f"\nSilhouette fallback (mean shape, no keypoints): {args.sil_tracks} tracks x 10 frames per camera, "
-          "half of them parked\n")
-    print("| camera | heading median | p90 | position median | p90 | IoU median |")
-    print("|---|---|---|---|---|---|")
+    print(f"\nSilhouette fallback (no keypoints; α fitted to the masks): {args.sil_tracks} tracks x 10 frames per "
+          "camera, half of them parked\n")
+    print("| camera | heading median | p90 | position median | p90 | IoU median | heading p90 up to a front/back flip |")
+    print("|---|---|---|---|---|---|---|")
     H, P = [], []
     for name, cam in cams.items():
         rng = np.random.default_rng(sum(map(ord, name)) + 7)
@@ -78,8 +78,9 @@ def main() -> None:
         h, p = np.concatenate(h_), np.concatenate(p_)
         H.append(h)
         P.append(p)
-        print(f"| {name} | {stats(h, p)} | {np.nanmedian(np.concatenate(i_)):.3f} |")
-    print(f"| **all** | {stats(np.concatenate(H), np.concatenate(P))} | |")
+        print(f"| {name} | {stats(h, p)} | {np.nanmedian(np.concatenate(i_)):.3f} | {np.percentile(np.minimum(h, 180 - h), 90):.2f}° |")
+    h = np.concatenate(H)
+    print(f"| **all** | {stats(h, np.concatenate(P))} | | {np.percentile(np.minimum(h, 180 - h), 90):.2f}° |")
 
 
 if __name__ == "__main__":

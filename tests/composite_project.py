@@ -23,12 +23,8 @@ def camera():
 
 
 def _object_mesh(kind, size):
-    import trimesh
-
     L, W, H = size
-    m = trimesh.creation.box(extents=(L, W, H)) if kind == "vehicle" else \
-        trimesh.creation.cylinder(radius=W / 2, height=H, sections=16)
-    return np.asarray(m.vertices, float) + [0, 0, H / 2], np.asarray(m.faces)
+    return synthetic.box_mesh(L, W, H) if kind == "vehicle" else synthetic.cylinder_mesh(W / 2, H, 16)
 
 
 def mesh_fn(tf, df):
@@ -101,8 +97,8 @@ def build(root, n_tracks=12, seed=0, shared_frame=True, fits=True, days=1):
         track_fits.append(TrackFit(t, "vehicle" if kind == "vehicle" else "person", "synthetic",
                                    shape={"synthetic": [kind, *size]}, detections=dets))
     with p.transaction():
-        c.executemany("INSERT INTO frames (id, camera_id, source_id, source_index, capture_time) VALUES (?, 1, 1, ?, ?)",
-                      rows_f)
+        c.executemany("INSERT INTO frames (id, camera_id, source_id, source_index, capture_time)"
+                      " VALUES (?, 1, 1, ?, ?)", rows_f)
         c.executemany("INSERT INTO tracks (id, camera_id, source_id, category, created_at) VALUES (?, 1, 1, ?, 0)",
                       rows_t)
         c.executemany("INSERT INTO detections (id, frame_id, track_id, detector, category, score, x, y, w, h, area,"

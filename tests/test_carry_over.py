@@ -165,7 +165,12 @@ def test_keypoints_orphan_reattach_and_cli(labelled, tmp_path, capsys):
     assert "keypoints (vehicle12) on car detection" in out and "fit_review accept on car track" in out
     assert main(["info", str(root), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["cameras"][0]["orphans"] == 5 and info["orphans"]["keypoints"] == 2
+    c = info["cameras"][0]
+    assert c["orphans"] == 5 and info["orphans"]["keypoints"] == 2
+    assert {k: c[k] for k in ("frames", "detections", "tracks", "mined", "labels", "human_keypoints", "fits",
+                              "composites")} == {"frames": 6, "detections": 12, "tracks": 2, "mined": 10,
+                                                 "labels": 2, "human_keypoints": 0, "fits": 0, "composites": 0}
+    assert c["usable_tracks"] == 2 and info["runs"]["mine"]["counts"] == {"done": 3}
 
 
 def test_matching_is_one_to_one_best_first_within_class_groups():
@@ -195,3 +200,26 @@ def test_dry_run_says_exactly_what_replace_would_do(labelled, capsys):
         rep = mine(p, cam, MineSettings(detector_options={"threshold": 40}), replace=True)
     assert rep.carry == {"carried": {"labels": 0, "human_keypoints": 2, "other_labels": 1, "track_labels": 2},
                          "orphaned": {"labels": 2, "human_keypoints": 0, "other_labels": 0, "track_labels": 0}}
+
+
+def test_every_composite_rejection_of_a_track_survives(labelled, tmp_path):
+    from walt3d_studio.store.composites import is_rejected
+
+    p, cam, truth, ed = labelled
+    with p.transaction() as c:  # what store.composites.set_rejected writes: track-level, naming composite and object
+        for comp, idx in ((7, 0), (8, 2)):
+            c.execute("INSERT INTO labels (kind, track_id, value, who, created_at, composite_id, object_index) "
+                      "VALUES ('composite_reject', ?, 'reject', 'ann', 0, ?, ?)", (ed["track"], comp, idx))
+    # the car goes (person-only re-run): both rejections are kept as orphans, each with its composite
+    rep = mine(p, cam, _imported(p, cam, tmp_path, truth, objs_idx=(1,), name="person.json"), replace=True)
+    assert rep.carry["orphaned"]["track_labels"] == 4  # U, fit review, two rejections
+    rej = [o for o in list_orphans(p, cam, kind="composite_reject") if o.level == "track"]
+    assert sorted((o.payload["composite_id"], o.payload["object_index"]) for o in rej) == [(7, 0), (8, 2)]
+    assert not is_rejected(p, 7, 0)
+    mine(p, cam, _imported(p, cam, tmp_path, truth, name="all.json"), replace=True)
+    dt = detection_table(p, camera_id=cam)
+    car = int(dt.id[dt.category == "car"][0])
+    act = reattach_orphan(p, rej[0].id, car)
+    assert act.target == "track" and is_rejected(p, 7, 0) and not is_rejected(p, 8, 2)
+    undo_orphan_action(p, act)
+    assert not is_rejected(p, 7, 0)

@@ -190,3 +190,59 @@ def test_distorted_camera_ground_depth_follows_the_lens():
     want = cam.ground_depth(px)
     got = ctx.ground_depth[px[:, 1].astype(int), px[:, 0].astype(int)]
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_rendering_never_changes_the_context(cam, ctx):
+    objs = synthetic.scene(cam, SPECS, ctx)
+    before = ctx.ground_depth.copy(), ctx.ground_inf.copy()
+    render_maps(ctx, [o.mesh for o in objs])
+    depth, _, ids = render_maps(ctx, [])
+    assert np.array_equal(ctx.ground_inf, before[1]) and (ids == -1).all()
+    np.testing.assert_array_equal(depth, before[0])
+
+
+@pytest.mark.slow
+def test_shape_model_vehicles_and_proxy_body_visibility_matches_zbuffer():
+    """The real meshes the fitters produce (the vehicle shape model's mean, the proxy body), non-convex, with known
+    poses: the paste's visible masks agree with a z-buffer render of the whole scene."""
+    from walt3d_studio.camera import Camera
+    from walt3d_studio.composite.render import Mesh
+    from walt3d_studio.composite.scene import object_from_mesh
+    from walt3d_studio.reconstruct import bodies
+    from walt3d_studio.reconstruct.vehicle_shape import mesh_for_alpha
+
+    cam = Camera.looking_at_ground((320, 180), 250.0, 10.0, 3.0)
+    ctx = RenderContext(cam)
+    Rw, tw = cam.world_to_cam()
+    up = cam.n
+
+    def vehicle(xy, yaw):
+        v, f = mesh_for_alpha(np.zeros(0))
+        c, s = np.cos(yaw), np.sin(yaw)
+        R = Rw @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+        return Mesh.outward(v @ R.T + Rw @ np.array([xy[0], xy[1], 0.0]) + tw, f)
+
+    def person(xy):
+        toward = -(Rw @ np.array([0, 1.0, 0]))          # facing the camera, along the ground
+        R = np.column_stack([np.cross(up, toward), up, toward])
+        params = {"global_orient": bodies.matrix_to_rotvec(R), "body_pose": np.zeros(69), "transl": np.zeros(3)}
+        shape = {"body_model": "proxy", "height_m": 1.75, "betas": [0] * 10}
+        v, f = bodies.posed_mesh(params, shape)
+        foot = Rw @ np.array([xy[0], xy[1], 0.0]) + tw
+        v = v - v.mean(0)
+        v = v - (v @ up).min() * up + foot             # stand on the ground at xy
+        return Mesh.outward(v, f)
+
+    meshes = [vehicle((0.8, 11.0), 0.3), vehicle((-1.5, 15.0), 1.2), person((0.2, 7.0))]
+    objs = [object_from_mesh(cam, ctx, key=i + 1, kind=k, mesh=m, rgb=(50 * i, 90, 200), track_id=i + 1)
+            for i, (k, m) in enumerate(zip(("vehicle", "vehicle", "person"), meshes))]
+    order, broken = walt3d_order(objs, ctx)
+    assert broken == 0 and order[-1] == 2               # the person, nearest, goes on top
+    truth = rasterize(ctx, meshes, ground=False).mesh_id
+    lab = label_map(cam.image_size, objs, order)
+    gt = pseudo_gt(objs, order, lab)
+    assert sum(t.occlusion > 0.05 for t in gt) >= 1
+    for t in gt:
+        vis, want = decode_rle(t.visible_rle), truth == t.index
+        assert (vis & want).sum() / (vis | want).sum() > 0.995
+        assert abs(t.occlusion - (1 - want.sum() / decode_rle(t.amodal_rle).sum())) < 0.005

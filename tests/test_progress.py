@@ -5,6 +5,7 @@ import io
 import json
 import os
 import signal
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,51 @@ def test_signal_to_process_group_cancels_cleanly(tmp_path, sig):
     with Project.open(root) as p:  # the project is not locked nor changed
         assert p.conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 0
 
+
+
+def test_an_explained_os_fault_is_a_user_error_and_a_bug_is_internal(capfd):
+    from walt3d_studio.errors import ProjectError
+
+    def full_disk(args):
+        raise OSError(28, "No space left on device")
+
+    explain = lambda e: ProjectError("The disk is full.", "Free some space, then run it again.")  # noqa: E731
+    assert progress.run_jsonl(full_disk, None, explain) == 2
+    err = _lines(capfd.readouterr().out)[-1]["error"]
+    assert err["message"] == "The disk is full." and err["hint"].startswith("Free some space")
+    assert progress.run_jsonl(lambda a: 1 / 0, None) == 1
+    cap = capfd.readouterr()
+    err = _lines(cap.out)[-1]["error"]
+    assert err["kind"] == "internal" and "ZeroDivisionError" in err["message"] and "Traceback" in cap.err
+
+
+@pytest.mark.slow
+def test_a_child_whose_parent_dies_cancels(tmp_path):
+    """The app is killed while its child mines: the child notices (it is reparented) and stops cleanly."""
+    p, cam, _, _ = make_project(tmp_path, OBJS, 200)
+    root = p.root
+    p.close()
+    shard, out = tmp_path / "shard", tmp_path / "child.jsonl"
+    # a middle process stands for the app: it starts the child in a new session, then dies
+    code = (f"import os, subprocess, sys, time\n"
+            f"child = subprocess.Popen([sys.executable, '-m', 'walt3d_studio.cli', '--progress', 'jsonl', 'mine', "
+            f"{str(root)!r}, '--shard-out', {str(shard)!r}, '--workers', '1'], stdout=open({str(out)!r}, 'w'), "
+            f"stderr=subprocess.DEVNULL, start_new_session=True, env=dict(os.environ, WALT3D_EXIT_WITH_PARENT='1'))\n"
+            f"print(child.pid, flush=True)\n"
+            f"while not open({str(out)!r}).read().strip(): time.sleep(0.05)\n"
+            f"os._exit(0)\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    mid = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    pid = int(mid.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+        pytest.fail("the orphaned child kept running")
+    objs = _lines(out.read_text())
+    assert objs[-1].get("cancelled") is True and not (shard / "shard.json").exists()

@@ -77,3 +77,32 @@ def test_a_writer_in_another_process_is_waited_for(tmp_path):
         p.add_camera("app", "UTC")  # blocks until the child commits instead of failing "database is locked"
         child.wait(10)
         assert sorted(c.name for c in p.cameras()) == ["app", "child"]
+
+
+def test_lock_delegation_lets_our_child_write_and_nobody_else(tmp_path):
+    import os
+
+    from walt3d_studio.errors import ProjectLockedError
+
+    code = ("import sys; from walt3d_studio.store import Project\n"
+            "with Project.open(sys.argv[1]) as p: p.add_camera('child', 'UTC')\n")
+    env = dict(os.environ)
+    env.pop("WALT3D_LOCK_DELEGATE", None)
+    with Project.create(tmp_path / "p") as p:
+        refused = subprocess.run([sys.executable, "-c", code, str(p.root)], env=env, capture_output=True, text=True)
+        assert refused.returncode != 0 and "ProjectLockedError" in refused.stderr
+        wrong = subprocess.run([sys.executable, "-c", code, str(p.root)], capture_output=True, text=True,
+                               env={**env, "WALT3D_LOCK_DELEGATE": "guess"})
+        assert wrong.returncode != 0
+        ok = subprocess.run([sys.executable, "-c", code, str(p.root)], capture_output=True, text=True,
+                            env={**env, **p.delegate_lock()})
+        assert ok.returncode == 0, ok.stderr
+        assert [c.name for c in p.cameras()] == ["child"]  # written by the child while we hold the project
+        token = p.delegate_lock()["WALT3D_LOCK_DELEGATE"]
+    with pytest.raises(ProjectLockedError):  # the token died with our lock: a later holder is not bypassed
+        with Project.open(tmp_path / "p.walt3d"):
+            os.environ["WALT3D_LOCK_DELEGATE"] = token
+            try:
+                Project.open(tmp_path / "p.walt3d")
+            finally:
+                del os.environ["WALT3D_LOCK_DELEGATE"]

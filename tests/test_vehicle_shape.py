@@ -118,3 +118,15 @@ def test_visibility_along_rays():
     pts = np.array([[0, 0, 9.0], [0, 0, 11.0], [0.5, 0.5, 9.0], [3, 0, 10]])
     np.testing.assert_array_equal(sil.visible_points(v, f, pts, tol=0.01), [True, False, True, True])
     np.testing.assert_allclose(sil.ray_hits(v, f, pts[:1]), 9.0)
+
+
+def test_mesh_in_camera_uses_the_fits_class_and_pose():
+    from walt3d_studio.reconstruct.meshes import mesh_in_camera
+    from walt3d_studio.store.fits import DetectionFit, TrackFit
+
+    R, t = np.eye(3), np.array([1.0, 2.0, 20.0])
+    det = DetectionFit(1, R=R, t=t)
+    car, _ = mesh_in_camera(TrackFit(1, "vehicle", "keypoints", shape={"alpha": [0.2], "class": "car"}), det)
+    bus, _ = mesh_in_camera(TrackFit(1, "vehicle", "keypoints", shape={"alpha": [0.0], "class": "bus_truck"}), det)
+    np.testing.assert_allclose(car, vs.mesh_for_alpha([0.2])[0] + t)
+    assert np.ptp(bus[:, 0]) > 6 > np.ptp(car[:, 0])

@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     progress.set_mode("quiet" if how == "none" else how)
     try:
         if how == "jsonl":
-            return progress.run_jsonl(args.func, args)
+            return progress.run_jsonl(args.func, args, lambda e: _explain_fault(e, getattr(args, "project", None))
+                                      if isinstance(e, (OSError, sqlite3.DatabaseError)) else None)
         with progress.cancel_on_signals():  # Ctrl+C / SIGTERM stop at the next progress report, cleanly
             return args.func(args)
     except Walt3DError as e:

@@ -165,6 +165,20 @@ def cancel_on_signals():
             signal.signal(s, h)
 
 
+def watch_parent(parent_pid: int, interval: float = 1.0) -> threading.Thread:
+    """Cancel when our parent dies (the app crashed or was killed): a child in a session of its own would
+    otherwise work on for nobody. Set WALT3D_EXIT_WITH_PARENT=1 to have `run_jsonl` start it."""
+
+    def loop():
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        request_cancel()
+
+    t = threading.Thread(target=loop, name="watch-parent", daemon=True)
+    t.start()
+    return t
+
+
 # -- running a command in jsonl mode -----------------------------------------------------------------------
 class _Tee:
     """Text written for people: to stderr (the job's log) and kept for the result's `output`."""
@@ -189,8 +203,9 @@ class _Tee:
         return "".join(self.parts).strip()
 
 
-def run_jsonl(fn, args) -> int:
-    """Run `fn(args)` (a CLI command) with the JSON-lines protocol on stdout; returns the exit status."""
+def run_jsonl(fn, args, explain=None) -> int:
+    """Run `fn(args)` (a CLI command) with the JSON-lines protocol on stdout; returns the exit status.
+    `explain(exc)` may turn an OS or database fault into a Walt3DError (a full disk is not a bug)."""
     global _reporter
     from .errors import Cancelled, Walt3DError
 
@@ -204,6 +219,8 @@ def run_jsonl(fn, args) -> int:
     sys.stdout = tee
     _reporter = JsonlReporter(proto)
     _result_extra.clear()
+    if os.environ.get("WALT3D_EXIT_WITH_PARENT") == "1":
+        watch_parent(os.getppid())
     rc = 1
     try:
         with cancel_on_signals():
@@ -224,6 +241,15 @@ def run_jsonl(fn, args) -> int:
                 import traceback
 
                 traceback.print_exc(file=sys.stderr)
+                try:
+                    told = explain(e) if explain is not None else None
+                except Exception:  # explaining must never hide the original failure
+                    told = None
+                if told is not None:
+                    rc = 2
+                    _reporter.emit({"error": {"message": told.message, "hint": told.hint,
+                                              "kind": type(told).__name__}, "rc": rc})
+                    return rc
                 rc = 1
                 _reporter.emit({"error": {"message": f"{type(e).__name__}: {e}", "kind": "internal",
                                           "hint": "This is a bug in WALT3D Studio; the job's log has the details."},

@@ -436,3 +436,13 @@ def test_the_editor_follows_the_window_camera(qtbot, window, editor):
     window.select_camera(first)
     qtbot.waitUntil(lambda: ed.detection is not None and ed.detection.id == dets[0], timeout=3000)
     assert ed.queue.camera.currentData() == first and "(of 4)" in ed.status.text()
+
+
+def test_orphaned_keypoints_are_counted_in_the_queue(qtbot, window, editor):
+    """Keypoints whose vehicle a re-run removed are not lost: the queue says where they wait."""
+    ctrl, ed, dets = editor
+    ks.set_human_keypoints(window.project, dets[1], np.array([[110.0, 90.0, 2]] * 12), who="ann")
+    with window.project.transaction() as c:  # as a re-mine that found no match for it
+        c.execute("DELETE FROM detections WHERE id = ?", (dets[1],))
+    ed.next_vehicle()
+    assert "1 orphaned keypoint set(s): Occlusion review > Orphaned edits" in ed.status.text()

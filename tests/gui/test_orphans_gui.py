@@ -45,6 +45,10 @@ def test_orphaned_edits_filter_reattach_discard_undo(qtbot, make_window, tmp_pat
     w.settle()
     frame = box.orphans[0].frame_id
     assert int(w.reader.table.ids[w.timeline.position]) == frame
+    xs, ys = box.old_box.getData()  # its old box, drawn on its frame
+    x, y, bw, bh = box.orphans[0].box
+    assert box.old_box.isVisible() and (xs.min(), ys.min(), xs.max(), ys.max()) == (
+        x - 0.5, y - 0.5, x + bw - 0.5, y + bh - 0.5)
     assert not box.attach_button.isEnabled()  # nothing selected in the frame yet
     person = next(d["id"] for d in rc.frame_dets if d["category"] == "person")
     rc.select_detection(person)
@@ -66,3 +70,18 @@ def test_orphaned_edits_filter_reattach_discard_undo(qtbot, make_window, tmp_pat
     assert box.list.count() == 0 and box.toggle.text() == "Orphaned edits (0)"
     w.undo()
     assert box.list.count() == 1
+
+
+def test_mine_again_question_counts_what_the_rerun_touches(tmp_path):
+    from walt3d_studio.gui.review.mining_jobs import replace_question
+    p, cam, _, truth = make_project(tmp_path, OBJS, 3)
+    with p:
+        assert replace_question(p, cam) is None  # nothing mined: nothing to ask
+        mine(p, cam, MineSettings(detector="import", import_path=str(write_json(
+            tmp_path / "r.json", coco_results(truth, 320, 240, OBJS)))))
+        dt = detection_table(p, camera_id=cam)
+        label_detections(p, [int(dt.id[0])], "U", who="ann")
+        text = replace_question(p, cam)
+        assert len(detection_table(p, camera_id=cam)) == 6  # asking writes nothing
+    assert "6 detections in 2 tracks, with 1 occlusion label(s), 0 human keypoint set(s), 0 3D fit(s)" in text
+    assert "carried over to the matching new detections" in text and "Orphaned edits" in text

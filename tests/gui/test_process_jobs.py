@@ -198,3 +198,28 @@ def test_jobs_panel_is_a_tab_and_the_window_does_not_grow(qtbot, window):
     assert not panel.isVisible() and not window.act_jobs.isChecked()
     assert "Jobs" in [a.text().replace("&", "") for m in window.menuBar().actions() if m.menu()
                       and m.text().replace("&", "") == "View" for a in m.menu().actions()]
+
+
+@pytest.mark.slow
+def test_a_locked_camera_refuses_labels_and_undo_with_the_reason(qtbot, make_window, two):
+    from walt3d_studio.gui.process_jobs import ProcessJob
+
+    w, rc = _open(make_window, two)
+    cam_a = _camera(w, "a")
+    w.select_camera(cam_a)
+    w.settle()
+    _label_detections(qtbot, w, rc, 1)
+    assert w.undo_stack.canUndo()
+    job = ProcessJob([], "Training on a", cam_a, parent=w.process_jobs)  # stands for a running child
+    job.state = "running"
+    w.process_jobs._add(job)
+    assert not rc.label_actions["O"].isEnabled() and "Training on a" in rc.label_actions["O"].toolTip()
+    assert not rc.label_detection("X")  # refused, with the reason in the status bar
+    assert "Camera locked" in w.statusBar().currentMessage()
+    before = w.undo_stack.index()
+    w.undo()
+    assert w.undo_stack.index() == before and "Training on a" in w.statusBar().currentMessage()
+    job._end("finished")
+    assert rc.label_actions["O"].isEnabled()
+    w.undo()
+    assert w.undo_stack.index() == before - 1

@@ -33,8 +33,9 @@ def cmd_composite(args) -> int:
             return 0
         s = CompositeSettings(method=args.method, n=args.n, seed=args.seed, camera_id=cam,
                               objects_per_image=tuple(args.objects) if args.objects else None,
-                              margin_m=args.margin, feather_px=args.feather, gain=args.gain,
-                              arrays=not args.no_arrays)
+                              margin_m=args.margin, per_track=args.per_track, feather_px=args.feather,
+                              gain=args.gain,
+                              arrays=not args.no_arrays, include_unreviewed=args.include_unreviewed)
         with progress_bar(f"composite {args.method}", args.quiet, unit="image") as ctx:
             out = make_composites(p, ctx=ctx, clear=args.clear, settings=s)
     if args.json:
@@ -75,8 +76,11 @@ def register(sub) -> None:
     s.add_argument("--objects", type=int, nargs=2, metavar=("MIN", "MAX"),
                    help="objects per image (default 4 12 for walt3d, 30 30 for walt2d)")
     s.add_argument("--margin", type=float, default=0.2, help="minimum ground gap between footprints, metres")
+    s.add_argument("--per-track", type=int, default=3, help="WALT3D: a track at most this often in one image")
     s.add_argument("--feather", type=float, default=0.0, help="soften mask edges over this many pixels (1-2)")
     s.add_argument("--gain", action="store_true", help="match each object's lighting to the background")
     s.add_argument("--no-arrays", action="store_true", help="skip depth/normal/instance maps")
+    s.add_argument("--include-unreviewed", action="store_true",
+                   help="also use fits flagged 'needs review' that nobody accepted yet (rejected fits never)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=cmd_composite)

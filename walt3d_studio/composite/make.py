@@ -40,11 +40,13 @@ class CompositeSettings:
     camera_id: int | None = None
     objects_per_image: tuple[int, int] | None = None   # default (4, 12) for walt3d, (30, 30) for WALT2D
     margin_m: float = 0.2
+    per_track: int = 3                                  # WALT3D: the same track at most this often in an image
     target: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
     feather_px: float = 0.0
     gain: bool = False
-    arrays: bool = True                                 # depth / normal / instance (WALT3D only)
+    arrays: bool = True                                 # depth / normal / instance maps
     min_mined_frames: int = 3
+    include_unreviewed: bool = False                    # also fits flagged "needs review" that no person accepted
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -90,10 +92,10 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 
 # ---- the pools ------------------------------------------------------------------------------------------------
 
-def _usable_fit(tf, df, review) -> bool:
+def _usable_fit(tf, df, review, include_unreviewed: bool = False) -> bool:
     if review == "reject" or df.R is None and tf.kind == "vehicle":
         return False
-    ok = {"ok"} | ({"needs_review"} if review == "accept" else set())
+    ok = {"ok"} | ({"needs_review"} if review == "accept" or include_unreviewed else set())
     return tf.status in ok and df.status in ok
 
 
@@ -132,7 +134,7 @@ def load_pools(project, camera_id: int, s: CompositeSettings, mesh_fn=None, ctx:
     for tf in track_fits(project, camera_id, with_detections=True):
         review = fit_review(project, tf.track_id)
         for df in tf.detections:
-            if _usable_fit(tf, df, review):
+            if _usable_fit(tf, df, review, s.include_unreviewed):
                 fits[df.detection_id] = (tf, df)
     if camera is None and s.method == "walt3d":
         raise BadInputError("This camera has no calibration.", "Calibrate it first (walt3d calibrate PROJECT).")
@@ -163,7 +165,7 @@ def load_pools(project, camera_id: int, s: CompositeSettings, mesh_fn=None, ctx:
         cat = str(dets.category[k])
         kp = None
         try:
-            row = get_keypoints(project, did, SCHEMA_OF.get(cat))
+            row = get_keypoints(project, did, SCHEMA_OF.get(cat), origins=("human", "model", "fit"))
             kp = None if row is None else np.asarray(row.points, float)
         except Exception:  # no schema for this class in this project: no keypoints
             kp = None
@@ -201,7 +203,7 @@ def compose(method: str, pool: Pool, background: np.ndarray, rng: np.random.Gene
     """Sample, order, paste and label one composite (no files)."""
     lo, hi = s.per_image()
     if method == "walt3d":
-        ss = SampleSettings((lo, hi), s.margin_m, tuple(s.target))
+        ss = SampleSettings((lo, hi), s.margin_m, tuple(s.target), per_track=s.per_track)
         members = sample_walt3d(pool, rng, ss, running)
     else:
         members = sample_walt2d(pool, rng, int(rng.integers(lo, hi + 1)))
@@ -218,7 +220,9 @@ def compose(method: str, pool: Pool, background: np.ndarray, rng: np.random.Gene
     for t in truth:
         running[bucket(t.occlusion)] += 1
     made = Made(image, objs, order, truth, label, measure(objs, order, rctx, relation))
-    if with_arrays and method == "walt3d" and rctx is not None:
+    if with_arrays and rctx is not None:
+        # WALT2D too (the exporter wants every image's maps): depth and normals are the 3D scene of the objects that
+        # have fits, the instance map is what was pasted -- where they disagree, that is WALT2D's own inconsistency
         depth, normal, _ = render_maps(rctx, [objs[i].mesh for i in order if objs[i].mesh is not None])
         made.arrays = {"depth": depth, "normal": normal, "instance": instance_map(label)}
     return made
@@ -247,8 +251,8 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
     """Make `n` composites per camera (all cameras, or one) and store them in one transaction. Returns a summary:
     counts, the impossible-configuration rates, the occlusion histogram and the settings."""
     from ..background import to_display
-    from ..store.composite_runs import recorded
-    from ..store.composites import Composite, CompositeObject, delete_composites, list_composites, save_composites
+    from ..store.runs import recorded_run as recorded
+    from ..store.composites import Composite, delete_composites, list_composites, save_composites
 
     s = settings or CompositeSettings(method=method, n=n, seed=seed, camera_id=camera_id)
     s.check()
@@ -256,7 +260,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
     cams = [project.camera(s.camera_id)] if s.camera_id is not None else project.cameras()
     summary = Summary(method=s.method, composites=0, objects=0, by_camera={}, settings=asdict(s))
     total_imp = Impossible()
-    running = np.zeros(5)
+    hist = np.zeros(5, np.int64)
     with recorded(project, f"composite-{s.method}", asdict(s),
                   {"camera": s.camera_id} if s.camera_id is not None else {}) as rec:
         if clear:
@@ -279,6 +283,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
                     summary["by_camera"][cam.name] = {"composites": 0, "why": why}
                     continue
                 pool_of = {k: Pool(pools[k], rctx) for k in keys}
+                running = np.zeros(5)  # per camera, so a camera's composites do not depend on the other shards
                 weights = np.array([len(pools[k]) for k in keys], float)
                 bgs: dict = {}
                 imp = Impossible()
@@ -305,6 +310,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
                     done += 1
                     ctx.progress(done, s.n * len(cams), f"composite {done}/{s.n * len(cams)} ({cam.name})")
                 summary["by_camera"][cam.name] = {"composites": s.n, "impossible": imp.as_dict()}
+                hist += running.astype(np.int64)
                 total_imp.add(imp)
             ids = save_composites(project, comps, run_id=rec.id)
         except BaseException:
@@ -318,7 +324,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
         summary["composites"] = len(comps)
         summary["objects"] = sum(c.n_objects for c in comps)
         summary["impossible"] = total_imp.as_dict()
-        summary["occlusion_histogram"] = running.astype(int).tolist()
+        summary["occlusion_histogram"] = hist.tolist()
         rec.counts.update(composites=len(comps), objects=summary["objects"], impossible_pairs=total_imp.impossible)
     return summary
 

@@ -78,7 +78,9 @@ def _faces_2d(ctx: RenderContext, meshes: list[Mesh], cull: bool):
     """Projected corners, plane (normal, offset) and owning mesh of every face that can be seen."""
     pts, normals, offsets, owner = [], [], [], []
     for i, m in enumerate(meshes):
-        key = (id(ctx), cull)
+        key = cull
+        if m._cache.get("ctx") is not ctx:     # projected for another camera (or never): start afresh
+            m._cache = {"ctx": ctx}
         if key in m._cache:
             tri, nfk, offk = m._cache[key]
             pts.append(tri)
@@ -120,7 +122,7 @@ def rasterize(ctx: RenderContext, meshes: list[Mesh], window=None, ground: bool 
     x1, y1 = min(W, x0 + int(ww)), min(H, y0 + int(wh))
     ww, wh = max(0, x1 - x0), max(0, y1 - y0)
     if ground:
-        zbuf = np.ascontiguousarray(ctx.ground_inf[y0:y1, x0:x1]).ravel()
+        zbuf = ctx.ground_inf[y0:y1, x0:x1].copy().ravel()   # a copy: the z-test writes into it
     else:
         zbuf = np.full(ww * wh, np.inf)
     fbuf = np.full(ww * wh, -1, np.int64)
@@ -158,7 +160,8 @@ def _spans(ctx, tri, nf, off, win, zbuf, fbuf) -> None:
         return
     nrow = nrow[live]
     f = np.repeat(live, nrow)
-    y = (r0[live].repeat(nrow) + np.arange(int(nrow.sum())) - np.repeat(np.cumsum(nrow) - nrow, nrow)).astype(np.float64)
+    within = np.arange(int(nrow.sum())) - np.repeat(np.cumsum(nrow) - nrow, nrow)
+    y = (r0[live].repeat(nrow) + within).astype(np.float64)
     t = tri[f]
     lo = np.full(len(f), np.inf)
     hi = np.full(len(f), -np.inf)

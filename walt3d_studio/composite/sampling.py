@@ -1,6 +1,7 @@
 """Choosing which objects go into one composite.
 
-WALT3D: usable fitted objects of one camera, split and background window; at most one object per track; a set is
+WALT3D: usable fitted objects of one camera, split and background window; a track at most `per_track` times (at
+different places: its objects are the same vehicle seen at other times, so a repeat looks like a twin); a set is
 accepted only if no two ground footprints come within `margin_m` of each other (shapely; people as their body's
 footprint). Objects are added one at a time: of a few random candidates that fit, the one that moves the
 occlusion histogram of everything composited so far closest to the target distribution (default even over
@@ -72,6 +73,7 @@ class SampleSettings:
     margin_m: float = 0.2
     target: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
     candidates: int = 10         # random candidates weighed per added object
+    per_track: int = 3           # the same vehicle (track) at most this many times, at different places
 
 
 def estimate_occlusions(pool: Pool, members: list[int]) -> np.ndarray:
@@ -92,7 +94,7 @@ def sample_walt3d(pool: Pool, rng: np.random.Generator, s: SampleSettings, runni
     target = np.asarray(s.target, float) / np.sum(s.target)
     perm = [int(i) for i in rng.permutation(len(pool))]
     chosen: list[int] = []
-    tracks: set = set()
+    tracks: dict = {}
     pos = 0
     while len(chosen) < want and pos < len(perm):
         cands = []
@@ -100,7 +102,7 @@ def sample_walt3d(pool: Pool, rng: np.random.Generator, s: SampleSettings, runni
             c = perm[pos]
             pos += 1
             o = pool.objs[c]
-            if o.footprint is None or (o.track_id is not None and o.track_id in tracks):
+            if o.footprint is None or (o.track_id is not None and tracks.get(o.track_id, 0) >= s.per_track):
                 continue
             if any(pool.distance(c, j) < s.margin_m for j in chosen):
                 continue
@@ -117,7 +119,8 @@ def sample_walt3d(pool: Pool, rng: np.random.Generator, s: SampleSettings, runni
             if score < best_score - 1e-12:
                 best, best_score = c, score
         chosen.append(best)
-        tracks.add(pool.objs[best].track_id)
+        tid = pool.objs[best].track_id
+        tracks[tid] = tracks.get(tid, 0) + 1
         # the candidates not kept go back in the queue for later picks
         rest = [c for c in cands if c != best]
         perm[pos:pos] = rest

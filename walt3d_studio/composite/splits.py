@@ -64,7 +64,8 @@ def _units(det_tracks: np.ndarray, det_frames: np.ndarray, tracks: list[int]) ->
 
 def assign(groups: dict, sizes: dict, val: float, test: float, seed: int) -> dict:
     """{group key: split}: groups in a seeded random order fill test, then val, then train, each up to its
-    fraction of the total size (a non-zero fraction gets at least one group when there are three or more; train keeps at least one)."""
+    fraction of the total size (a non-zero fraction gets at least one group when there are three or more; train
+    keeps at least one)."""
     keys = sorted(groups, key=str)
     rng = np.random.default_rng(seed)
     order = [keys[i] for i in rng.permutation(len(keys))]
@@ -88,7 +89,7 @@ def split_tracks(project, by: str = "track", val: float = 0.1, test: float = 0.1
                  camera_id: int | None = None, min_mined_frames: int = 3) -> dict:
     """Assign every usable track to train/val/test and store it (one transaction). Returns counts per split and
     the settings. Refused while composites use a track whose split would change (store rule)."""
-    from ..store.composite_runs import recorded
+    from ..store.runs import recorded_run as recorded
 
     s = SplitSettings(by, val, test, seed, camera_id, min_mined_frames)
     s.check()

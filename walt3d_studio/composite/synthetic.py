@@ -18,18 +18,36 @@ def make_camera(size=(1280, 720), focal: float = 1000.0, pitch_deg: float = 20.0
     return Camera.looking_at_ground(size, focal, pitch_deg, height_m)
 
 
+def box_mesh(length: float, width: float, height: float) -> tuple[np.ndarray, np.ndarray]:
+    """A box standing on z = 0, centred on the origin in x, y: 8 vertices, 12 outward triangles."""
+    x, y = length / 2, width / 2
+    v = np.array([[sx * x, sy * y, z] for z in (0.0, height) for sy in (-1, 1) for sx in (-1, 1)], float)
+    # vertex index = 4 * top + 2 * (y > 0) + (x > 0)
+    quads = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+    f = [(a, b, c) for a, b, c, d in quads] + [(a, c, d) for a, b, c, d in quads]
+    return v, Mesh.outward(v, np.array(f)).faces
+
+
+def cylinder_mesh(radius: float, height: float, sections: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """An upright closed cylinder standing on z = 0 (a person's stand-in), outward triangles."""
+    ang = np.linspace(0, 2 * np.pi, sections, endpoint=False)
+    ring = np.c_[radius * np.cos(ang), radius * np.sin(ang)]
+    v = np.vstack([np.c_[ring, np.zeros(sections)], np.c_[ring, np.full(sections, height)],
+                   [[0, 0, 0], [0, 0, height]]])
+    bc, tc = 2 * sections, 2 * sections + 1
+    f = []
+    for i in range(sections):
+        j = (i + 1) % sections
+        f += [(i, j, sections + j), (i, sections + j, sections + i), (bc, j, i), (tc, sections + i, sections + j)]
+    return v, Mesh.outward(v, np.array(f)).faces
+
+
 def _prism(camera, center_xy, yaw, length, width, height, kind: str, sections: int = 16):
     """A box (vehicle) or a 16-sided cylinder (person) standing on the ground, camera frame."""
-    import trimesh
-
-    if kind == "vehicle":
-        m = trimesh.creation.box(extents=(length, width, height))
-    else:
-        m = trimesh.creation.cylinder(radius=width / 2, height=height, sections=sections)
-    v = np.asarray(m.vertices, float) + [0, 0, height / 2]
+    v, f = box_mesh(length, width, height) if kind == "vehicle" else cylinder_mesh(width / 2, height, sections)
     c, s = math.cos(yaw), math.sin(yaw)
     v = v @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T + [center_xy[0], center_xy[1], 0]
-    return Mesh.outward(camera.world_to_camera_points(v), np.asarray(m.faces))
+    return Mesh.outward(camera.world_to_camera_points(v), f)
 
 
 def box_keypoints(camera, mesh: Mesh) -> np.ndarray:

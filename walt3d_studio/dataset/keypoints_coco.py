@@ -107,7 +107,12 @@ def to_coco(ds: KeypointDataset) -> dict:
 
 def _category_schema(cat: dict, source: str) -> KeypointSchema:
     names = cat.get("keypoints")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise BadInputError(f"{source}: category {str(cat.get('name'))[:40]!r} has keypoints that are not a list of "
+                            "names.", "A COCO keypoint category lists its keypoint names.")
     w = cat.get("walt3d") or {}
+    if not isinstance(w, dict):
+        w = {}
     wanted = w.get("schema")
     for name in ([wanted] if wanted in builtin_schemas() else []) + builtin_schemas():
         s = load_schema(name)
@@ -115,8 +120,8 @@ def _category_schema(cat: dict, source: str) -> KeypointSchema:
             return s
     skel = cat.get("skeleton") or []
     try:
-        skeleton = [[int(a) - 1, int(b) - 1] for a, b in skel]  # COCO skeletons are 1-based
-    except (TypeError, ValueError):
+        skeleton = [[V.integer(a) - 1, V.integer(b) - 1] for a, b in skel]  # COCO skeletons are 1-based
+    except (TypeError, ValueError):  # V.Invalid is a ValueError
         raise BadInputError(f"{source}: category {cat.get('name')!r} has a malformed skeleton.",
                             "A COCO skeleton is a list of 1-based [a, b] pairs.") from None
     return schema_from_dict({"name": wanted or str(cat.get("name")), "category": str(cat.get("name")),
@@ -150,6 +155,16 @@ def from_coco(data: dict, source: str = "COCO file") -> KeypointDataset:
             w3 = im.get("walt3d") or {}
             if not isinstance(w3, dict):
                 raise V.Invalid("walt3d is not an object")
+            if "crop_origin" in w3:  # where a crop lies in its frame: used to map its keypoints back
+                co = w3["crop_origin"]
+                if not isinstance(co, list) or len(co) != 2:
+                    raise V.Invalid("walt3d.crop_origin must be [x0, y0]")
+                [V.finite(v, "walt3d.crop_origin") for v in co]
+                if V.finite(w3.get("crop_scale", 1.0), "walt3d.crop_scale") <= 0:
+                    raise V.Invalid("walt3d.crop_scale must be > 0")
+            for k in ("detection_id", "frame_id"):
+                if w3.get(k) is not None:
+                    V.integer(w3[k], f"walt3d.{k}")
             ds.images.append(KpImage(V.integer(im.get("id"), "id"), im["file_name"], size[0], size[1], dict(w3),
                                      {k: v for k, v in im.items() if k not in _IMAGE_KEYS}))
         except V.Invalid as e:

@@ -43,7 +43,7 @@ class CalibrationTool(QDockWidget):
         self.current: str | None = "A1"
         self._pending_start = None  # first point of a two-click line
         self.undo_stack = QUndoStack(self)  # lines, while the tool is open
-        self.undo_stack.indexChanged.connect(lambda _: getattr(window, "_update_actions", lambda: None)())
+        self.undo_stack.indexChanged.connect(self._stack_changed)
         self.items = {}
         self.label_font = QFont()
         self.label_font.setBold(True)
@@ -128,6 +128,10 @@ class CalibrationTool(QDockWidget):
             return
         self.close_tool()
         super().closeEvent(ev)
+
+    def _stack_changed(self, _index: int) -> None:
+        if self.view.vb.tool is self:  # the window's Undo / Redo show this tool's steps while it is open
+            getattr(self.window_, "_update_actions", lambda: None)()
 
     def has_unsaved(self) -> bool:
         """Lines drawn since the last successful Compute (they are kept, but nothing is calibrated by them)."""

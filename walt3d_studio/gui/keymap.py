@@ -105,6 +105,8 @@ KEYS: tuple[Key, ...] = (
     Key("kp.cycle", KEYPOINTS, ("V",), "Cycle state", "Visible → occluded → absent"),
     Key("kp.swap", KEYPOINTS, ("F",), "Swap L/R", "Swap left and right keypoints"),
     Key("kp.accept", KEYPOINTS, ("Return", "Enter"), "Accept", "Accept the proposal"),
+    Key("kp.copy_next", KEYPOINTS, ("C",), "Copy to next frame",
+        "Copy this vehicle's points to the next frame of its track (moved with its box) as a proposal"),
     Key("kp.clear", KEYPOINTS, ("Delete", "Backspace"), "Clear", "Clear this vehicle's keypoints"),
     Key("kp.next", KEYPOINTS, ("N",), "Next", "Next vehicle without keypoints"),
     Key("kp.prev", KEYPOINTS, ("P",), "Prev", "Previous vehicle"),
@@ -167,10 +169,10 @@ def sheet_html() -> str:
 
     parts = []
     for panel, keys in by_panel():
-        rows = "".join(f"<tr><td style='padding:2px 12px 2px 0'><b>{escape(_keys_text(k))}</b></td>"
-                       f"<td style='padding:2px 12px 2px 0'>{escape(k.action)}</td>"
-                       f"<td style='padding:2px 0'>{escape(k.description)}</td></tr>" for k in keys)
-        parts.append(f"<h3>{escape(panel)}</h3><table cellspacing='0'>{rows}</table>")
+        rows = "".join(f"<tr><td width='24%'><b>{escape(_keys_text(k))}</b></td>"
+                       f"<td width='28%'>{escape(k.action)}</td>"
+                       f"<td>{escape(k.description)}</td></tr>" for k in keys)
+        parts.append(f"<h3>{escape(panel)}</h3><table width='100%' cellspacing='0' cellpadding='2'>{rows}</table>")
     return "".join(parts)
 
 

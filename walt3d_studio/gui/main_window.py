@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         from .jobs_panel import install_process_jobs
         from .help import install_help
         from .composites import install_composites
+        from .train_panel import install_train_panel
         from .keypoint_editor import install_keypoint_editor
         from .review import install_review
         from .status import install_save_indicator
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         install_tool_keys(self)
         install_save_indicator(self)
         install_composites(self)
+        install_train_panel(self)
         install_help(self)  # last: the Help menu ends the menu bar
 
     # ------------------------------------------------------------------------------ building
@@ -189,12 +191,18 @@ class MainWindow(QMainWindow):
 
     def undo(self) -> None:
         """Undo the last edit; while a tool is open, its last step (tools.active_stack)."""
-        if not self.jobs.busy:
-            active_stack(self).undo()
+        from .process_jobs import refuse_locked_edit
+
+        stack = active_stack(self)
+        if not self.jobs.busy and not refuse_locked_edit(self, stack.command(stack.index() - 1)):
+            stack.undo()
 
     def redo(self) -> None:
-        if not self.jobs.busy:
-            active_stack(self).redo()
+        from .process_jobs import refuse_locked_edit
+
+        stack = active_stack(self)
+        if not self.jobs.busy and not refuse_locked_edit(self, stack.command(stack.index())):
+            stack.redo()
 
     def _update_actions(self):
         has_project = self.project is not None

@@ -49,8 +49,9 @@ class ProcessJob(QObject):
 
     def __init__(self, args: list[str], title: str, camera_id: int | None = None,
                  on_success: Callable[[dict], Any] | None = None, on_end: Callable[[], None] | None = None,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, env: dict | None = None):
         super().__init__(parent)
+        self.env = dict(env or {})
         self.args = [str(a) for a in args]
         self.title = title
         self.camera_id = camera_id
@@ -87,6 +88,9 @@ class ProcessJob(QObject):
         # the child imports this very code, whatever is installed elsewhere
         env.insert("PYTHONPATH", os.pathsep.join([PACKAGE_ROOT] + [p for p in [env.value("PYTHONPATH")] if p]))
         env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("WALT3D_EXIT_WITH_PARENT", "1")  # if the app dies, the child cancels instead of working on
+        for k, v in self.env.items():  # e.g. the project's lock delegation: the child may write it too
+            env.insert(k, v)
         proc.setProcessEnvironment(env)
         params = QProcess.UnixProcessParameters()
         params.flags = QProcess.UnixProcessFlag.CreateNewSession  # own process group: Cancel ends all of it
@@ -280,8 +284,8 @@ class ProcessJobRunner(QObject):
         self.jobs: list[ProcessJob] = []
 
     def start(self, args: list[str], title: str, camera_id: int | None = None, on_success=None,
-              on_end=None) -> ProcessJob:
-        job = ProcessJob(args, title, camera_id, on_success, on_end, self)
+              on_end=None, env: dict | None = None) -> ProcessJob:
+        job = ProcessJob(args, title, camera_id, on_success, on_end, self, env)
         self._add(job)
         job.start()
         return job
@@ -343,7 +347,9 @@ def run_process_job(window, args: list[str], title: str, camera_id: int | None =
     """Start a child job for `window`: a failure is shown (message, hint, log tail), `on_done` gets the result."""
     from .errors import show_error
 
-    job = window.process_jobs.start(args, title, camera_id, on_success, on_end)
+    project = window.project  # the child may open it for writing while we hold it (store: lock delegation)
+    env = project.delegate_lock() if project is not None and not project.readonly else {}
+    job = window.process_jobs.start(args, title, camera_id, on_success, on_end, env)
     job.failed.connect(lambda e: _report_failure(window, job, e, show_error))
     if on_done is not None:
         job.finished.connect(on_done)
@@ -356,3 +362,18 @@ def _report_failure(window, job: ProcessJob, error, show_error) -> None:
         error = ProcessJobError(error.message, (error.hint + "\n\nLast lines of its log:\n" + error.log_tail).strip(),
                                 error.log_tail)
     show_error(window, error)
+
+
+def refuse_locked_edit(window, command) -> bool:
+    """True (and says why in the status bar) when undoing/redoing `command` would write a camera a child job
+    locks. Commands name their camera as `place.camera_id` (review) or `camera_id` (tools)."""
+    if command is None:
+        return False
+    cam = getattr(getattr(command, "place", None), "camera_id", None)
+    if cam is None:
+        cam = getattr(command, "camera_id", None)
+    reason = window.lock_reason(cam) if isinstance(cam, int) else None
+    if reason:
+        window.statusBar().showMessage(f"Camera locked: {reason}", 8000)
+        return True
+    return False

@@ -123,3 +123,26 @@ def install_theme(window) -> ThemeMenu:
         return window.theme
     window.theme = ThemeMenu(window)
     return window.theme
+
+
+_readable_cache: dict[tuple, QColor] = {}
+
+
+def readable(rgb, background: QColor | None = None) -> QColor:
+    """`rgb` darkened (light background) or lightened (dark background) just enough for 4.5:1 contrast; the hue
+    stays, so a colour code still reads as itself. Cached per (colour, background)."""
+    bg = background or QApplication.palette().color(QPalette.Base)
+    key = (tuple(rgb), bg.rgb())
+    c = _readable_cache.get(key)
+    if c is None:
+        c = QColor(*rgb)
+        target = QColor(0, 0, 0) if luminance(bg) > 0.18 else QColor(255, 255, 255)
+        for k in range(0, 101, 5):
+            t = k / 100
+            c = QColor.fromRgbF(*(a + (b - a) * t for a, b in ((QColor(*rgb).redF(), target.redF()),
+                                                                (QColor(*rgb).greenF(), target.greenF()),
+                                                                (QColor(*rgb).blueF(), target.blueF()))))
+            if contrast(c, bg) >= MIN_CONTRAST:
+                break
+        _readable_cache[key] = c
+    return QColor(c)

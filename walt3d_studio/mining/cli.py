@@ -179,6 +179,11 @@ def cmd_classifier_train(args) -> int:
             rep = train_classifier(p, seed=args.seed, epochs=args.epochs, apply=not args.no_apply, ctx=ctx)
             rec.counts.update(train=rep.n_train, val=rep.n_val, applied=rep.applied)
             rec.message = rep.summary()
+    from dataclasses import asdict
+
+    from ..progress import set_result
+
+    set_result(report=asdict(rep))  # the app runs training as a child process and shows this report
     print(rep.summary())
     if rep.applied:
         print(f"Stored predictions for {rep.applied} detections (model {rep.version}).")

@@ -196,3 +196,16 @@ def rgba_crop(frame: np.ndarray, det: Detection) -> np.ndarray:
         alpha = det.local_mask()[fy0 - y:fy1 - y, fx0 - x:fx1 - x]
         out[fy0 - y:fy1 - y, fx0 - x:fx1 - x, 3] = alpha.astype(np.uint8) * 255
     return out
+
+
+@dataclass
+class RunInfo:
+    """What a detector may need to know before the first frame (given to `Detector.start`)."""
+
+    project: object            # walt3d_studio.store.Project (read access only)
+    camera_id: int
+    width: int
+    height: int
+    calibration: object | None  # walt3d_studio.camera.Camera or None
+    frames: object             # the camera's FrameTable
+    file_names: dict = field(default_factory=dict)  # frame id -> file name (image sources)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import BadInputError, CalibrationError
 from .detection import Detection, FrameInfo
-from .registry import RunInfo
+from .detection import RunInfo
 
 
 class ForegroundDetector:

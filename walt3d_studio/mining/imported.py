@@ -21,7 +21,7 @@ import numpy as np
 from .. import validate as V
 from ..errors import BadInputError
 from .detection import Detection, FrameInfo, decode_rle
-from .registry import RunInfo
+from .detection import RunInfo
 
 COCO_IDS = {1: "person", 3: "car"}
 NAME_MAP = {"person": "person", "pedestrian": "person", "people": "person", "rider": "person",
@@ -200,10 +200,17 @@ class ImportedDetections:
             if det is not None:
                 return det, None
         try:
-            box = V.box(a.get("bbox"))
+            box = self._in_image(V.box(a.get("bbox")))
         except V.Invalid as e:
             return None, str(e)
         return Detection(category, score, box), None
+
+    def _in_image(self, box):
+        """A box must overlap the camera's frame and be no larger than a few frames (1e308 is not a car)."""
+        x, y, w, h = box
+        if not (x < self.W and y < self.H and x + w > 0 and y + h > 0) or w > 4 * self.W or h > 4 * self.H:
+            raise V.Invalid(f"box {[round(v, 3) for v in box]} lies outside the {self.W}x{self.H} frame")
+        return box
 
     # -- MOT ---------------------------------------------------------------------------------------
     def _read_mot(self, text: str) -> None:
@@ -220,7 +227,7 @@ class ImportedDetections:
                     raise V.Invalid("fewer than 6 values")
                 frame = V.integer_text(parts[0], "frame")
                 V.integer_text(parts[1], "id")
-                x, y, w, h = V.box([V.number_text(v, "box value") for v in parts[2:6]], "box")
+                x, y, w, h = self._in_image(V.box([V.number_text(v, "box value") for v in parts[2:6]], "box"))
                 conf = V.number_text(parts[6], "conf") if len(parts) > 6 else -1.0
             except V.Invalid as e:
                 bad.append(f"line {n} ({e})")

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import BadInputError
 from .detection import Detection, FrameInfo
 from .imported import COCO_IDS, category_of
-from .registry import RunInfo
+from .detection import RunInfo
 
 _HINT = ("Point --weights at a torchvision Mask R-CNN checkpoint, e.g. maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth "
          "(a state dict saved with torch.save).")

@@ -6,14 +6,44 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInputError
 
 SHARD_VERSION = 1
+
+
+@dataclass
+class MineReport:
+    camera_id: int
+    frames: int
+    detections: int
+    tracks: int
+    mined: int
+    usable_tracks: int
+    seconds: float
+    detector: str
+    replaced: int = 0
+    carry: dict | None = None   # a re-run's human work: {"carried": {...}, "orphaned": {...}} (store.carry_over)
+
+    def counts(self) -> dict:
+        out = {"frames": self.frames, "detections": self.detections, "tracks": self.tracks, "mined": self.mined,
+               "usable_tracks": self.usable_tracks, "replaced": self.replaced}
+        if self.carry is not None:
+            out["carried"] = sum(self.carry["carried"].values())
+            out["orphaned"] = sum(self.carry["orphaned"].values())
+        return out
+
+    def summary(self) -> str:
+        text = (f"{self.frames} frames: {self.detections} detections in {self.tracks} tracks; {self.mined} mined, "
+                f"{self.usable_tracks} usable tracks ({self.detector}, {self.seconds:.1f} s)")
+        if self.carry is not None:
+            c = self.counts()
+            text += f"; human edits carried over: {c['carried']}, kept as orphans: {c['orphaned']}"
+            if c["orphaned"]:
+                text += " (see `walt3d orphans`)"
+        return text
 
 
 @dataclass
@@ -56,96 +86,23 @@ def merge_shard(project, shard_dir: Path, replace: bool = False):
 
 
 def merge_results(project, res: ShardResults, replace: bool = False):
-    """Write a shard's results into the store in one transaction; `replace` drops what those frames had."""
-    from ..store.detections import _chunks, refresh_tracks
-    from .mine import MineReport
+    """Write a shard's results into the store in one transaction; `replace` re-mines those frames, carrying
+    people's edits over to the new detections (`store.carry_over`)."""
+    from ..store.frames import camera_frame_ids
+    from ..store.mined import store_mining_results
 
     cam = project.camera(res.camera_id)
-    known = {r[0] for r in project.conn.execute("SELECT id FROM frames WHERE camera_id = ?", (cam.id,))}
+    known = set(camera_frame_ids(project, cam.id))
     stray = [f for f in res.frame_ids if f not in known]
     if stray:
         raise BadInputError(f"These results are for frames camera {cam.name!r} does not have (e.g. frame {stray[0]}).",
                             "Merge a shard into the project (and camera) it was mined from.")
-    from ..store.carry_over import carry_over, drop_empty_orphans, plan
-
-    old_crops: list[str] = []
-    now = time.time()
-    with project.transaction() as c:
-        replaced = 0
-        old_ids: list[int] = []
-        old_tracks: set[int] = set()
-        orphans_before = c.execute("SELECT COALESCE(MAX(id), 0) FROM orphans").fetchone()[0]
-        if replace:
-            for chunk in _chunks(res.frame_ids, 500):
-                marks = ",".join("?" * len(chunk))
-                cur = c.execute(f"SELECT id, track_id, crop_path FROM detections WHERE frame_id IN ({marks})", chunk)
-                for r in cur.fetchall():
-                    row = dict(zip([d[0] for d in cur.description], r))
-                    old_ids.append(row["id"])
-                    if row["crop_path"]:
-                        old_crops.append(row["crop_path"])
-                    if row["track_id"] is not None:
-                        old_tracks.add(row["track_id"])
-            replaced = len(old_ids)
-        t_base = c.execute("SELECT COALESCE(MAX(id), 0) FROM tracks").fetchone()[0]
-        d_base = c.execute("SELECT COALESCE(MAX(id), 0) FROM detections").fetchone()[0]
-        track_ids: dict[str, int] = {}
-        track_rows: dict[str, dict] = {}
-        det_id_of: dict[tuple[int, int], int] = {}
-        for i, r in enumerate(res.detections):
-            det_id_of[(r["frame_id"], r["k"])] = d_base + 1 + i
-            t = track_rows.get(r["track"])
-            if t is None:
-                track_ids[r["track"]] = t_base + 1 + len(track_ids)
-                t = track_rows[r["track"]] = {"source_id": r["source_id"], "cats": Counter(),
-                                              "first": r["frame_id"], "last": r["frame_id"]}
-            t["cats"][r["category"]] += 1
-            t["last"] = r["frame_id"]
-        c.executemany(
-            "INSERT INTO tracks (id, camera_id, source_id, category, first_frame_id, last_frame_id, created_at, "
-            "detector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(track_ids[k], cam.id, t["source_id"], t["cats"].most_common(1)[0][0], t["first"], t["last"], now,
-              res.detector) for k, t in track_rows.items()])
-        det_rows, verdict_rows = [], []
-        for i, r in enumerate(res.detections):
-            did = d_base + 1 + i
-            x, y, w, h = r["box"]
-            crop = str(Path("arrays") / r["crop"]) if r.get("crop") else None
-            det_rows.append((did, r["frame_id"], track_ids[r["track"]], res.detector, r["category"], r["score"],
-                             x, y, w, h, r["area"], json.dumps(r["rle"]) if r["rle"] else None, crop, now))
-            reasons = dict(r["reasons"])
-            reasons["occluded_by"] = [{"detection": det_id_of[(r["frame_id"], o["index"])], "iou": o["iou"]}
-                                      for o in reasons.get("occluded_by", [])]
-            verdict_rows.append((did, r["verdict"], r["decided_by"], r["p"], r["model_version"],
-                                 json.dumps(reasons), r["rule_verdict"]))
-        c.executemany("INSERT INTO detections (id, frame_id, track_id, detector, category, score, x, y, w, h, area, "
-                      "mask_rle, crop_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", det_rows)
-        c.executemany("INSERT INTO verdicts (detection_id, verdict, decided_by, p_unoccluded, model_version, "
-                      "reasons_json, rule_verdict) VALUES (?, ?, ?, ?, ?, ?, ?)", verdict_rows)
-        carry = None
-        if replace:
-            new = [{"id": d_base + 1 + i, "frame_id": r["frame_id"], "track_id": track_ids[r["track"]],
-                    "category": r["category"], "box": r["box"], "rle": r["rle"]} for i, r in enumerate(res.detections)]
-            carry = plan(c, res.frame_ids, new)
-            carry_over(c, carry)  # human rows move to their matches; the delete below orphans the rest
-            for chunk in _chunks(old_ids, 500):
-                c.execute(f"DELETE FROM detections WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            for tchunk in _chunks(sorted(old_tracks), 500):
-                tm = ",".join("?" * len(tchunk))
-                c.execute(f"DELETE FROM tracks WHERE id IN ({tm}) AND NOT EXISTS "
-                          f"(SELECT 1 FROM detections d WHERE d.track_id = tracks.id)", tchunk)
-            refresh_tracks(c, old_tracks)  # the ones that keep detections outside these frames
-            drop_empty_orphans(c, orphans_before)
-        refresh_tracks(c, track_ids.values())
-        min_mined = res.settings.get("rule", {}).get("min_mined_frames", 3)
-        usable = 0
-        for chunk in _chunks(sorted(track_ids.values()), 500):
-            marks = ",".join("?" * len(chunk))
-            usable += c.execute(f"SELECT COUNT(*) FROM tracks WHERE id IN ({marks}) AND n_mined >= ?",
-                                (*chunk, min_mined)).fetchone()[0]
+    min_mined = res.settings.get("rule", {}).get("min_mined_frames", 3)
+    out = store_mining_results(project, cam.id, res.detector, res.frame_ids, res.detections, replace=replace,
+                               min_mined_frames=min_mined)
     new_crops = {str(Path("arrays") / r["crop"]) for r in res.detections if r.get("crop")}
     dirs = set()
-    for p in old_crops:
+    for p in out.old_crops:
         if p not in new_crops:
             (project.root / p).unlink(missing_ok=True)
             dirs.add((project.root / p).parent)
@@ -155,8 +112,8 @@ def merge_results(project, res: ShardResults, replace: bool = False):
         except OSError:
             pass
     mined = sum(r["verdict"] == "unoccluded" for r in res.detections)
-    return MineReport(cam.id, len(res.frame_ids), len(res.detections), len(track_ids), mined, usable, res.seconds,
-                      res.detector, replaced, carry.to_dict() if carry is not None else None)
+    return MineReport(cam.id, len(res.frame_ids), len(res.detections), out.tracks, mined, out.usable_tracks,
+                      res.seconds, res.detector, out.replaced, out.carry.to_dict() if out.carry is not None else None)
 
 
 def check_not_mined(project, frame_ids, replace: bool) -> None:

@@ -32,7 +32,7 @@ from ..jobs import JobContext, silent
 from .crops import write_png_rgba
 from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, frame_facts, rule_verdict
-from .merge import ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
+from .merge import MineReport, ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
 from .registry import RunInfo, create_detector
 from .tracker import SortTracker, TrackerSettings
 
@@ -52,38 +52,6 @@ class MineSettings:
         d = asdict(self)
         d["rule"], d["tracker"] = self.rule.to_dict(), self.tracker.to_dict()
         return d
-
-
-@dataclass
-class MineReport:
-    camera_id: int
-    frames: int
-    detections: int
-    tracks: int
-    mined: int
-    usable_tracks: int
-    seconds: float
-    detector: str
-    replaced: int = 0
-    carry: dict | None = None   # a re-run's human work: {"carried": {...}, "orphaned": {...}} (store.carry_over)
-
-    def counts(self) -> dict:
-        out = {"frames": self.frames, "detections": self.detections, "tracks": self.tracks, "mined": self.mined,
-               "usable_tracks": self.usable_tracks, "replaced": self.replaced}
-        if self.carry is not None:
-            out["carried"] = sum(self.carry["carried"].values())
-            out["orphaned"] = sum(self.carry["orphaned"].values())
-        return out
-
-    def summary(self) -> str:
-        text = (f"{self.frames} frames: {self.detections} detections in {self.tracks} tracks; {self.mined} mined, "
-                f"{self.usable_tracks} usable tracks ({self.detector}, {self.seconds:.1f} s)")
-        if self.carry is not None:
-            c = self.counts()
-            text += f"; human edits carried over: {c['carried']}, kept as orphans: {c['orphaned']}"
-            if c["orphaned"]:
-                text += " (see `walt3d orphans`)"
-        return text
 
 
 # ----------------------------------------------------------------------------------------- the job
@@ -146,8 +114,9 @@ def mine_shard(project, camera_id: int, settings: MineSettings | None = None, *,
     if settings.import_path is not None:
         opts["path"] = settings.import_path
     detector = create_detector(settings.detector, settings.weights, **opts)
-    file_names = dict(project.conn.execute("SELECT id, file_name FROM frames WHERE camera_id = ? AND file_name "
-                                           "IS NOT NULL", (camera_id,)).fetchall())
+    from ..store.frames import frame_file_names
+
+    file_names = frame_file_names(project, camera_id)
     run = RunInfo(project, camera_id, cam.width, cam.height, project.calibration(camera_id), table, file_names)
     detector.start(run)  # validates inputs (background present, import file consistent) before any write
     from ..store.detections import static_occluder

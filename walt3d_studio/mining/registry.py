@@ -12,28 +12,15 @@ backends: a spec's `check` says whether its packages are importable without impo
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
 
 from ..errors import BadInputError
-from .detection import Detection, FrameInfo
+from .detection import Detection, FrameInfo, RunInfo  # noqa: F401 (RunInfo: also importable from here)
 
 GROUP = "walt3d_studio.detectors"
-
-
-@dataclass
-class RunInfo:
-    """What a detector may need to know before the first frame (given to `Detector.start`)."""
-
-    project: object            # walt3d_studio.store.Project (read access only)
-    camera_id: int
-    width: int
-    height: int
-    calibration: object | None  # walt3d_studio.camera.Camera or None
-    frames: object             # the camera's FrameTable
-    file_names: dict = field(default_factory=dict)  # frame id -> file name (image sources)
 
 
 class Detector(Protocol):

@@ -31,6 +31,7 @@ def register(sub) -> None:
 
 def cmd_fit_vehicles(args) -> int:
     from ..cli import progress_bar
+    from ..progress import set_result
     from ..store import Project
     from .vehicle_fit import VehicleFitSettings, fit_vehicles
 
@@ -39,6 +40,7 @@ def cmd_fit_vehicles(args) -> int:
         with progress_bar("fitting vehicles", args.quiet, unit="track") as ctx:
             summary = fit_vehicles(p, cam, args.tracks, ctx=ctx,
                                    settings=VehicleFitSettings(proposals=not args.no_proposals))
+    set_result(**{k: summary[k] for k in ("tracks", "by_status", "by_method", "runs")})
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -13,7 +13,6 @@ keypoints for every detection of the track (visibility from the mesh), stored wi
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 
 import cv2
@@ -268,6 +267,7 @@ def fit_vehicles(project, camera_id: int | None = None, track_ids=None, ctx: Job
     results per camera in one transaction. Returns a summary: counts by status and method, skipped reasons."""
     from ..store.detections import track_table
     from ..store.fits import save_track_fits
+    from ..store.runs import recorded_run
 
     ctx = ctx or silent()
     settings = settings or VehicleFitSettings()
@@ -287,29 +287,29 @@ def fit_vehicles(project, camera_id: int | None = None, track_ids=None, ctx: Job
             raise BadInputError(f"No vehicle track with id(s) {', '.join(map(str, missing[:10]))}"
                                 + (" in this camera." if camera_id is not None else "."),
                                 "List the tracks with walt3d tracks PROJECT, and pick vehicle tracks.")
-    cameras = {cid: _calibrated(project, cid) for cid, _ in plan}   # fail before any work
+    # fail before any work; a camera asked for by name must be calibrated even when it has nothing to fit
+    cameras = {cid: _calibrated(project, cid) for cid in {c for c, _ in plan} | ({camera_id} - {None})}
     total = sum(len(ts) for _, ts in plan)
     summary = {"tracks": 0, "by_status": {}, "by_method": {}, "skipped": {}, "runs": []}
     done = 0
     for cid, tracks in plan:
         cam = cameras[cid]
-        started = time.time()
-        fits, props = [], []
-        for tid, cat in tracks:
-            ctx.progress(done, total, f"fitting track {tid}")
-            track = read_track(project, tid, cat, cam.image_size, settings)
-            fit, p = fit_one_track(cam, track, settings)
-            fits.append(fit)
-            props += p
-            done += 1
-        ctx.check()  # a cancel up to here leaves the store untouched
-        counts = {}
-        for f in fits:
-            counts[f.status] = counts.get(f.status, 0) + 1
-        save_track_fits(project, fits, proposals=props,
-                        run=dict(stage=STAGE, settings=settings.to_dict(), shard={"camera": cid}, counts=counts,
-                                 started_at=started))
-        summary["runs"].append(fits[0].run_id if fits else None)
+        # the runs row says 'running' during the work and 'cancelled' / 'failed' if it stops; the fits, their
+        # poses and proposals go in one transaction at the end, so a stop leaves none of them behind
+        with recorded_run(project, STAGE, settings, {"camera": cid}) as rec:
+            fits, props = [], []
+            for tid, cat in tracks:
+                ctx.progress(done, total, f"fitting track {tid}")
+                track = read_track(project, tid, cat, cam.image_size, settings)
+                fit, p = fit_one_track(cam, track, settings)
+                fits.append(fit)
+                props += p
+                done += 1
+            ctx.check()
+            for f in fits:
+                rec.counts[f.status] = rec.counts.get(f.status, 0) + 1
+            save_track_fits(project, fits, run_id=rec.id, proposals=props)
+        summary["runs"].append(rec.id)
         for f in fits:
             summary["tracks"] += 1
             summary["by_status"][f.status] = summary["by_status"].get(f.status, 0) + 1

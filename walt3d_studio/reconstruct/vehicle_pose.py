@@ -239,7 +239,8 @@ class _Problem:
         k, F, s = self.k, self.F, self.s
         X = self._points(a)[self.ki]                           # (n, 3) object frame
         c, sn = np.cos(yaw[self.fi]), np.sin(yaw[self.fi])
-        Xw = np.c_[c * X[:, 0] - sn * X[:, 1] + xy[self.fi, 0], sn * X[:, 0] + c * X[:, 1] + xy[self.fi, 1], X[:, 2]]
+        Xw = np.stack([c * X[:, 0] - sn * X[:, 1] + xy[self.fi, 0], sn * X[:, 0] + c * X[:, 1] + xy[self.fi, 1],
+                       X[:, 2]], axis=1)   # np.stack: np.c_ costs more than the arithmetic here
         Xc = Xw @ self.Rw.T + self.tw
         Z = np.maximum(Xc[:, 2], 0.1)
         Kx = Xc @ self.K.T
@@ -248,7 +249,7 @@ class _Problem:
         # motion residuals
         r_mot = []
         if F > 2:
-            v = np.diff(np.c_[xy, np.unwrap(yaw)], axis=0) / self.dt[:, None]      # (F-1, 3)
+            v = np.diff(np.column_stack([xy, yaw]), axis=0) / self.dt[:, None]      # (F-1, 3)
             acc = np.diff(v, axis=0) / np.sqrt(self.dtm)[:, None]                  # (F-2, 3)
             r_mot.append((acc[:, :2] / s.sigma_accel).reshape(-1))
             r_mot.append(acc[:, 2] / s.sigma_yaw_accel)
@@ -279,7 +280,7 @@ class _Problem:
                 cols.append(base + comp)
                 vals.append(JuR[:, j, comp])
         # yaw
-        dW = np.c_[-sn * X[:, 0] - c * X[:, 1], c * X[:, 0] - sn * X[:, 1], np.zeros(n)]
+        dW = np.stack([-sn * X[:, 0] - c * X[:, 1], c * X[:, 0] - sn * X[:, 1], np.zeros(n)], axis=1)
         dyaw = np.einsum("njc,nc->nj", JuR, dW)
         for j in range(2):
             rows.append(r0 + j)
@@ -288,7 +289,7 @@ class _Problem:
         # alpha
         Q = self.model.components[:, self.ki, :]                # (k, n, 3)
         for m in range(k):
-            dWm = np.c_[c * Q[m, :, 0] - sn * Q[m, :, 1], sn * Q[m, :, 0] + c * Q[m, :, 1], Q[m, :, 2]]
+            dWm = np.stack([c * Q[m, :, 0] - sn * Q[m, :, 1], sn * Q[m, :, 0] + c * Q[m, :, 1], Q[m, :, 2]], axis=1)
             da = np.einsum("njc,nc->nj", JuR, dWm)
             for j in range(2):
                 rows.append(r0 + j)

@@ -131,7 +131,7 @@ def dimensions(kp: np.ndarray) -> dict:
     """Readable dimensions of a keypoint set: the lamp-to-lamp length, roof height, track, wheelbase..."""
     return {
         "length": float(kp[4:6, 0].mean() - kp[6:8, 0].mean()),
-        "width": float(kp[[1, 3, 5, 7, 9, 11], 1].max() - kp[[0, 2, 4, 6, 8, 10], 1].min()),
+        "width": float(2 * _half_width(kp)),   # the body mesh's width (tyres inside the body side)
         "height": float(kp[8:12, 2].mean()),
         "wheelbase": float(kp[0:2, 0].mean() - kp[2:4, 0].mean()),
         "track": float((kp[1, 1] - kp[0, 1] + kp[3, 1] - kp[2, 1]) / 2),
@@ -145,6 +145,12 @@ WHEEL_SEGMENTS = 12
 TYRE_WIDTH = 0.2
 
 
+def _half_width(kp: np.ndarray) -> float:
+    """Half the body's width: the wider of the wheel track and the lamps, plus the tyre-to-body-side gap
+    (published widths exceed the track by 0.2-0.3 m)."""
+    return float(max((kp[1, 1] - kp[0, 1]) / 2, (kp[5, 1] - kp[4, 1]) / 2) + 0.11)
+
+
 def _body_profile(kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A closed side profile (P, 2) in x-z, counter-clockwise from the front bottom, and each vertex's
     half-width (P,). It passes through the lamps (front/back faces) and the roof corners."""
@@ -153,7 +159,7 @@ def _body_profile(kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     zh, zt = kp[4:6, 2].mean(), kp[6:8, 2].mean()
     xrf, xrr, zroof = kp[8:10, 0].mean(), kp[10:12, 0].mean(), kp[8:12, 2].mean()
     yroof_f, yroof_r = kp[9, 1] - kp[8, 1], kp[11, 1] - kp[10, 1]
-    half = max((kp[1, 1] - kp[0, 1]) / 2, (kp[5, 1] - kp[4, 1]) / 2) + 0.11  # tyres sit inside the body side
+    half = _half_width(kp)
     zc = 0.45 * r                                                              # ground clearance
     zhood = min(zh + 0.3 * (zroof - zh), zroof - 0.05)
     zdeck = min(zt + 0.3 * (zroof - zt), zroof - 0.05)

@@ -35,12 +35,15 @@ class _Frame:
 
 class SilhouetteFitter:
     def __init__(self, camera, kind: str = "car", alpha=None):
-        self.cam = camera
+        self.cam, self.kind = camera, kind
         self.model = load_shape_model(kind)
-        self.alpha = self.model.check_alpha(alpha)
-        self.verts, self.faces = mesh_for_alpha(self.alpha, kind)
-        self.mid_h = 0.5 * float(self.model.keypoints(self.alpha)[8:, 2].mean())
         self.Rc, self.tc = camera.cam_to_world()
+        self.set_alpha(alpha)
+
+    def set_alpha(self, alpha) -> None:
+        self.alpha = self.model.check_alpha(alpha)
+        self.verts, self.faces = mesh_for_alpha(self.alpha, self.kind)
+        self.mid_h = 0.5 * float(self.model.keypoints(self.alpha)[8:, 2].mean())
 
     def _ground_at_mid(self, px) -> np.ndarray | None:
         """World xy where the ray through a pixel meets the plane at mid-height (None above the horizon)."""
@@ -101,10 +104,35 @@ def _heading_from_motion(times, xy) -> tuple[np.ndarray, float]:
     return np.arctan2(dA @ cy, dA @ cx), travel
 
 
+def _fit_shape(fit: SilhouetteFitter, frames: dict, xy, yaw, have, n_sample: int = 3, prior: float = 0.01):
+    """α by coordinate search on the mean silhouette IoU of a few frames (the box proportions of the
+    masks are what it can see), each component within ±2 stddev, with a weak pull to the mean."""
+    sample = [have[i] for i in np.linspace(0, len(have) - 1, min(n_sample, len(have))).astype(int)]
+
+    def score(a):
+        fit.set_alpha(a)
+        s = np.mean([fit.iou(frames[i], fit.place(frames[i], xy[i], yaw[i], iters=1), yaw[i]) for i in sample])
+        return s - prior * float(np.sum((a / fit.model.stddev) ** 2))
+
+    a = np.zeros(fit.model.n_components)
+    best = score(a)
+    for step in (1.0, 0.5):
+        for m in range(len(a)):
+            for sign in (-1, 1):
+                cand = a.copy()
+                cand[m] = np.clip(cand[m] + sign * step * fit.model.stddev[m], -2 * fit.model.stddev[m],
+                                  2 * fit.model.stddev[m])
+                sc = score(cand)
+                if sc > best + 1e-4:
+                    a, best = cand, sc
+    fit.set_alpha(a)
+
+
 def fit_silhouettes(camera, times, masks, kind: str = "car", min_travel_m: float = 2.0, rounds: int = 2,
-                    ctx=None) -> tuple[TrackPoses, np.ndarray] | None:
-    """Ground poses from a track's masks (bool (H, W) per frame, None where missing); mean shape.
-    Returns (poses, per-frame IoU) or None when no frame has a mask."""
+                    ctx=None, fit_shape: bool = True) -> tuple[TrackPoses, np.ndarray] | None:
+    """Ground poses from a track's masks (bool (H, W) per frame, None where missing) with the mean shape,
+    then (fit_shape) α from the masks' proportions. Returns (poses, per-frame IoU) or None when no frame
+    has a mask."""
     idx = [i for i, m in enumerate(masks) if m is not None and np.asarray(m).any()]
     if not idx:
         return None
@@ -136,6 +164,12 @@ def fit_silhouettes(camera, times, masks, kind: str = "car", min_travel_m: float
         if moving:
             h, _ = _heading_from_motion(times[have], xy[have])
             yaw[have] = h
+        for i in have:
+            xy[i] = fit.place(frames[i], xy[i], yaw[i])
+    if fit_shape:
+        _fit_shape(fit, frames, xy, yaw, have)
+        if not moving:  # the fitted shape may prefer a slightly different yaw
+            yaw[:], _, _ = fit.best_yaw(frames[big], xy[big], yaw[big] + np.radians(np.arange(-9, 10, 3)))
         for i in have:
             xy[i] = fit.place(frames[i], xy[i], yaw[i])
     if moving:  # a last heading from the refined positions, positions placed once more with it

@@ -106,7 +106,8 @@ def _track_label_rows(conn, track_ids) -> list[tuple[int, str]]:
         out += conn.execute(
             f"SELECT l.track_id, l.kind FROM labels l WHERE l.detection_id IS NULL AND l.track_id IN "
             f"({_marks(chunk)}) AND l.id IN (SELECT MAX(id) FROM labels WHERE detection_id IS NULL AND track_id IN "
-            f"({_marks(chunk)}) GROUP BY track_id, kind) AND l.value IS NOT NULL", chunk + chunk).fetchall()
+            f"({_marks(chunk)}) GROUP BY track_id, kind, composite_id, object_index) AND l.value IS NOT NULL",
+            chunk + chunk).fetchall()
     return out
 
 
@@ -235,6 +236,7 @@ class CarryPlan:
     tracks: dict[int, int] = field(default_factory=dict)       # leaving old track -> new track (labelled only)
     carried: dict = field(default_factory=dict)                # {"labels": n, "human_keypoints": n, ...}
     orphaned: dict = field(default_factory=dict)
+    leaving_tracks: set = field(default_factory=set)           # old tracks that lose all their detections
 
     @property
     def n_carried(self) -> int:
@@ -280,7 +282,7 @@ def plan(conn, frame_ids, new: list[dict]) -> CarryPlan:
     tracks = {old_t: max(v.items(), key=lambda kv: (kv[1], -kv[0]))[0] for old_t, v in votes.items()}
     p = CarryPlan({d: n for d, n in matches.items() if d in human_dets}, tracks,
                   {"labels": 0, "human_keypoints": 0, "other_labels": 0, "track_labels": 0},
-                  {"labels": 0, "human_keypoints": 0, "other_labels": 0, "track_labels": 0})
+                  {"labels": 0, "human_keypoints": 0, "other_labels": 0, "track_labels": 0}, leaving)
     for det, kind in label_rows:
         key = "labels" if kind == "occlusion" else "other_labels"
         (p.carried if det in matches else p.orphaned)[key] += 1
@@ -302,10 +304,28 @@ def carry_over(conn, p: CarryPlan) -> None:
                      [(n, o) for o, n in p.detections.items()])
     conn.executemany("UPDATE labels SET track_id = ? WHERE track_id = ? AND detection_id IS NULL",
                      [(n, o) for o, n in p.tracks.items()])
+    _orphan_track_labels(conn, sorted(p.leaving_tracks - set(p.tracks)))
     # the tracks' cached label is the newest track-level occlusion label
     conn.executemany("UPDATE tracks SET label = (SELECT value FROM labels WHERE kind = 'occlusion' AND track_id = ?"
                      " AND detection_id IS NULL ORDER BY id DESC LIMIT 1) WHERE id = ?",
                      [(t, t) for t in set(p.tracks.values())])
+
+
+def _orphan_track_labels(conn, track_ids) -> None:
+    """Every current track-level label (per kind, composite and object) of tracks that go without a successor
+    becomes an orphan with all it needs to be re-attached; its rows then go, so that the tracks' delete
+    trigger (which keeps one label per kind) does not copy them a second time."""
+    for chunk in _chunks(track_ids):
+        m = _marks(chunk)
+        conn.execute(
+            "INSERT INTO orphans (kind, payload_json, camera_id, track_id, category, orphaned_at) "
+            "SELECT l.kind, json_object('value', l.value, 'who', l.who, 'created_at', l.created_at, 'label_id', l.id,"
+            " 'level', 'track', 'composite_id', l.composite_id, 'object_index', l.object_index), t.camera_id, t.id,"
+            " t.category, (julianday('now') - 2440587.5) * 86400.0 "
+            f"FROM labels l JOIN tracks t ON t.id = l.track_id WHERE l.detection_id IS NULL AND l.track_id IN ({m})"
+            f" AND l.value IS NOT NULL AND l.id IN (SELECT MAX(id) FROM labels WHERE detection_id IS NULL AND "
+            f"track_id IN ({m}) GROUP BY track_id, kind, composite_id, object_index)", chunk + chunk)
+        conn.execute(f"DELETE FROM labels WHERE detection_id IS NULL AND track_id IN ({m})", chunk)
 
 
 def drop_empty_orphans(conn, since_id: int) -> None:

@@ -490,3 +490,10 @@ def static_occluder(project, camera_id: int) -> np.ndarray | None:
                             f"{cam.name!r} has {cam.width}x{cam.height} frames.",
                             "Paint it again on this camera's frames, or clear it.")
     return img > 0
+
+
+def static_occluder_origin(project, camera_id: int) -> str | None:
+    """'painted' / 'learned' for a camera's stored mask, None without one."""
+    cur = project.conn.execute("SELECT origin FROM static_occluders WHERE camera_id = ?", (camera_id,))
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row))["origin"] if row else None

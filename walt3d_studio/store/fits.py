@@ -62,22 +62,15 @@ def _matrix_json(a) -> str | None:
     return None if a is None else json.dumps(np.asarray(a, dtype=float).tolist())
 
 
-def save_track_fits(project, fits: list[TrackFit], run_id: int | None = None, proposals=None,
-                    run: dict | None = None) -> int:
+def save_track_fits(project, fits: list[TrackFit], run_id: int | None = None, proposals=None) -> int:
     """Store fits in one transaction, replacing each track's previous fit of the same kind. Returns the count.
 
     `proposals` [(detection_id, schema name, points (K, 3), model_version)] are keypoints the fit proposes
-    (origin 'fit'), written in the same transaction; earlier 'fit' rows of those detections are replaced.
-    `run` {stage, settings, shard, counts, started_at} adds the `runs` row in that transaction too (its id
-    becomes the fits' run_id)."""
+    (origin 'fit'), written in the same transaction; earlier 'fit' rows of those detections are replaced."""
     for f in fits:
         _check(f)
     now = time.time()
     with project.transaction() as c:
-        if run is not None:
-            run_id = _insert_run(c, now=now, **run)
-            for f in fits:
-                f.run_id = run_id
         _insert_track_fits(c, fits, run_id, now)
         if proposals:
             _insert_fit_keypoints(c, proposals, now)
@@ -109,26 +102,6 @@ def _insert_fit_keypoints(c, proposals, now: float) -> None:
                   [(r[0], r[1]) for r in rows])
     c.executemany("INSERT INTO keypoints (detection_id, schema, points_json, confidences_json, origin, who,"
                   " model_version, created_at) VALUES (?, ?, ?, NULL, 'fit', 'fit', ?, ?)", rows)
-
-
-def _insert_run(c, stage: str, settings: dict, shard: dict, counts: dict, started_at: float, now: float,
-                status: str = "done", message: str | None = None) -> int:
-    """One row in `runs` for a finished stage run (until the platform's runs API lands on main)."""
-    import getpass
-    import os
-    import socket
-
-    from .. import __version__ as version
-
-    try:
-        who = f"{getpass.getuser()}@{socket.gethostname()}"
-    except Exception:  # no user name in some containers
-        who = "unknown"
-    return c.execute(
-        "INSERT INTO runs (stage, settings_json, version, shard_json, counts_json, status, message, who, pid,"
-        " host, started_at, finished_at, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (stage, json.dumps(settings), version, json.dumps(shard), json.dumps(counts), status, message, who,
-         os.getpid(), socket.gethostname(), started_at, now, now - started_at)).lastrowid
 
 
 def _track_fit(row) -> TrackFit:

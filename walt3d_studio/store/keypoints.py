@@ -390,3 +390,15 @@ def model_versions(project, detection_ids: Iterable[int] | None = None) -> dict[
         keep = set(int(i) for i in detection_ids)
         out = {k: v for k, v in out.items() if k in keep}
     return out
+
+
+def next_in_track(project, detection_id: int) -> int | None:
+    """The detection of the same track in the next frame (by capture time, then frame id), or None."""
+    d = detection(project, detection_id)
+    if d.track_id is None:
+        return None
+    r = project.conn.execute(
+        "SELECT d.id FROM detections d JOIN frames f ON f.id = d.frame_id WHERE d.track_id = ? AND"
+        " (f.capture_time > ? OR (f.capture_time = ? AND d.frame_id > ?)) ORDER BY f.capture_time, d.frame_id"
+        " LIMIT 1", (d.track_id, d.capture_time, d.capture_time, d.frame_id)).fetchone()
+    return int(r[0]) if r else None

@@ -129,8 +129,9 @@ def _current(c, o: Orphan, target: str, tid: int):
         return r[0] if r else None
     col = "detection_id" if target == "detection" else "track_id"
     extra = "" if target == "detection" else " AND detection_id IS NULL"
-    r = c.execute(f"SELECT value FROM labels WHERE kind = ? AND {col} = ?{extra} ORDER BY id DESC LIMIT 1",
-                  (o.kind, tid)).fetchone()
+    r = c.execute(f"SELECT value FROM labels WHERE kind = ? AND {col} = ?{extra} AND composite_id IS ? AND "
+                  "object_index IS ? ORDER BY id DESC LIMIT 1",
+                  (o.kind, tid, o.payload.get("composite_id"), o.payload.get("object_index"))).fetchone()
     return r[0] if r else None
 
 
@@ -145,8 +146,9 @@ def _write(c, o: Orphan, target: str, tid: int, value, who: str) -> None:
                   " VALUES (?, ?, ?, 'human', ?, ?)", (tid, o.payload.get("schema"), text or "null", who, now))
         return
     det, trk = (tid, None) if target == "detection" else (None, tid)
-    c.execute("INSERT INTO labels (kind, detection_id, track_id, value, who, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-              (o.kind, det, trk, value, who, now))
+    c.execute("INSERT INTO labels (kind, detection_id, track_id, value, who, created_at, composite_id, object_index)"
+              " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (o.kind, det, trk, value, who, now, o.payload.get("composite_id"),
+                                                  o.payload.get("object_index")))
     if o.kind == "occlusion":
         if target == "track":
             c.execute("UPDATE tracks SET label = ? WHERE id = ?", (value, tid))

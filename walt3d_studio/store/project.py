@@ -150,8 +150,23 @@ class Project:
             raise
         return cls(root, conn, lock_fd)
 
+    def delegate_lock(self) -> dict:
+        """Environment for a child process (a `walt3d` job started by the app) that may open this project for
+        writing while we hold it; the token dies with our lock (close)."""
+        if self.readonly or self._lock_fd in (None, DELEGATED):
+            return {}
+        if getattr(self, "_delegate_token", None) is None:
+            import secrets
+
+            self._delegate_token = secrets.token_hex(16)
+            write_text(self.root / DELEGATE_FILE, self._delegate_token)
+        return {DELEGATE_ENV: self._delegate_token}
+
     def close(self) -> None:
         self._conns.close_all()
+        if getattr(self, "_delegate_token", None) is not None:
+            (self.root / DELEGATE_FILE).unlink(missing_ok=True)
+            self._delegate_token = None
         _release_lock(self._lock_fd)
         self._lock_fd = None
 
@@ -532,6 +547,8 @@ def _take_lock(root: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
+        if _delegated_to_us(root):
+            return DELEGATED
         try:
             holder = (root / ".lock").read_text(errors="replace").strip() or "another program"
         except OSError:
@@ -548,8 +565,25 @@ def _take_lock(root: Path) -> int:
     return fd
 
 
+DELEGATED = -1  # "the lock holder (our parent, the app) lets this child write": nothing to release
+DELEGATE_ENV = "WALT3D_LOCK_DELEGATE"
+DELEGATE_FILE = ".lock-delegate"
+
+
+def _delegated_to_us(root: Path) -> bool:
+    """A child job the lock holder started may write too: it was given the token the holder left in the
+    project (see `Project.delegate_lock`); SQLite's busy timeout then keeps the two writers in turn."""
+    token = os.environ.get(DELEGATE_ENV)
+    if not token:
+        return False
+    try:
+        return (root / DELEGATE_FILE).read_text().strip() == token
+    except OSError:
+        return False
+
+
 def _release_lock(fd: int | None) -> None:
-    if fd is not None:
+    if fd is not None and fd != DELEGATED:
         try:
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:

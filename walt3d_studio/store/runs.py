@@ -151,8 +151,11 @@ def list_runs(project, stage: str | None = None, status: str | None = None, limi
     out = []
     for values in cur.fetchall():
         r = dict(zip(names, values))
-        out.append(RunRow(r["id"], r["stage"], json.loads(r["settings_json"]), r["version"],
-                          json.loads(r["shard_json"]), json.loads(r["counts_json"]), r["status"], r["message"],
+        counts = json.loads(r["counts_json"] or "{}")
+        if not isinstance(counts, dict):  # a bare number from an older writer
+            counts = {"total": counts}
+        out.append(RunRow(r["id"], r["stage"], json.loads(r["settings_json"] or "{}"), r["version"],
+                          json.loads(r["shard_json"] or "{}"), counts, r["status"], r["message"],
                           r["who"], r["pid"], r["host"], r["started_at"], r["finished_at"], r["duration_s"]))
     return out
 

@@ -41,11 +41,3 @@ def project_counts(project) -> dict:
 
     return {"orphans": count_orphans(project), "runs": runs_summary(project)}
 
-
-def capture_span(project, camera_id: int | None = None) -> tuple[float, float] | None:
-    """First and last capture time (UTC seconds) of a camera's frames (or all), None without frames."""
-    q = "SELECT MIN(capture_time) AS t0, MAX(capture_time) AS t1 FROM frames" + \
-        (" WHERE camera_id = ?" if camera_id is not None else "")
-    cur = project.conn.execute(q, (camera_id,) if camera_id is not None else ())
-    r = dict(zip([d[0] for d in cur.description], cur.fetchone()))
-    return None if r["t0"] is None else (float(r["t0"]), float(r["t1"]))

@@ -1,5 +1,5 @@
-"""File > Export dataset… and the Composites menu: the export runs as a job (progress, Cancel) and leaves no
-folder behind when cancelled or failed (the exporter writes atomically)."""
+"""File > Export dataset… and the Composites menu: the export runs in a child process (progress, log and Cancel
+in View > Jobs) and leaves no folder behind when cancelled, failed or killed (the exporter writes atomically)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,20 +47,22 @@ def ask_export(window):
     return export(window, path, force=force)
 
 
-def export(window, path, force: bool = False, **kw):
-    """Run the export of the open project to `path` as a job; the status bar reports the result."""
-    from ...dataset.export import export_dataset
-
+def export(window, path, force: bool = False, fmt: str = "coco-amodal", blur=("faces", "plates"),
+           arrays: bool = True, methods=("walt3d",)):
+    """Export the open project to `path` in a child process (`walt3d export`, see gui/process_jobs.py):
+    labelling goes on meanwhile; the status bar reports the result, a failure shows its message and log."""
     if not window.can_write():
         return None
-    project = window.project
+    blur = blur if isinstance(blur, str) else ",".join(blur) or "none"
+    args = ["export", str(window.project.root), str(path), "--format", fmt, "--blur", blur]
+    args += ["--force"] * bool(force) + ["--no-arrays"] * (not arrays)
+    for m in methods:
+        args += ["--method", m]
 
-    def work(ctx):
-        return export_dataset(project, path, ctx=ctx, force=force, **kw)
-
-    def done(s):
+    def done(result):
+        s = result["summary"]
         c = s["counts"]["total"]
         window.statusBar().showMessage(f"Exported {c['images']} images, {c['annotations']} annotations to "
                                        f"{s['path']}", 10000)
 
-    return window.run_job(work, f"Exporting {Path(path).name}", done)
+    return window.run_process_job(args, f"Exporting {Path(path).name}", on_done=done)

@@ -265,8 +265,21 @@ class KeypointCanvas(pg.GraphicsView):
         return min(max(x, -0.5), w - 0.5), min(max(y, -0.5), h - 0.5)
 
     def _hover(self, scene_pos) -> None:
+        self._cursor = QPointF(scene_pos)
         i = self.hit(scene_pos)
         self.setToolTip(self.names[i] if i is not None and i < len(self.names) else "")
+
+    def leaveEvent(self, ev) -> None:
+        self._cursor = None
+        super().leaveEvent(ev)
+
+    def cursor_frame_pos(self) -> tuple[float, float] | None:
+        """The frame point under the mouse while it is over the canvas (clamped to the frame), else None."""
+        scene_pos = getattr(self, "_cursor", None)
+        if scene_pos is None or not self.underMouse() and not self.viewport().underMouse():
+            return None
+        p = self.vb.mapSceneToView(scene_pos)
+        return self._clamp(p.x(), p.y())
 
     # -- mapping (tests, tools) ----------------------------------------------------------------
     def widget_pos_of_frame(self, x: float, y: float) -> QPoint:

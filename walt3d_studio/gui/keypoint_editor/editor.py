@@ -94,7 +94,7 @@ class KeypointEditor(QDockWidget):
         self.diagram.setFixedHeight(196)
         self.list.setFixedHeight(196)
         lay.addLayout(row)
-        self.button_rows = (QHBoxLayout(), QHBoxLayout())
+        self.button_rows = (QHBoxLayout(), QHBoxLayout(), QHBoxLayout())  # narrow enough to leave the frame room
         for r in self.button_rows:
             r.setSpacing(2)
             lay.addLayout(r)
@@ -128,6 +128,7 @@ class KeypointEditor(QDockWidget):
         self.act_accept = A("Accept (Enter)", self.accept_proposal, "kp.accept", 0)
         self.act_full = A("Full frame (Ctrl+F)", self.show_in_frame, "kp.full", 0)
         self.act_fit = A("Zoom (R)", self.fit, "kp.fit", 0)
+        self.act_copy_next = A("Copy → next (C)", self.copy_to_next_frame, "kp.copy_next", 0)
         self.act_skip = A("Skip (Tab)", self.skip, "kp.skip", 1)
         self.act_back = A("Back (Shift+Tab)", self.step_back, "kp.back", 1)
         # Shift+Tab arrives as Backtab: carry both so the key works however the platform sends it
@@ -136,13 +137,13 @@ class KeypointEditor(QDockWidget):
         self.act_visible = A("1 Visible", lambda: self.set_state(VISIBLE), "kp.visible", 1)
         self.act_occluded = A("2 Occluded", lambda: self.set_state(OCCLUDED), "kp.occluded", 1)
         self.act_absent = A("3 Absent", lambda: self.set_state(ABSENT), "kp.absent", 1)
-        self.act_cycle = A("Cycle (V)", self.cycle_state, "kp.cycle", 1)
-        self.act_swap = A("Swap L/R (F)", self.swap_left_right, "kp.swap", 1)
-        self.act_clear = A("Clear", self.clear, "kp.clear", 1)
-        self.act_deselect = A("Deselect (Esc)", self.deselect, "kp.deselect", 1)
+        self.act_cycle = A("Cycle (V)", self.cycle_state, "kp.cycle", 2)
+        self.act_swap = A("Swap L/R (F)", self.swap_left_right, "kp.swap", 2)
+        self.act_clear = A("Clear (Del)", self.clear, "kp.clear", 2)
+        self.act_deselect = A("Deselect (Esc)", self.deselect, "kp.deselect", 2)
         for r in self.button_rows:
             r.addStretch(1)
-        self.edit_actions = [self.act_accept, self.act_skip, self.act_visible, self.act_occluded, self.act_absent,
+        self.edit_actions = [self.act_copy_next, self.act_accept, self.act_skip, self.act_visible, self.act_occluded, self.act_absent,
                              self.act_cycle, self.act_swap, self.act_clear]
 
     # ------------------------------------------------------------------------------ project
@@ -313,8 +314,13 @@ class KeypointEditor(QDockWidget):
         if self.project is None:
             self.status.setText("No project open.")
             return
+        from ...store.orphans import count_orphans
+
         c = kstore.queue_counts(self.project, **self.filters())
         queue = f"Queue: {c.done} done, {c.to_go} to go (of {c.total})"
+        orphaned = count_orphans(self.project, self.filters().get("camera_id")).get("keypoints", 0)
+        if orphaned:  # a re-mine found no vehicle for them: they wait in the review panel's orphaned edits
+            queue += f" · {orphaned} orphaned keypoint set(s): Occlusion review > Orphaned edits"
         det = self.detection
         if det is None:
             self.status.setText(queue)
@@ -366,12 +372,15 @@ class KeypointEditor(QDockWidget):
             try:
                 self.open_detection(detection_id)
             except Walt3DError:  # re-mined since: nothing to show
-                pass
+                return
+            self._return_frame()
             return
         if not self._pushing:  # undo / redo: back to the first keypoint still to place
             self.current = self._next_missing(self._shown_points(), -1)
             self.selected = None
         self.refresh()
+        if not self._pushing:
+            self._return_frame()
 
     def place(self, x: float, y: float) -> bool:
         """A click on empty space: place the current keypoint there."""
@@ -440,10 +449,14 @@ class KeypointEditor(QDockWidget):
             self.selected = None
             self.refresh()
             return ok
-        if self._shown_points()[i, 2] == 0:  # not placed: the next click places it in this state
+        if self._shown_points()[i, 2] == 0:  # not placed: at the cursor if it is on the crop, else on next click
+            at = self.canvas.cursor_frame_pos()
             self.current, self.place_state = i, v
-            self.refresh()
-            return False
+            if at is None:
+                self.refresh()
+                self._message(f"{name} is not placed: click where it is (it will be {STATE_NAMES[v]}).")
+                return False
+            return self.place(*at)
 
         def change(p):
             p[i, 2] = v
@@ -506,10 +519,34 @@ class KeypointEditor(QDockWidget):
         self.refresh()
         return ok
 
+    def copy_to_next_frame(self) -> bool:
+        """C: this vehicle's points, moved with its box, become a proposal on the next frame of its track;
+        the editor goes there (Enter accepts, or fix a point)."""
+        from .propagate import copy_to_next
+
+        if not self.editable:
+            return False
+        try:
+            nxt = copy_to_next(self.project, self.detection.id, self._shown_points(), self.schema.name)
+        except Walt3DError as e:
+            self._message(f"{e.message} {e.hint}".strip())
+            return False
+        self.history.append(self.detection.id)
+        self.open_detection(nxt)
+        self._message(f"Copied to vehicle {nxt} (next frame of its track) as a proposal: Enter accepts it.")
+        return True
+
     # ------------------------------------------------------------------------------ views
     def fit(self) -> None:
         if self.detection is not None:
             self.canvas.fit_box(self.detection.box)
+
+    def _return_frame(self) -> None:
+        """After undo / redo: the main frame view goes back to the frame of the edit (as review undo does)."""
+        det = self.detection
+        if det is not None and not self.overlay.shows_frame_of(self.window_, det):
+            self.overlay.jump_to(self.window_, det, fit=False)
+            self._update_overlay()
 
     def show_in_frame(self) -> None:
         """Ctrl+F: move the main window to this vehicle's frame; its box and keypoints are drawn there."""

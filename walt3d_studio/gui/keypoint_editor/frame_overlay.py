@@ -32,7 +32,7 @@ class FrameOverlay:
                 and int(tl.table.ids[tl.position]) == det.frame_id)
 
     @staticmethod
-    def jump_to(window, det) -> None:
+    def jump_to(window, det, fit: bool = True) -> None:
         """Make the window show `det`'s frame, whole (its camera, the playhead on that frame, zoomed out)."""
         if window.camera_id != det.camera_id:
             window.select_camera(det.camera_id)
@@ -41,7 +41,8 @@ class FrameOverlay:
             hits = np.flatnonzero(table.ids == det.frame_id)
             if hits.size:
                 window.timeline.set_position(int(hits[0]))
-        window.frame_view.fit()
+        if fit:
+            window.frame_view.fit()
 
     def show(self, box, points, proposal: bool = False) -> None:
         """Draw a box [x, y, w, h] and (K, 3) keypoints in frame pixels; box None hides everything."""

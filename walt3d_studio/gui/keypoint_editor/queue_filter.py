@@ -63,7 +63,7 @@ class QueueFilter(QWidget):
             self.camera.addItem(c.name, c.id)
         self.camera.setCurrentIndex(max(self.camera.findData(camera_id), 0))
         if project is not None:
-            from ...store.summary import capture_span
+            from ...store.frames import capture_span
 
             span = capture_span(project)
             if span is not None:

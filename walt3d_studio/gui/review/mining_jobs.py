@@ -139,11 +139,23 @@ class MiningJobs:
         w = self.rc.window
         if not self._check_idle():
             return None
-        from ...mining.classifier import train_classifier
+        title = "Training occlusion classifier"
+        if any(j.title == title for j in w.process_jobs.running()):
+            show_error(w, BadInputError("The occlusion classifier is being trained already.",
+                                        "Wait for it, or cancel it in View > Jobs (Ctrl+J)."))
+            return None
+        from ...mining.classifier import TrainReport
 
+        # a child process (`walt3d classifier train`): labelling goes on while it trains; it writes the model
+        # and its predictions itself, then the review re-reads the store
         project = w.project
-        return w.run_job(lambda ctx: train_classifier(project, ctx=ctx, **kwargs), "Training occlusion classifier",
-                         lambda report: self._after_train(project, report))
+        args = ["classifier", "train", str(project.root), "--seed", str(kwargs.get("seed", 0))]
+        if kwargs.get("epochs") is not None:
+            args += ["--epochs", str(int(kwargs["epochs"]))]
+        if kwargs.get("apply") is False:
+            args.append("--no-apply")
+        return w.run_process_job(args, title, on_success=lambda res: TrainReport(**res["report"]),
+                                 on_done=lambda report: self._after_train(project, report))
 
     def _after_train(self, project, report) -> None:
         if self.rc.window.project is not project:

@@ -29,10 +29,9 @@ OVERLAY_Z = 15  # above the frame and detection overlays, below tools' lines
 
 
 def _stored(project, camera_id: int) -> tuple[np.ndarray | None, str | None]:
-    from ...store.detections import static_occluder
+    from ...store.detections import static_occluder, static_occluder_origin
 
-    row = project.conn.execute("SELECT origin FROM static_occluders WHERE camera_id = ?", (camera_id,)).fetchone()
-    return static_occluder(project, camera_id), (row[0] if row else None)
+    return static_occluder(project, camera_id), static_occluder_origin(project, camera_id)
 
 
 class SetOccluderCommand(QUndoCommand):
@@ -188,7 +187,7 @@ class OccluderTool(QDockWidget):
 
     def _stack_changed(self) -> None:
         update = getattr(self.window_, "_update_actions", None)
-        if update is not None:
+        if update is not None and self.view.vb.tool is self:
             update()  # the window's Undo / Redo show this tool's steps
 
     def _record(self, before: np.ndarray, text: str) -> None:

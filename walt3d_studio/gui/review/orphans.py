@@ -75,6 +75,12 @@ class OrphansBox(QWidget):
         lay.addWidget(self.list)
         lay.addLayout(row)
         self.buttons = row
+        import pyqtgraph as pg
+
+        # the selected orphan's old box, dashed magenta, on its frame
+        self.old_box = pg.PlotCurveItem(pen=pg.mkPen((255, 0, 255), width=2, style=Qt.DashLine))
+        controller.window.frame_view.add_item(self.old_box, 40)
+        self.old_box.setVisible(False)
         self.toggle.toggled.connect(self._show_list)
         self.list.currentRowChanged.connect(self._on_row)
         self.attach_button.clicked.connect(self.reattach_selected)
@@ -97,7 +103,7 @@ class OrphansBox(QWidget):
         self.list.clear()
         for o in self.orphans:
             pos = rc.position_of(o.frame_id) if o.frame_id is not None else -1
-            item = QListWidgetItem(f"{o.describe()} · frame {pos + 1 if pos >= 0 else '?'} · "
+            item = QListWidgetItem(f"{o.describe()} · frame {pos if pos >= 0 else '?'} · "
                                    f"by {o.payload.get('who', '?')}")
             item.setData(Qt.UserRole, o.id)
             self.list.addItem(item)
@@ -117,7 +123,20 @@ class OrphansBox(QWidget):
                 self.rc.go_to(pos)  # its old frame: the object it belonged to is probably there
         self._update_buttons()
 
+    def _update_old_box(self) -> None:
+        row = self.list.currentRow()
+        o = self.orphans[row] if self.toggle.isChecked() and 0 <= row < len(self.orphans) else None
+        if o is None or o.box is None or o.frame_id is None or self.rc.position_of(o.frame_id) != self.rc.position:
+            self.old_box.setVisible(False)
+            return
+        x, y, w, h = o.box  # pixel (i, j) covers [i, i+1): the outline runs along the pixel edges
+        xs = [x - 0.5, x + w - 0.5, x + w - 0.5, x - 0.5, x - 0.5]
+        ys = [y - 0.5, y - 0.5, y + h - 0.5, y + h - 0.5, y - 0.5]
+        self.old_box.setData(xs, ys)
+        self.old_box.setVisible(True)
+
     def _update_buttons(self) -> None:
+        self._update_old_box()
         has = self.current_id() is not None and not self.rc.window.jobs.busy
         self.attach_button.setEnabled(has and self.rc.detection_id is not None)
         self.discard_button.setEnabled(has)

@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from ..theme import readable
 from .style import LABEL_COLOURS
 
 TRACK_ID_ROLE = Qt.UserRole + 1
@@ -263,13 +264,13 @@ class TracksModel(QAbstractTableModel):
         if role == Qt.TextAlignmentRole:
             return int(Qt.AlignLeft | Qt.AlignVCenter) if key in ("category", "label") \
                 else int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.ForegroundRole:
+        if role == Qt.ForegroundRole:  # coloured text kept at >= 4.5:1 on the table's background, any theme
             if key == "label" and self._label_text[i]:
-                return QColor(*LABEL_COLOURS[self._label_text[i]])
+                return readable(LABEL_COLOURS[self._label_text[i]])
             if key == "reviewed" and t.reviewed[i]:
-                return QColor(120, 200, 120)
+                return readable((120, 200, 120))
             if key == "usable" and not t.usable[i]:
-                return QColor(150, 150, 150)
+                return readable((150, 150, 150))
         if role == TRACK_ID_ROLE:
             return int(t.id[i])
         if role == SORT_ROLE:
