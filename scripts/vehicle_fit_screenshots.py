@@ -39,8 +39,8 @@ def main() -> None:
             for fit in track_fits(p, camera_id=cam_row.id, kind="vehicle", with_detections=True):
                 if fit.status == "skipped" or not fit.detections or written >= args.max:
                     continue
-                with_iou = [d for d in fit.detections if "iou" in d.quality]
-                d = max(with_iou, key=lambda d: d.quality["iou"]) if with_iou else fit.detections[len(fit.detections) // 2]
+                with_iou = [d for d in fit.detections if "silhouette_iou" in d.quality]
+                d = max(with_iou, key=lambda d: d.quality["silhouette_iou"]) if with_iou else fit.detections[len(fit.detections) // 2]
                 frame_id = p.conn.execute("SELECT frame_id FROM detections WHERE id = ?", (d.detection_id,)).fetchone()[0]
                 img = cv2.cvtColor(reader.frame(pos_of[frame_id]), cv2.COLOR_RGB2BGR)
                 v, f = mesh_for_alpha(fit.shape.get("alpha", []), fit.shape.get("class", "car"))
@@ -54,7 +54,7 @@ def main() -> None:
                 if m is not None:
                     cs, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
                     cv2.drawContours(img, cs, -1, (40, 40, 230), 1)
-                label = f"track {fit.track_id}: {fit.method}, {fit.status}, IoU {fit.quality.get('iou', float('nan')):.2f}"
+                label = f"track {fit.track_id}: {fit.method}, {fit.status}, IoU {fit.quality.get('silhouette_iou', float('nan')):.2f}"
                 cv2.putText(img, label, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
                 out = os.path.join(args.out, f"vehicle-fit-{cam_row.name}-{fit.track_id}.png")
                 cv2.imwrite(out, img)

@@ -123,7 +123,7 @@ def test_fit_vehicles_stores_poses_quality_and_keypoint_proposals(tmp_path):
         assert [f.track_id for f in fits] == [1, 2]
         for f, (tr, _) in zip(fits, tracks):
             assert f.status == "ok" and f.shape["class"] == "car" and len(f.shape["alpha"]) >= 1
-            assert f.quality["reproj_px"] < 3 and f.quality["iou"] > 0.8 and f.quality["ground_m"] < 0.3
+            assert f.quality["reprojection_px"] < 3 and f.quality["silhouette_iou"] > 0.8 and f.quality["ground_residual_m"] < 0.3
             assert len(f.detections) == len(tr.obs.times)
             for d, xy, yaw in zip(f.detections, tr.xy, tr.yaw):
                 R, t = vp.pose_to_cam(cam, xy, yaw)
@@ -165,7 +165,7 @@ def test_tracks_without_keypoints_fall_back_to_silhouettes(tmp_path):
         summary = fit_vehicles(p)
         assert summary["by_method"] == {"silhouette": 1}
         [f] = track_fits(p, with_detections=True)
-        assert f.shape["class"] == "car" and f.quality["iou"] > 0.7 and "reproj_px" not in f.quality
+        assert f.shape["class"] == "car" and f.quality["silhouette_iou"] > 0.7 and "reprojection_px" not in f.quality
         h, _ = syn.errors(tracks[0][0], [d.params["xy_world"] for d in f.detections],
                           [d.params["yaw_world"] for d in f.detections])
         assert np.median(h) < 6
@@ -220,6 +220,7 @@ def test_cancel_leaves_nothing_written(tmp_path):
         p.close()
 
 
+@pytest.mark.slow
 def test_cli_fit_vehicles_and_shapes(tmp_path, capsys):
     cam = CAMS["high_near"]
     p = build(tmp_path, cam, tracks_for(cam, 7, n=1, n_frames=6))
@@ -241,3 +242,21 @@ def test_cli_fit_vehicles_and_shapes(tmp_path, capsys):
     mesh = trimesh.load(obj, process=False)
     assert mesh.is_watertight and len(mesh.faces) <= 2000
     assert main(["shapes", "export", str(tmp_path / "car.txt")]) == 2
+
+
+def test_frames_without_keypoints_are_placed_by_their_masks(tmp_path):
+    # a person labelled two frames of a moving car; the other frames have only their mined masks
+    cam = CAMS["high_near"]
+    tracks = tracks_for(cam, 9, n=1, n_frames=12, dt=0.5, speed=2.0, with_masks=True)
+    tr = tracks[0][0]
+    tr.obs.weights[2:] = 0
+    p = build(tmp_path, cam, tracks)
+    try:
+        fit_vehicles(p)
+        [f] = track_fits(p, with_detections=True)
+        xy = np.array([d.params["xy_world"] for d in f.detections])
+        h, pos = syn.errors(tr, xy, [d.params["yaw_world"] for d in f.detections])
+        assert np.median(pos[2:]) < 0.003 and np.median(h[2:]) < 3   # motion prior alone: 0.65 %, 5.7°
+        assert "position from the mask" in f.detections[8].reason
+    finally:
+        p.close()

@@ -144,12 +144,22 @@ def cmd_info(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    if args.project_only:
+        from .demo import run_demo
 
-    with progress_bar("demo", args.quiet, unit="step") as ctx:
-        root, lines = run_demo(Path(args.out), ctx=ctx)
-    print("\n".join(lines))
-    print(f"Demo project ready: {root}\nOpen it with: walt3d-studio {root}")
+        with progress_bar("demo", args.quiet, unit="step") as ctx:
+            root, lines = run_demo(Path(args.out), ctx=ctx)
+        print("\n".join(lines))
+        print(f"Demo project ready: {root}\nOpen it with: walt3d-studio {root}")
+        return 0
+    from .method_demo import run_method
+
+    with progress_bar("demo: the whole method", args.quiet, unit="‰") as ctx:
+        report, steps = run_method(Path(args.out), ctx=ctx)
+    for s in steps:
+        if "seconds" in s:
+            print(f"{s['stage']:>13} {s['seconds']:>6.1f} s  {s.get('summary', '')[:160]}")
+    print(f"Report: {report}\nOpen the project with: walt3d-studio {Path(args.out) / 'demo.walt3d'}")
     return 0
 
 
@@ -199,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("demo", help="build the demo project from the bundled footage")
+    s = sub.add_parser("demo", help="the whole method on the bundled footage, to OUT/report.html (minutes)")
     s.add_argument("out", help="folder to create the demo project in")
     s.add_argument("--project-only", action="store_true",
                    help="only build the project (import, calibration, backgrounds, mining): seconds, not minutes")

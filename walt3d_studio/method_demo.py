@@ -16,7 +16,7 @@ from .jobs import JobContext, silent
 
 # Small enough for < 10 minutes on a 2-core CPU, large enough that every split and occlusion bucket has objects.
 N_COMPOSITES = 25          # per camera and method
-TRAIN_ITERATIONS = 40      # tiny preset, per dataset
+TRAIN_ITERATIONS = 30      # tiny preset, per dataset
 SEED = 0
 
 
@@ -52,6 +52,7 @@ def run_method(out: Path, ctx: JobContext | None = None, *, n_composites: int = 
 
     ctx = ctx or silent()
     out = Path(out)
+    _clear_earlier_demo(out)
     started = time.time()
     steps: list[dict] = []
     plan = ["project", "vehicle fits", "people fits", "splits", "composites", "export", "validate", "training",
@@ -163,6 +164,24 @@ def run_method(out: Path, ctx: JobContext | None = None, *, n_composites: int = 
                           total_seconds=time.time() - started)
     ctx.progress(1000, 1000, "done")
     return report, steps
+
+
+OUTPUTS = ("datasets", "runs", "samples", "plots", "report.html")
+
+
+def _clear_earlier_demo(out: Path) -> None:
+    """A demo run again into the same folder starts over (training would otherwise resume the old runs); only
+    what an earlier demo wrote is removed, and only when the folder holds a demo project."""
+    import shutil
+
+    if not (out / "demo.walt3d" / ".demo").exists():
+        return
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _sample_images(out: Path) -> list[dict]:

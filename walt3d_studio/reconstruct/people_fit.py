@@ -12,7 +12,6 @@ possibly children, never rejected). Below the thresholds a fit is 'needs_review'
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -263,7 +262,6 @@ def fit_people(project, camera_id: int | None = None, ctx: JobContext | None = N
     cache = _PoseCache()
     for cid, tracks in plan:
         cam = cameras[cid]
-        started = time.time()
         ids = sorted(tracks)
         ctx.progress(done, total, f"estimating {len(ids)} track(s)")
         if hasattr(estimator, "estimate_tracks"):
@@ -287,10 +285,13 @@ def fit_people(project, camera_id: int | None = None, ctx: JobContext | None = N
         counts: dict = {}
         for f in fits:
             counts[f.status] = counts.get(f.status, 0) + 1
-        save_track_fits(project, fits, proposals=props,
-                        run=dict(stage=STAGE, settings=settings.to_dict(), shard={"camera": cid}, counts=counts,
-                                 started_at=started))
-        summary["runs"].append(fits[0].run_id if fits else None)
+        from ..store.runs import recorded_run
+
+        # the runs row and the fits: the run is recorded 'done' only once the fits are stored (one transaction)
+        with recorded_run(project, STAGE, settings.to_dict(), {"camera": cid}) as rec:
+            rec.counts.update(counts)
+            save_track_fits(project, fits, run_id=rec.id, proposals=props)
+        summary["runs"].append(rec.id)
         for f in fits:
             summary["tracks"] += 1
             summary["by_status"][f.status] = summary["by_status"].get(f.status, 0) + 1

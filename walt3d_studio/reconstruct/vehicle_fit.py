@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import BadInputError, CalibrationError
 from ..jobs import JobContext, silent
 from .silhouette import mask_iou, silhouette_mask, visible_points
-from .vehicle_pose import Observations, PoseSettings, cam_to_pose, fit_track, pose_to_cam
+from .vehicle_pose import Observations, PoseSettings, fit_track, pose_to_cam, wrap
 from .vehicle_shape import load_shape_model, mesh_for_alpha
 from .vehicle_silhouette_fit import fit_silhouettes
 
@@ -183,6 +183,8 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
             return TrackFit(method="none", status="skipped", reason="the masks give no ground position", **base), []
         poses, ious = res
         method = "silhouette"
+    elif (~(track.obs.weights > 0).any(axis=1)).any():
+        _place_unobserved(camera, track, poses, kind)
 
     model = load_shape_model(kind)
     kp_obj = model.keypoints(poses.alpha)
@@ -200,15 +202,15 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
         if m.any():
             px = camera.project(kp_obj[m] @ R.T + t)
             reproj[f] = float(np.median(np.linalg.norm(px - track.obs.points[f, m], axis=1)))
-            q["reproj_px"] = round(float(reproj[f]), 3)
+            q["reprojection_px"] = round(float(reproj[f]), 3)
             gr = _ground_residual(camera, kp_obj, R, t, track.obs.points[f], track.obs.weights[f])
             if gr is not None:
                 ground[f] = gr
-                q["ground_m"] = round(gr, 4)
+                q["ground_residual_m"] = round(gr, 4)
         if track.masks[f] is not None:
             iou_all[f] = ious[f] if ious is not None and np.isfinite(ious[f]) else \
                 mask_iou(silhouette_mask(camera, verts @ R.T + t, faces), track.masks[f])
-            q["iou"] = round(float(iou_all[f]), 4)
+            q["silhouette_iou"] = round(float(iou_all[f]), 4)
         flags = _flags(q, settings)
         reason = poses.init_reason[f] if method == "keypoints" and f < len(poses.init_reason) else None
         if reason:
@@ -225,7 +227,7 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
         return TrackFit(method=method, status="skipped", **base,
                         reason="the fitted vehicle reaches behind or below the camera; the ground pose is not valid"), []
     quality = {"n_frames": F, "n_keypoint_frames": n_kp}
-    for key, arr in (("reproj_px", reproj), ("iou", iou_all), ("ground_m", ground)):
+    for key, arr in (("reprojection_px", reproj), ("silhouette_iou", iou_all), ("ground_residual_m", ground)):
         if np.isfinite(arr).any():
             quality[key] = round(float(np.nanmedian(arr)), 4)
     flags = _flags(quality, settings)
@@ -236,14 +238,39 @@ def fit_one_track(camera, track: TrackInput, settings: VehicleFitSettings):
     return fit, props
 
 
+def _place_unobserved(camera, track: TrackInput, poses, kind: str) -> None:
+    """Frames without any keypoint only had the motion prior (a line through their neighbours); where they
+    have a mined mask, place the fitted shape on the ground so its silhouette meets the mask, and for a moving
+    car take their heading from the direction of travel (on the side of the keypoint frames' heading)."""
+    from .vehicle_silhouette_fit import SilhouetteFitter, _Frame, _heading_from_motion
+
+    todo = [f for f in np.flatnonzero(~(track.obs.weights > 0).any(axis=1))
+            if track.masks[f] is not None and track.masks[f].any()]
+    if not todo:
+        return
+    fitter = SilhouetteFitter(camera, kind, poses.alpha)
+    frames = {f: _Frame(track.masks[f]) for f in todo}
+    for _ in range(2):
+        for f in todo:
+            poses.xy[f] = fitter.place(frames[f], poses.xy[f], poses.yaw[f])
+        if len(track.times) >= 3:
+            heading, travel = _heading_from_motion(track.times, poses.xy)
+            if travel >= 2.0:
+                for f in todo:
+                    flip = np.pi if abs(wrap(heading[f] - poses.yaw[f])) > np.pi / 2 else 0.0
+                    poses.yaw[f] = wrap(heading[f] + flip)
+    for f in todo:
+        poses.init_reason[f] = "no keypoints; position from the mask with the track's shape, heading from its travel"
+
+
 def _flags(q: dict, s: VehicleFitSettings) -> list[str]:
     out = []
-    if q.get("reproj_px", 0) > s.max_reproj_px:
-        out.append(f"reprojection {q['reproj_px']:.1f} px > {s.max_reproj_px:g}")
-    if q.get("iou", 1) < s.min_iou:
-        out.append(f"silhouette IoU {q['iou']:.2f} < {s.min_iou:g}")
-    if q.get("ground_m", 0) > s.max_ground_m:
-        out.append(f"ground residual {q['ground_m']:.2f} m > {s.max_ground_m:g}")
+    if q.get("reprojection_px", 0) > s.max_reproj_px:
+        out.append(f"reprojection {q['reprojection_px']:.1f} px > {s.max_reproj_px:g}")
+    if q.get("silhouette_iou", 1) < s.min_iou:
+        out.append(f"silhouette IoU {q['silhouette_iou']:.2f} < {s.min_iou:g}")
+    if q.get("ground_residual_m", 0) > s.max_ground_m:
+        out.append(f"ground residual {q['ground_residual_m']:.2f} m > {s.max_ground_m:g}")
     return out
 
 
