@@ -223,3 +223,16 @@ def test_every_composite_rejection_of_a_track_survives(labelled, tmp_path):
     assert act.target == "track" and is_rejected(p, 7, 0) and not is_rejected(p, 8, 2)
     undo_orphan_action(p, act)
     assert not is_rejected(p, 7, 0)
+
+
+def test_a_partial_rerun_keeps_the_whole_track_labelled(labelled):
+    """Re-mining half the frames: the old track keeps its U on the frames left alone, and the new track over
+    the re-mined frames gets the same U (a person labelled the whole car)."""
+    p, cam, truth, ed = labelled
+    times = p.frame_table(cam).times
+    rep = mine(p, cam, MineSettings(detector_options={"threshold": 40}), start=float(times[3]), replace=True)
+    assert rep.frames == 3 and rep.carry["orphaned"]["track_labels"] == 0
+    dt = detection_table(p, camera_id=cam)
+    cars = (dt.box[:, 2] > 30)  # the car is the wide one (the foreground detector calls both 'car')
+    assert set(dt.label[cars]) == {"U"}
+    assert len(set(dt.track_id[cars])) == 2  # the old track (frames 0-2) and the new one (frames 3-5)

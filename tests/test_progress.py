@@ -27,6 +27,7 @@ def _lines(text: str) -> list[dict]:
     return out
 
 
+@pytest.mark.slow
 def test_mine_shard_reports_jsonl_and_result(tmp_path, capfd):
     p, cam, _, _ = make_project(tmp_path, OBJS, 6)
     root = p.root

@@ -79,6 +79,7 @@ def test_a_writer_in_another_process_is_waited_for(tmp_path):
         assert sorted(c.name for c in p.cameras()) == ["app", "child"]
 
 
+@pytest.mark.slow
 def test_lock_delegation_lets_our_child_write_and_nobody_else(tmp_path):
     import os
 

@@ -16,7 +16,7 @@ from .jobs import JobContext, silent
 
 # Small enough for < 10 minutes on a 2-core CPU, large enough that every split and occlusion bucket has objects.
 N_COMPOSITES = 25          # per camera and method
-TRAIN_ITERATIONS = 40      # tiny preset, per dataset
+TRAIN_ITERATIONS = 30      # tiny preset, per dataset
 SEED = 0
 
 

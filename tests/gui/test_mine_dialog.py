@@ -55,9 +55,16 @@ def test_dialog_lists_every_backend_with_its_reason(qtbot, plugins, tmp_path):
     assert d.weights_button.isEnabled() and not d.import_button.isEnabled()
     assert not d.can_run() and d.settings() is None and "needs a weights file" in d.problem.text()
     d.set_weights(tmp_path / "missing.pth")
-    assert not d.can_run() and "not found" in rows(d)["maskrcnn"][2]
-    weights = tmp_path / "maskrcnn.pth"
-    weights.write_bytes(b"x")
+    assert not d.can_run() and "No weights file" in rows(d)["maskrcnn"][2]
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"x")
+    d.set_weights(garbage)                       # a file it would refuse is never "available"
+    assert not d.can_run() and "not a PyTorch checkpoint" in rows(d)["maskrcnn"][2]
+    import torch
+
+    weights = tmp_path / "maskrcnn.pth"          # the keys a torchvision Mask R-CNN checkpoint has
+    torch.save({"roi_heads.box_predictor.cls_score.weight": torch.zeros(2, 4),
+                "roi_heads.mask_predictor.mask_fcn_logits.weight": torch.zeros(2, 4, 1, 1)}, weights)
     d.set_weights(weights)
     assert d.selected() == "maskrcnn" and d.can_run() and rows(d)["maskrcnn"][2] == "available"
     assert d.settings() == MineSettings(detector="maskrcnn", weights=str(weights))

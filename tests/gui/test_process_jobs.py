@@ -223,3 +223,20 @@ def test_a_locked_camera_refuses_labels_and_undo_with_the_reason(qtbot, make_win
     assert rc.label_actions["O"].isEnabled()
     w.undo()
     assert w.undo_stack.index() == before - 1
+
+
+@pytest.mark.slow
+def test_a_failing_merge_fails_the_job_and_unlocks(qtbot, window, tmp_path, dialogs):
+    from walt3d_studio.store import Project
+
+    root = tmp_path / "p.walt3d"
+    Project.create(root).close()
+
+    def broken_merge(result):
+        raise KeyError("shard")
+
+    job = window.process_jobs.start(["info", str(root)], "Info then a broken merge", camera_id=7,
+                                    on_success=broken_merge)
+    how, err = wait_job(qtbot, job)
+    assert how == "failed" and isinstance(err, KeyError) and job.state == "failed"
+    assert window.lock_reason(7) is None

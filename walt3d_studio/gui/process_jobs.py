@@ -208,7 +208,10 @@ class ProcessJob(QObject):
         self.changed.emit()
         try:
             follow = self.on_success(self.result)
-        except Walt3DError as e:
+        except Exception as e:  # never leave a job "storing" (and its camera locked) forever
+            import traceback
+
+            e.traceback_text = traceback.format_exc()
             self._end("failed", e)
             return
         if hasattr(follow, "ended") and hasattr(follow, "failed"):  # a thread Job (the merge): wait for it

@@ -139,15 +139,10 @@ def load_schema(name_or_path: str | os.PathLike | KeypointSchema, search: tuple 
 
 def save_schema(schema: KeypointSchema, folder: str | os.PathLike) -> Path:
     """Write a schema as FOLDER/NAME.json (atomically), e.g. into a project's keypoints/schemas/."""
-    import tempfile
+    from ..atomic import write_text
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / f"{schema.name}.json"
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(schema.to_dict(), f, indent=2)
-    os.replace(tmp, dest)
+    dest = Path(folder) / f"{schema.name}.json"
+    write_text(dest, json.dumps(schema.to_dict(), indent=2))
     return dest
 
 

@@ -136,13 +136,12 @@ def write_shard(res: ShardResults, out_dir: Path) -> None:
     header = {"version": SHARD_VERSION, "camera_id": res.camera_id, "detector": res.detector,
               "settings": res.settings, "frame_ids": res.frame_ids, "seconds": res.seconds,
               "crop_dir": str(res.crop_dir.relative_to(out_dir)) if res.crop_dir else None}
-    tmp = out_dir / "detections.jsonl.tmp"
-    with open(tmp, "w") as f:
+    from ..atomic import atomic_path, write_text
+
+    with atomic_path(out_dir / "detections.jsonl") as tmp, open(tmp, "w") as f:
         for r in res.detections:
             f.write(json.dumps(r) + "\n")
-    tmp.replace(out_dir / "detections.jsonl")
-    (out_dir / "shard.json.tmp").write_text(json.dumps(header))
-    (out_dir / "shard.json.tmp").replace(out_dir / "shard.json")  # written last: its presence marks a complete shard
+    write_text(out_dir / "shard.json", json.dumps(header))  # written last: its presence marks a complete shard
 
 
 def read_shard(folder: Path) -> ShardResults:

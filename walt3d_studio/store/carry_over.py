@@ -9,8 +9,8 @@ Matching (one camera and frame at a time, within one class group): a new detecti
 both have masks and their mask IoU is >= 0.5, or, when either is box-only, their box IoU is >= 0.7. The best
 matches win, one-to-one (the assignment maximising the summed IoU, scipy's linear_sum_assignment). The whole
 history of a detection's human rows moves (append-only tables: the newest row still wins). A track-level
-label follows the new track that holds most of its track's carried detections; it stays where it is while
-the old track keeps detections outside the replaced frames.
+label follows the new track that holds most of its track's carried detections; while the old track keeps
+detections outside the replaced frames it stays there too, and that new track gets a copy.
 
 Everything here runs inside the caller's transaction (`carry_over(conn, ...)`), so a failed re-run moves
 nothing. `at_stake` is the dry count for a refusal or a confirmation; `plan(...)` with the new detections in
@@ -237,6 +237,9 @@ class CarryPlan:
     carried: dict = field(default_factory=dict)                # {"labels": n, "human_keypoints": n, ...}
     orphaned: dict = field(default_factory=dict)
     leaving_tracks: set = field(default_factory=set)           # old tracks that lose all their detections
+    # old tracks that keep detections outside the re-run frames keep their labels; the new track holding most
+    # of their re-run detections gets a copy (a partial re-run must not un-label half a labelled track)
+    copies: dict[int, int] = field(default_factory=dict)
 
     @property
     def n_carried(self) -> int:
@@ -265,10 +268,11 @@ def plan(conn, frame_ids, new: list[dict]) -> CarryPlan:
     label_rows = _current_label_rows(conn, ids)
     kp_dets = _current_keypoint_dets(conn, ids)
     leaving = _tracks_leaving(conn, old, frame_ids)
-    track_rows = _track_label_rows(conn, sorted(leaving))
-    labelled_tracks = {t for t, _ in track_rows}
+    all_rows = _track_label_rows(conn, sorted({r["track_id"] for r in old if r["track_id"] is not None}))
+    labelled_tracks = {t for t, _ in all_rows}
+    track_rows = [(t, k) for t, k in all_rows if t in leaving]
     human_dets = {d for d, _ in label_rows} | kp_dets
-    # detections of labelled leaving tracks take part too: they decide where the track's label goes
+    # detections of labelled tracks take part too: they decide where the track's label goes
     candidates = [r for r in old if r["id"] in human_dets or r["track_id"] in labelled_tracks]
     matches = match_detections(candidates, new)
     new_track = {n["id"]: n.get("track_id") for n in new}
@@ -279,10 +283,12 @@ def plan(conn, frame_ids, new: list[dict]) -> CarryPlan:
             if t is not None:
                 v = votes.setdefault(r["track_id"], {})
                 v[t] = v.get(t, 0) + 1
-    tracks = {old_t: max(v.items(), key=lambda kv: (kv[1], -kv[0]))[0] for old_t, v in votes.items()}
+    dest = {old_t: max(v.items(), key=lambda kv: (kv[1], -kv[0]))[0] for old_t, v in votes.items()}
+    tracks = {t: n for t, n in dest.items() if t in leaving}
     p = CarryPlan({d: n for d, n in matches.items() if d in human_dets}, tracks,
                   {"labels": 0, "human_keypoints": 0, "other_labels": 0, "track_labels": 0},
-                  {"labels": 0, "human_keypoints": 0, "other_labels": 0, "track_labels": 0}, leaving)
+                  {"labels": 0, "human_keypoints": 0, "other_labels": 0, "track_labels": 0}, leaving,
+                  {t: n for t, n in dest.items() if t not in leaving})
     for det, kind in label_rows:
         key = "labels" if kind == "occlusion" else "other_labels"
         (p.carried if det in matches else p.orphaned)[key] += 1
@@ -304,11 +310,17 @@ def carry_over(conn, p: CarryPlan) -> None:
                      [(n, o) for o, n in p.detections.items()])
     conn.executemany("UPDATE labels SET track_id = ? WHERE track_id = ? AND detection_id IS NULL",
                      [(n, o) for o, n in p.tracks.items()])
+    conn.executemany(
+        "INSERT INTO labels (kind, detection_id, track_id, value, who, created_at, composite_id, object_index) "
+        "SELECT kind, NULL, ?, value, who, created_at, composite_id, object_index FROM labels WHERE id IN "
+        "(SELECT MAX(id) FROM labels WHERE detection_id IS NULL AND track_id = ? "
+        "GROUP BY kind, composite_id, object_index) AND value IS NOT NULL ORDER BY id",
+        [(n, o) for o, n in sorted(p.copies.items())])
     _orphan_track_labels(conn, sorted(p.leaving_tracks - set(p.tracks)))
     # the tracks' cached label is the newest track-level occlusion label
     conn.executemany("UPDATE tracks SET label = (SELECT value FROM labels WHERE kind = 'occlusion' AND track_id = ?"
                      " AND detection_id IS NULL ORDER BY id DESC LIMIT 1) WHERE id = ?",
-                     [(t, t) for t in set(p.tracks.values())])
+                     [(t, t) for t in set(p.tracks.values()) | set(p.copies.values())])
 
 
 def _orphan_track_labels(conn, track_ids) -> None:
