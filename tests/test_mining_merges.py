@@ -74,3 +74,51 @@ def test_class_vote_makes_every_detection_carry_its_tracks_class():
     assert [r["category"] for r in recs[:5]] == ["person"] * 5
     assert recs[1]["reasons"]["detector_class"] == "other" and "detector_class" not in recs[0]["reasons"]
     assert [r["category"] for r in recs[5:]] == ["car"] * 4  # the merged blob does not vote but is relabelled
+
+
+def _canvas():
+    import cv2
+
+    return cv2, np.zeros((120, 200), np.uint8)
+
+
+def test_two_lobes_flags_touching_objects_not_single_ones():
+    from walt3d_studio.mining.shape import two_lobes
+
+    cv2, m = _canvas()
+    cv2.ellipse(m, (60, 60), (40, 25), 0, 0, 360, 1, -1)
+    cv2.ellipse(m, (135, 66), (36, 24), 0, 0, 360, 1, -1)  # two cars touching end to end: a waist
+    lob = two_lobes(m.astype(bool))
+    assert lob.two_lobes and lob.solidity < 0.95 and min(lob.shares) > 0.3
+    cv2, m = _canvas()
+    cv2.rectangle(m, (40, 30), (150, 80), 1, -1)  # one car
+    assert not two_lobes(m.astype(bool)).two_lobes
+    cv2, m = _canvas()
+    cv2.ellipse(m, (100, 60), (60, 30), 15, 0, 360, 1, -1)
+    assert not two_lobes(m.astype(bool)).two_lobes
+    # a walker mid-stride: head, torso, two legs apart (one deep defect between the legs, arms out)
+    cv2, m = _canvas()
+    cv2.circle(m, (100, 12), 8, 1, -1)
+    cv2.rectangle(m, (88, 20), (112, 65), 1, -1)
+    cv2.line(m, (92, 64), (75, 115), 1, 9)
+    cv2.line(m, (108, 64), (125, 115), 1, 9)
+    cv2.line(m, (88, 24), (72, 60), 1, 6)
+    cv2.line(m, (112, 24), (128, 60), 1, 6)
+    lob = two_lobes(m.astype(bool))
+    assert lob.solidity < 0.85 and not lob.two_lobes
+
+
+def test_two_lobes_in_the_rule_gives_occluded_with_the_reason():
+    from walt3d_studio.mining.detection import Detection
+    from walt3d_studio.mining.occlusion import RuleSettings, frame_facts, rule_verdict
+
+    cv2, m = _canvas()
+    cv2.ellipse(m, (60, 60), (40, 25), 0, 0, 360, 1, -1)
+    cv2.ellipse(m, (135, 66), (36, 24), 0, 0, 360, 1, -1)
+    d = Detection.from_full_mask(m.astype(bool), "car")
+    f = frame_facts([d], 200, 120, RuleSettings())[0]
+    v, why = rule_verdict(f, 1.0, RuleSettings())
+    assert v == "occluded" and "two_lobes" in why["flags"]
+    assert why["shape"] == f"two lobes (solidity {why['solidity']:.2f})"
+    v, why = rule_verdict(frame_facts([d], 200, 120, RuleSettings(lobes=False))[0], 1.0, RuleSettings())
+    assert v == "unoccluded"

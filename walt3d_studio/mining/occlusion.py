@@ -17,7 +17,8 @@ Merges: with the default foreground detector objects that touch become one blob,
 tracker (tracker.py) reports a detection holding two or more live tracks, and such a detection is occluded
 with the reason "merged with tracks a, b" (flag "merged"). Detections of those tracks in the frames right
 before and after a merge or a split are "suspect" (flag and reason; the pipeline rejects them if the rule
-would have mined them).
+would have mined them). A mask with two lobes joined by a narrow waist (shape.py) is occluded too, with the
+reason "two lobes (solidity 0.xx)" (flag "two_lobes"): touching objects the tracker never saw apart.
 
 Precedence: a person's label (U / O / X), else the classifier when one is trained (P(unoccluded) >= 0.5),
 else the rule -- except a merged blob, which stays occluded whatever the classifier says (two objects in one
@@ -45,6 +46,8 @@ class RuleSettings:
     area_window: int = 9
     static_self: float = 0.8
     min_mined_frames: int = 3
+    lobes: bool = True             # a mask with two lobes joined by a waist is a merge (shape.py)
+    lobe_solidity: float = 0.95    # only masks less solid than this are examined (two touching ellipses: 0.92)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +78,13 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
                  "max_iou": round(float(np.max(np.delete(iou[i], i))) if n > 1 else 0.0, 4)}
         if static_mask is not None:
             facts["static_overlap"] = round(_static_overlap(d, static_mask), 4)
+        if settings.lobes and d.mask is not None:
+            from .shape import two_lobes
+
+            lob = two_lobes(d.mask, max_solidity=settings.lobe_solidity)
+            facts["solidity"] = round(lob.solidity, 3)
+            if lob.two_lobes:
+                facts["two_lobes"] = {"neck_px": round(lob.neck_px, 1), "shares": [float(v) for v in lob.shares]}
         out[i] = facts
     return out
 
@@ -113,7 +123,8 @@ def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings,
     `merged_with`: the track keys the tracker found inside this one blob (two or more: it is occluded)."""
     static = facts.get("static_overlap", 0.0)
     merged = bool(merged_with) and len(merged_with) >= 2
-    occluded = bool(facts["occluded_by"]) or settings.delta < static < settings.static_self or merged
+    lobes = bool(facts.get("two_lobes"))
+    occluded = bool(facts["occluded_by"]) or settings.delta < static < settings.static_self or merged or lobes
     truncated = bool(facts["truncated"])
     low_score = facts["score"] < settings.mine_score
     tol = settings.area_tolerance
@@ -123,7 +134,10 @@ def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings,
     if merged:
         reasons["merged_with"] = list(merged_with)
         reasons["merge"] = "merged with tracks " + ", ".join(_short(k) for k in merged_with)
-    flags = [k for k, v in (("occluded", occluded), ("merged", merged), ("truncated", truncated),
+    if lobes:
+        reasons["shape"] = f"two lobes (solidity {facts.get('solidity', 0.0):.2f})"
+    flags = [k for k, v in (("occluded", occluded), ("merged", merged), ("two_lobes", lobes),
+                            ("truncated", truncated),
                             ("low_score", low_score), ("area_jump", area_jump)) if v]
     reasons["flags"] = flags
     if occluded:
