@@ -122,3 +122,27 @@ def test_two_lobes_in_the_rule_gives_occluded_with_the_reason():
     assert why["shape"] == f"two lobes (solidity {why['solidity']:.2f})"
     v, why = rule_verdict(frame_facts([d], 200, 120, RuleSettings(lobes=False))[0], 1.0, RuleSettings())
     assert v == "unoccluded"
+
+
+def test_size_prior_marks_blobs_too_big_for_one_object():
+    from walt3d_studio.mining.size_prior import SizePrior, apply_size_prior
+
+    def rec(cat, w, h, verdict="unoccluded"):
+        return {"category": cat, "size": {"width_m": w, "height_m": h, "area_m2": 1.0}, "reasons": {"flags": []},
+                "rule_verdict": verdict, "verdict": verdict, "decided_by": "rule", "crop": None}
+
+    recs = [rec("person", 0.66, 1.75),   # one walker
+            rec("person", 1.45, 1.70),   # a cyclist side-on (one object: "person" holds cyclists)
+            rec("person", 2.10, 1.70),   # two cyclists, or three walkers, side by side
+            rec("person", 0.60, 3.10),   # one behind the other: head of the far one above the near one
+            rec("car", 4.6, 1.5),        # one car side-on
+            rec("car", 9.4, 1.5),        # two nose to tail
+            rec("other", 12.0, 3.0),     # no prior for "other"
+            {"category": "car", "size": {"area_frac": 0.01, "aspect": 1.0}, "reasons": {"flags": []},
+             "rule_verdict": "unoccluded", "verdict": "unoccluded", "decided_by": "rule", "crop": None}]
+    assert apply_size_prior(recs, SizePrior()) == 3
+    assert [r["verdict"] for r in recs] == ["unoccluded", "unoccluded", "occluded", "occluded", "unoccluded",
+                                            "occluded", "unoccluded", "unoccluded"]
+    assert recs[2]["reasons"]["size_prior"] == "too wide for one person: 2.10 m > 1.90 m"
+    assert recs[3]["reasons"]["size_prior"].startswith("too tall for one person")
+    assert "too_large" in recs[5]["reasons"]["flags"] and "too_large" not in recs[1]["reasons"]["flags"]

@@ -34,6 +34,7 @@ from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, frame_facts, mark_suspect, rule_verdict
 from .merge import MineReport, ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
 from .registry import RunInfo, create_detector
+from .size_prior import SizePrior, apply_size_prior
 from .tracker import SortTracker, TrackerSettings
 
 @dataclass
@@ -47,6 +48,7 @@ class MineSettings:
     crops: bool = True                      # write RGBA crops of mined objects
     use_classifier: bool = True             # use the active trained classifier, if there is one
     workers: int | None = None              # detection threads (None: CPUs, at most 4)
+    size_prior: bool = True                 # with a calibration: too wide/tall for one object = merged
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -208,7 +210,8 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 recs.append({"frame_id": info.frame_id, "k": k, "track": key, "source_id": info.source_id,
                              "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
                              "area": d.area, "rule_verdict": rv, "reasons": reasons, "p": None,
-                             "model_version": None, "crop": None, "det": d, "n": n})
+                             "model_version": None, "crop": None, "det": d, "n": n,
+                             "size": d.extra.get("size")})
             if model is not None and recs:
                 if frame is None and load_frame is not None:
                     frame = load_frame(info)
@@ -238,8 +241,10 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
             crop_jobs.popleft().result()
         _mark_suspects(records, events, crop_dir)
         vote_track_classes(records)
+        if settings.size_prior:
+            apply_size_prior(records, SizePrior(), crop_dir)
         for r in records:
-            del r["n"]
+            del r["n"], r["size"]
     finally:
         close = getattr(frames, "close", None)
         if close:
