@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from test_mining_scenes import Obj, make_project
 from walt3d_studio.mining.mine import mine, vote_track_classes
@@ -15,6 +16,7 @@ def _objects_in(box, truth_t):
     return [i for i, r in enumerate(truth_t) if r["present"] and (r["visible"] & full).sum() > 0.3 * r["visible"].sum()]
 
 
+@pytest.mark.slow
 def test_overtaking_car_merges_and_both_tracks_continue(tmp_path):
     # A (fast) overtakes B (slow) in one lane: while their masks touch the foreground sees one blob.
     # C drives alone in another lane and must still be mined.
