@@ -14,7 +14,8 @@ Merges and splits (foreground blobs never overlap: two objects that touch become
 shows up here, not in the IoU rule). Before assignment, a detection into which the predicted boxes of two or
 more confirmed tracks fall (each at least `merge_cover` inside it and at least `merge_min_share` of its box) is
 *merged*: no track is updated with it (they coast on their velocity, up to `max_merge_age` frames, and take
-their own detections again when the blob parts), `merged[det] = [track ids]` says who is in it, and it gets
+their own detections again when the blob parts; a coasting track is kept inside its blob's box),
+`merged[det] = [track ids]` says who is in it, and it gets
 the id of the largest of them. A split is a new detection lying mostly (`merge_cover`) inside the prediction
 of a track that matched another detection also inside that prediction: one blob became two, so its frames
 around the split are suspect. `events` lists this frame's merges and splits as (kind, [track ids]).
@@ -39,7 +40,8 @@ class TrackerSettings:
     merge_cover: float = 0.6       # fraction of a predicted box inside a detection for it to be "in" the blob
     merge_min_share: float = 0.12  # a track in a merge covers at least this fraction of the blob's box
     merge_min_hits: int = 2        # only tracks seen this often count (not one-frame noise)
-    max_merge_age: int = 30        # frames a track coasts inside a merged blob (0: merges off)
+    max_merge_age: int = 30        # frames a track may enter merges by prediction alone (0: merges off);
+                                   # once in, it stays while the blob goes on (IoU >= 0.5 frame to frame)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,6 +81,14 @@ class _KalmanBox:
         self.x = self.x + K @ (z - self.Hm @ self.x)
         self.P = (np.eye(8) - K @ self.Hm) @ self.P
 
+    def keep_inside(self, box) -> None:
+        """Shift the state's centre so its box lies within `box` (a track coasting inside a merged blob goes
+        where the blob goes instead of drifting out of it on a stale velocity)."""
+        bx, by, bw, bh = box
+        w, h = self.x[2], self.x[3]
+        self.x[0] = np.clip(self.x[0], bx + min(w, bw) / 2, bx + bw - min(w, bw) / 2)
+        self.x[1] = np.clip(self.x[1], by + min(h, bh) / 2, by + bh - min(h, bh) / 2)
+
     def box(self) -> np.ndarray:
         cx, cy, w, h = self.x[:4]
         return np.array([cx - w / 2, cy - h / 2, w, h])
@@ -111,6 +121,7 @@ class SortTracker:
                 if t.get("merged_box") is None:
                     self.events.append(("merge", [self._tracks[k]["id"] for k in cs]))
                 t["merged_box"], t["merge_age"], t["age"] = boxes[r], t.get("merge_age", 0) + 1, 0
+                t["kf"].keep_inside(boxes[r])
             ids[r] = self._tracks[cs[0]]["id"]
             self.merged[r] = [self._tracks[c]["id"] for c in cs]
         taken_trk = {c for cs in in_merge.values() for c in cs}
@@ -166,11 +177,13 @@ class SortTracker:
         for r in np.argsort(-det_area):
             cs = []
             for c, t in enumerate(self._tracks):
-                if c in used or t["hits"] < st.merge_min_hits or t.get("merge_age", 0) >= st.max_merge_age:
+                if c in used or t["hits"] < st.merge_min_hits:
                     continue
-                # a track already in a merged blob stays in while the blob goes on (its prediction may drift)
+                # a track already in a merged blob stays in while the blob goes on (a queue can last long)
                 stays = was[c] is not None and box_iou(was[c][None], boxes[r][None])[0, 0] >= 0.5
-                if stays or (cover[c, r] >= st.merge_cover and share[c, r] >= st.merge_min_share):
+                fresh = t.get("merge_age", 0) < st.max_merge_age and cover[c, r] >= st.merge_cover \
+                    and share[c, r] >= st.merge_min_share
+                if stays or fresh:
                     cs.append(c)
             if len(cs) >= 2:
                 out[int(r)] = cs
