@@ -49,6 +49,28 @@ def main() -> int:
     dock._on_hover(12, 20)
     dock.grab().save(str(out / "composites.png"))
     print(out / "composites.png")
+    # the real compositor on the exact-truth project of its tests: rendered depth and normals, WALT2D's errors
+    from composite_project import build, mesh_fn
+    from walt3d_studio.composite.make import CompositeSettings, make_composites
+    from walt3d_studio.composite.splits import split_tracks
+
+    p, _ = build(tmp / "real")
+    split_tracks(p, "track", 0.25, 0.25, seed=0)
+    for m in ("walt3d", "walt2d"):
+        make_composites(p, settings=CompositeSettings(method=m, n=4, seed=3, objects_per_image=(4, 6)),
+                        mesh_fn=mesh_fn)
+    give_frames(p, tmp / "real_frames")
+    root = p.root
+    p.close()
+    win.open_project(root)
+    dock.refresh()
+    for name, on in (("compositor", ("visible", "amodal", "boxes", "keypoints")), ("compositor-depth", ("depth",)),
+                     ("compositor-normals", ("normals",))):
+        for other in LAYERS:
+            dock.set_layer(other, other in on)
+        app.processEvents()
+        dock.grab().save(str(out / f"composites-{name}.png"))
+        print(out / f"composites-{name}.png")
     win.close()
     return 0
 

@@ -1,6 +1,5 @@
 """Export → validate round trip on synthetic composites with exact truth; refusal, rejections, cancel, CLI."""
 import json
-from pathlib import Path
 
 import h5py
 import numpy as np

@@ -104,3 +104,32 @@ def test_cli_fit_people_and_bodies(tmp_path, capsys):
     # without --trust a pickle is not read at all
     assert main(["bodies", "set-model", root, "--smpl", str(bad)]) == 2
     assert "--trust" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fit_with_a_users_smpl_model(tmp_path, capsys):
+    from smpl_synth import synthetic_smpl, write_pickle
+
+    cam = CAMERAS["street"]
+    p, tracks = build(tmp_path, cam, [{"walking": True, "height": 1.72}], n=8)
+    p.close()
+    root = str(tmp_path / "p")
+    model = tmp_path / "SMPL_SYNTH.pkl"
+    write_pickle(model, synthetic_smpl())
+    assert main(["bodies", "set-model", root, "--smpl", str(model), "--trust"]) == 0
+    assert "SMPL_SYNTH.pkl" in capsys.readouterr().out
+    assert main(["fit", "people", root, "--quiet", "--fast-silhouette", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["body_model"].startswith("smpl:SMPL_SYNTH.pkl:") and out["tracks"] == 1
+    from walt3d_studio.store import Project
+
+    with Project.open(root, readonly=True) as q:
+        f = track_fits(q, kind="person", with_detections=True)[0]
+        assert f.shape["body_model"] == out["body_model"]
+        bodies._model_dirs.clear()  # a renderer without the project finds the model through the fit's shape
+        v, faces = bodies.posed_mesh(f.detections[0].params, f.shape)  # smplx poses it from the project's npz
+        assert v.shape == (6890, 3) and (v @ cam.n + cam.d).min() == pytest.approx(0, abs=0.02)
+        assert f.shape["height_m"] == pytest.approx(1.72, rel=0.04)
+        foot = tracks[0][1]["feet"][0]
+        g = bodies.ground_point(bodies.posed_joints(f.detections[0].params, f.shape)[None], cam.n, cam.d)[0]
+        assert np.linalg.norm(g - foot) < 0.03 * np.linalg.norm(foot)

@@ -186,3 +186,15 @@ def test_occluder_mask_for_a_camera_without_frames_is_refused_and_a_wrong_size_o
         p.conn.commit()
         with pytest.raises(BadInputError, match="is 48x27 but camera 'c' has 480x270"):
             static_occluder(p, cam)
+
+
+def test_a_keypoint_schema_name_cannot_climb_out_of_the_schemas_folder(tmp_path):
+    from walt3d_studio.errors import BadInputError
+    from walt3d_studio.keypoints.schema import load_schema, save_schema, schema_from_dict
+
+    d = load_schema("vehicle12").to_dict()
+    for name in ("../../evil", "a/b", ".hidden", "x\\y"):
+        with pytest.raises(BadInputError, match="becomes a file name"):
+            schema_from_dict({**d, "name": name})
+    s = schema_from_dict({**d, "name": "vehicle12 custom"})
+    assert save_schema(s, tmp_path / "schemas").parent == (tmp_path / "schemas").resolve()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -23,6 +24,7 @@ HOSTILE = [float("nan"), float("inf"), -float("inf"), 1e308, -1, 0, 1.5, True, F
            [1], [], {}, {"a": 1}, 2 ** 63, "1e400", "NaN", [[[[[[[[1]]]]]]]]]
 HOSTILE_TEXT = ["nan", "inf", "-inf", "1e400", "9" * 400, "abc", "", "-1", "1.5", "0x10", "1e308", " ", "3,4"]
 SIZES = {"quick": 10, "full": 300}
+SEED = int(os.environ.get("WALT3D_FUZZ_SEED", "0"))  # another value explores other mutations
 
 
 # -- the project every importer is fed into -------------------------------------------------------------------
@@ -264,7 +266,7 @@ def test_fuzzed_files_exit_0_or_2_and_leave_the_project_as_it_was_on_2(base, tmp
     n = SIZES[size]
     if name in ("coco-detections", "mot") and size == "quick":
         n = 3  # each run mines three frames
-    seed = sorted(IMPORTERS).index(name) * 1000 + n
+    seed = sorted(IMPORTERS).index(name) * 1000 + n + SEED * 100_000
     codes = _fuzz(base, tmp_path, capsys, n, seed, name, write, argv)
     if size == "full" and name != "carfusion":  # CarFusion reports bad lines and imports the rest, by design
         assert codes[2] > 0  # the mutations do reach the checks

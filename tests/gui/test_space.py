@@ -61,3 +61,12 @@ def test_track_tags_stay_inside_the_frame(qtbot, review):
     (rect, right), = boxes.tag_rects.values()
     assert rect.right() <= right + 0.5 and rect.left() >= 0
     assert right <= view.widget_pos_of_pixel(wd - 1, 0).x() + 2  # the frame's right edge on screen
+
+
+def test_no_panel_lies_loose_over_the_frame(qtbot, window):
+    from PySide6.QtWidgets import QDockWidget
+
+    _settle(qtbot)
+    for d in window.findChildren(QDockWidget):
+        if d.isVisible():
+            assert d.isFloating() or window.dockWidgetArea(d) != 0, d.objectName() or d.windowTitle()

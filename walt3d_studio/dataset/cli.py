@@ -11,7 +11,8 @@ def cmd_export(args) -> int:
                            ctx=ctx, force=args.force, methods=tuple(args.method or ("walt3d",)))
     from ..progress import set_result
 
-    set_result(dataset=s["path"], images=s["counts"]["total"]["images"],
+    # the app's File > Export dataset runs this command as a child and reads `summary` from the result line
+    set_result(summary=dict(s), dataset=s["path"], images=s["counts"]["total"]["images"],
                annotations=s["counts"]["total"]["annotations"])
     c = s["counts"]
     print(f"Exported {c['total']['images']} images, {c['total']['annotations']} annotations to {s['path']} "

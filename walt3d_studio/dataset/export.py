@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import struct
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,6 +44,7 @@ CATEGORIES = (("vehicle", "vehicle12"), ("person", "person17"))  # category id =
 KINS_NAMES = {"segmentation": "a_segm", "visible_segmentation": "i_segm", "bbox": "a_bbox",
               "visible_bbox": "i_bbox", "area": "a_area", "visible_area": "i_area"}
 JSON_SKIP = ("joints", "vertices")  # big arrays live in the HDF5 only
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -205,8 +209,9 @@ def _write(project, out: Path, comps, rejected_objs, settings: ExportSettings, c
     privacy_counts: dict[str, int] = {}
     image_id = ann_id = 0
     no_arrays: list[int] = []  # images whose composite has no arrays (the rest of the split has them)
-    with atomic_folder(out, replace=force) as tmp:
+    with atomic_folder(out, replace=force) as tmp, ThreadPoolExecutor(WORKERS) as pool:
         h5 = {}
+        prepared = _prefetch(pool, lambda c: _prepare(project, c, settings, calib.get(c.camera_id)), comps)
         try:
             for n, comp in enumerate(comps):
                 ctx.progress(n, len(comps), f"{comp.split} image {n + 1}")
@@ -216,24 +221,9 @@ def _write(project, out: Path, comps, rejected_objs, settings: ExportSettings, c
                     h5[comp.split] = ArraysWriter(tmp / "arrays" / f"{comp.split}.h5", len(of_split),
                                                   max(c.n_objects for c in of_split))
                 image_id += 1
-                src = project.root / comp.image_path
-                if not src.is_file():
-                    raise BadInputError(f"Composite {comp.id}'s image {comp.image_path} is missing.",
-                                        "Re-run the compositor, or delete that composite.")
-                data = src.read_bytes()
-                size = _png_size(data)
-                if settings.blur:
-                    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-                    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                    new, counts = apply_privacy(rgb, comp.objects, settings.blur, calib.get(comp.camera_id))
-                    for k, v in counts.items():
-                        privacy_counts[k] = privacy_counts.get(k, 0) + v
-                    size = (rgb.shape[1], rgb.shape[0])
-                    if new is not rgb:
-                        data = cv2.imencode(".png", cv2.cvtColor(new, cv2.COLOR_RGB2BGR))[1].tobytes()
-                elif size is None:
-                    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-                    size = (img.shape[1], img.shape[0])
+                data, size, counts, arrays = next(prepared)
+                for k, v in counts.items():
+                    privacy_counts[k] = privacy_counts.get(k, 0) + v
                 rel = f"images/{comp.split}/{image_id:06d}.png"
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 (tmp / rel).write_bytes(data)
@@ -261,11 +251,7 @@ def _write(project, out: Path, comps, rejected_objs, settings: ExportSettings, c
                 if settings.arrays and not comp.arrays_path:
                     no_arrays.append(image_id)
                 elif settings.arrays:
-                    if not (project.root / comp.arrays_path).is_file():
-                        raise BadInputError(f"Composite {comp.id}'s arrays {comp.arrays_path} are missing.",
-                                            "Re-run the compositor, delete that composite, or export with --no-arrays.")
-                    with np.load(project.root / comp.arrays_path) as z:
-                        arr = {k: z[k] for k in ("depth", "normal", "instance")}
+                    arr = arrays
                     arr["instance"] = _remap_instance(arr["instance"], [o.idx for o in kept],
                                                       [o.idx for o in comp.objects])
                     h5[comp.split].add_image(image_id, arr, [ids[o.idx] for o in kept])
@@ -317,6 +303,52 @@ class ExportSummary(dict):
             extra = f", {self['images_without_arrays']} images without arrays"
         return (f"{c['total']['images']} images ({per}), {c['total']['annotations']} annotations{extra} "
                 f"→ {self['path']}")
+
+
+def _prepare(project, comp, settings: ExportSettings, camera) -> tuple:
+    """The per-image work that needs no ordering (runs on worker threads; OpenCV and zlib release the GIL):
+    read the PNG, blur it, encode it again, load the arrays. Returns (png bytes, (w, h), blur counts, arrays)."""
+    src = project.root / comp.image_path
+    if not src.is_file():
+        raise BadInputError(f"Composite {comp.id}'s image {comp.image_path} is missing.",
+                            "Re-run the compositor, or delete that composite.")
+    data = src.read_bytes()
+    size, counts = _png_size(data), {}
+    if settings.blur:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        new, counts = apply_privacy(rgb, comp.objects, settings.blur, camera)
+        size = (rgb.shape[1], rgb.shape[0])
+        if new is not rgb:
+            data = cv2.imencode(".png", cv2.cvtColor(new, cv2.COLOR_RGB2BGR))[1].tobytes()
+    elif size is None:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        size = (img.shape[1], img.shape[0])
+    arrays = None
+    if settings.arrays and comp.arrays_path:
+        path = project.root / comp.arrays_path
+        if not path.is_file():
+            raise BadInputError(f"Composite {comp.id}'s arrays {comp.arrays_path} are missing.",
+                                "Re-run the compositor, delete that composite, or export with --no-arrays.")
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in ("depth", "normal", "instance")}
+    return data, size, counts, arrays
+
+
+def _prefetch(pool, fn, items, ahead: int | None = None):
+    """fn over items on the pool, yielded in order, at most `ahead` in flight (bounded memory)."""
+    ahead = ahead or 4 * WORKERS
+    futures: deque = deque()
+    it = iter(items)
+    for item in it:
+        futures.append(pool.submit(fn, item))
+        if len(futures) >= ahead:
+            break
+    while futures:
+        yield futures.popleft().result()
+        for item in it:
+            futures.append(pool.submit(fn, item))
+            break
 
 
 def _counts(splits: dict, cats: list[dict]) -> dict:

@@ -139,12 +139,19 @@ def from_coco(data: dict, source: str = "COCO file") -> KeypointDataset:
     schemas: dict[int, KeypointSchema] = {}
     for cat in data["categories"]:
         if isinstance(cat, dict) and cat.get("keypoints"):
-            schemas[cat["id"]] = _category_schema(cat, source)
+            try:
+                cid = V.integer(cat.get("id"), "id")
+            except V.Invalid as e:
+                raise BadInputError(f"{source}: category {str(cat.get('name'))[:40]!r}: {e}. Nothing was imported.",
+                                    "Every COCO category needs an integer id.") from None
+            schemas[cid] = _category_schema(cat, source)
     if not schemas:
         raise BadInputError(f"{source} has no keypoint categories (no category lists `keypoints`).",
                             "Give a COCO keypoints file.")
-    ds = KeypointDataset(schemas={s.name: s for s in schemas.values()}, info=dict(data.get("info") or {}),
-                         image_root=(data.get("walt3d") or {}).get("image_root"))
+    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    w3 = data.get("walt3d") if isinstance(data.get("walt3d"), dict) else {}
+    root = w3.get("image_root") if isinstance(w3.get("image_root"), str) else None
+    ds = KeypointDataset(schemas={s.name: s for s in schemas.values()}, info=dict(info), image_root=root)
     for im in data["images"]:
         try:
             if not isinstance(im, dict) or not isinstance(im.get("file_name"), str):

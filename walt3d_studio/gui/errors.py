@@ -22,6 +22,10 @@ def set_interactive(on: bool) -> None:
 
 def show_error(parent: QWidget | None, exc: BaseException, title: str = "WALT3D Studio") -> None:
     """Tell the user what went wrong and what to do. Never raises."""
+    if isinstance(exc, OSError):  # a full or read-only disk is said as such, not as a bug
+        from ..errors import explain_os_error
+
+        exc = explain_os_error(exc) or exc
     if isinstance(exc, Walt3DError):
         text, hint, details, icon = exc.message, exc.hint, None, QMessageBox.Warning
     else:

@@ -38,16 +38,14 @@ def about_markdown(resources: Path = RESOURCES) -> str:
              "Realistic, automatically labelled occlusion training data from a stationary camera's time-lapse, "
              "following WALT3D (Vuong, Reddy et al., CVPR 2024).",
              "## Licences", LICENCES.strip(), "## Data shipped with the app"]
-    seen = set()
     files = attribution_files(resources)
+    by_text: dict[str, list[str]] = {}  # the same table copied beside several folders: shown once
     for f in files:
-        text = f.read_text(encoding="utf-8").strip()
-        if text in seen:  # the same table copied beside several folders: show it once
-            continue
-        seen.add(text)
-        # the file's own title becomes a sub-heading naming the folder it describes
+        by_text.setdefault(f.read_text(encoding="utf-8").strip(), []).append(f"resources/{f.parent.name}/")
+    for text, folders in by_text.items():
+        # the file's own title becomes a sub-heading naming the folders it describes
         title, _, body = text.partition("\n")
-        parts.append(f"### {title.lstrip('# ')} (resources/{f.parent.name}/)\n{body}")
+        parts.append(f"### {title.lstrip('# ')} ({', '.join(folders)})\n{body}")
     if not files:
         parts.append("No attribution files found under resources/.")
     return "\n\n".join(parts)

@@ -7,7 +7,6 @@ the window) and the status-bar note; the main window only calls it.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
                                QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -190,13 +189,15 @@ def install_process_jobs(window) -> ProcessJobRunner:
     """The window's child-job runner, its Jobs dock (View > Jobs, Ctrl+J) and the status-bar lock note."""
     from PySide6.QtGui import QAction
 
+    from . import keymap
+
     runner = ProcessJobRunner(window)
     window.process_jobs = runner
     window.jobs_panel = JobsPanel(runner, window)
     window.jobs_panel.hide()
     act = QAction("&Jobs", window)
     act.setCheckable(True)
-    act.setShortcut(QKeySequence("Ctrl+J"))
+    keymap.bind(act, "jobs.panel")
     act.setShortcutContext(Qt.WindowShortcut)
     act.setStatusTip("Running and finished jobs: progress, time, log, Cancel")
     act.triggered.connect(lambda on: show_jobs_panel(window, on))

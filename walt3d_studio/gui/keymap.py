@@ -28,10 +28,10 @@ class Key:
     bound: bool = True       # False: documented only (no QAction carries it)
 
 
-GENERAL, VIEW, TIMELINE, REVIEW, BRUSH, CALIB, KEYPOINTS = (
+GENERAL, VIEW, TIMELINE, REVIEW, BRUSH, CALIB, KEYPOINTS, COMPOSITES = (
     "Everywhere", "Frame view", "Timeline", "Occlusion review", "Static-occluder brush", "Calibrate by lines",
-    "Keypoint editor")
-PANELS = (GENERAL, VIEW, TIMELINE, REVIEW, BRUSH, CALIB, KEYPOINTS)
+    "Keypoint editor", "Composites")
+PANELS = (GENERAL, VIEW, TIMELINE, REVIEW, BRUSH, CALIB, KEYPOINTS, COMPOSITES)
 
 KEYS: tuple[Key, ...] = (
     # -- everywhere
@@ -42,6 +42,8 @@ KEYS: tuple[Key, ...] = (
         "Undo the last edit and go back to its frame (inside a tool: its last stroke)"),
     Key("edit.redo", GENERAL, ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Redo the edit undone last"),
     Key("help.keys", GENERAL, ("?", "F1"), "Keyboard shortcuts", "Show this sheet"),
+    Key("jobs.panel", GENERAL, ("Ctrl+J",), "Jobs", "Show the jobs: progress, time, log, Cancel"),
+    Key("file.export_dataset", GENERAL, ("Ctrl+E",), "Export dataset", "Export the composites as a dataset"),
     Key("keypoints.open", GENERAL, ("Ctrl+Shift+K",), "Open keypoint editor",
         "Label keypoints of mined vehicles, one at a time"),
     # -- frame view
@@ -113,6 +115,13 @@ KEYS: tuple[Key, ...] = (
     Key("kp.fit", KEYPOINTS, ("R",), "Zoom", "Zoom back to the vehicle"),
     Key("kp.full", KEYPOINTS, ("Ctrl+F",), "Full frame", "Show this vehicle's frame in the main view"),
     Key("kp.deselect", KEYPOINTS, ("Escape",), "Deselect", "Deselect the selected point"),
+    # -- composites review (keys work while the picture has focus)
+    Key("comp.step", COMPOSITES, ("Left", "Right"), "Previous / next composite", "Browse the composites",
+        bound=False),
+    Key("comp.reject_object", COMPOSITES, ("R",), "Reject object", "Reject the object under the cursor (undoable)",
+        bound=False),
+    Key("comp.reject", COMPOSITES, ("Shift+R",), "Reject composite", "Reject the composite shown (undoable)",
+        bound=False),
 )
 
 BY_ID = {k.id: k for k in KEYS}

@@ -189,6 +189,7 @@ def install_train_panel(window) -> TrainPanel:
     if isinstance(getattr(window, "train_panel", None), TrainPanel):
         return window.train_panel
     panel = window.train_panel = TrainPanel(window)
+    panel.hide()  # until asked for: an undocked child would otherwise paint over the frame view's corner
     act = QAction("&Train a detector…", window)
 
     def show():

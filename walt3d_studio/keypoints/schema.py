@@ -140,8 +140,11 @@ def load_schema(name_or_path: str | os.PathLike | KeypointSchema, search: tuple 
 def save_schema(schema: KeypointSchema, folder: str | os.PathLike) -> Path:
     """Write a schema as FOLDER/NAME.json (atomically), e.g. into a project's keypoints/schemas/."""
     from ..atomic import write_text
+    from ..validate import path_under
 
-    dest = Path(folder) / f"{schema.name}.json"
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = path_under(folder, f"{schema.name}.json")  # a name cannot climb out of the folder
     write_text(dest, json.dumps(schema.to_dict(), indent=2))
     return dest
 
@@ -185,6 +188,9 @@ def schema_from_dict(data, source: str = "schema") -> KeypointSchema:
     for key in ("name", "category"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise bad(f"'{key}' must be a non-empty string.")
+    if any(c in data["name"] for c in "/\\\0") or data["name"].startswith(".") or len(data["name"]) > 64:
+        raise bad(f"'name' {data['name'][:40]!r} becomes a file name: no '/', '\\', leading '.', at most 64 "
+                  "characters.")
     kps = data.get("keypoints")
     if not isinstance(kps, list) or not kps:
         raise bad("'keypoints' must be a non-empty list.")

@@ -23,11 +23,10 @@ _HINT = ("Point --weights at a torchvision Mask R-CNN checkpoint, e.g. maskrcnn_
 
 def load_state_dict(path) -> tuple[dict, list | None]:
     """(state dict, category names or None) from a checkpoint file; BadInputError when it is not one."""
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"No weights file at {path}.", _HINT)
+    import torch  # after the cheap checks: `walt3d detectors --weights MISSING` needs no torch
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:

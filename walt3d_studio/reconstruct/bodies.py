@@ -202,7 +202,11 @@ def parse_body_model(name: str | None) -> tuple[str, str | None, str | None]:
     return kind, file, sha
 
 
-def find_smpl_npz(file: str, sha: str) -> Path:
+def find_smpl_npz(file: str, sha: str, hint: str | None = None) -> Path:
+    """The converted model `<sha>.npz`: at `hint` (a fit's shape["npz_path"]), in the folders given to
+    add_model_dir, or in $WALT3D_BODY_MODELS."""
+    if hint and Path(hint).name == f"{sha}.npz" and Path(hint).exists():
+        return Path(hint)
     dirs = list(_model_dirs)
     env = os.environ.get("WALT3D_BODY_MODELS")
     if env:
@@ -220,11 +224,16 @@ def _smpl_layer(npz_path: str):
     import smplx
     import smplx.utils
 
+    import contextlib
+    import io
+
     data = dict(np.load(npz_path, allow_pickle=False))
     n_betas = min(N_BETAS, data["shapedirs"].shape[-1])
-    return smplx.SMPL(model_path=str(Path(npz_path).parent), data_struct=smplx.utils.Struct(**data),
-                      num_betas=n_betas, create_transl=False, create_global_orient=False,
-                      create_body_pose=False, create_betas=False), n_betas
+    with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a warning about 10 betas on stdout
+        layer = smplx.SMPL(model_path=str(Path(npz_path).parent), data_struct=smplx.utils.Struct(**data),
+                           num_betas=n_betas, create_transl=False, create_global_orient=False,
+                           create_body_pose=False, create_betas=False)
+    return layer, n_betas
 
 
 def _smpl_forward(npz: Path, params: dict, betas: np.ndarray):
@@ -337,7 +346,7 @@ def _pose(params: dict, shape: dict, with_vertices: bool = True):
         v, j = pose_rest(body, rv, tr, with_vertices)
         faces = body.faces
     else:
-        npz = find_smpl_npz(file, sha)
+        npz = find_smpl_npz(file, sha, shape.get("npz_path"))
         v, j, faces = _smpl_forward(npz, {"global_orient": rv[:, 0], "body_pose": rv[:, 1:].reshape(B, 69),
                                           "transl": tr}, _betas(shape.get("betas")))
     return v, j, faces, batched

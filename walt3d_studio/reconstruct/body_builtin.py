@@ -60,7 +60,7 @@ class BuiltinEstimator:
         return [local_body(shape, bodies.walking_pose(0.0, 0.0))] + \
             [local_body(shape, bodies.walking_pose(ph, self.stride)) for ph in WALK_PHASES]
 
-    def _place(self, camera, boxes, G0, R, moving, scale, bl, use_height: bool):
+    def _place(self, camera, boxes, G0, R, moving, scale, bl, use_height: bool, iters: int = 3):
         """Ground points (n,3) and the body index per detection (0 standing, 1.. walking phases). A walker takes
         the gait phase whose projected box has the detection's width (and height, once the track's height is
         known); a person standing still may face anywhere, so their ground point is the mean of the placements
@@ -72,13 +72,13 @@ class BuiltinEstimator:
         still = ~moving
         if still.any():
             Gy = [place_to_boxes(camera, np.matmul(bodies.rodrigues(camera.n * yaw), R[still]), G0[still],
-                                 bl[0].hull, boxes[still], scale=scale[still]) for yaw in STILL_YAWS]
+                                 bl[0].hull, boxes[still], iters=iters, scale=scale[still]) for yaw in STILL_YAWS]
             G[still] = np.mean(Gy, axis=0)
         if moving.any():
             Bm, Rm, G0m, sm = boxes[moving], R[moving], G0[moving], scale[moving]
             costs, Gk = [], []
             for body in bl[1:]:
-                g = place_to_boxes(camera, Rm, G0m, body.hull, Bm, scale=sm)
+                g = place_to_boxes(camera, Rm, G0m, body.hull, Bm, iters=iters, scale=sm)
                 pb = project_boxes(camera, Rm, g, body.hull, sm)
                 c = ((pb[:, 2] - pb[:, 0] + 1 - Bm[:, 2]) / Bm[:, 3]) ** 2
                 if use_height:
@@ -101,7 +101,7 @@ class BuiltinEstimator:
         m = moving
         for i, f in enumerate(factors):
             _, _, c = self._place(camera, B[m], G[m], R[m], np.ones(m.sum(), bool), track_h[tr[m]] * f /
-                                  DEFAULT_HEIGHT, bl, use_height=True)
+                                  DEFAULT_HEIGHT, bl, use_height=True, iters=2)
             total[i] = np.bincount(tr[m], weights=c, minlength=n_tracks)
         f = np.asarray(factors)
         best = np.clip(np.argmin(total, axis=0), 1, len(f) - 2)
@@ -165,7 +165,8 @@ class BuiltinEstimator:
         for step in range(3):
             scale = track_h[tr] / DEFAULT_HEIGHT
             _, R, moving, _ = self._headings(camera, T, G, groups)
-            G, which, _ = self._place(camera, B, G, R, moving, scale, bl, use_height=step > 0)
+            G, which, _ = self._place(camera, B, G, R, moving, scale, bl, use_height=step > 0,
+                                      iters=3 if step == 0 else 2)
             if fixed is None and step < 2 and len(B):
                 at = G if step == 0 else self._headings(camera, T, G, groups)[0]
                 heights = self._heights(camera, B, at, R, which, scale, bl)

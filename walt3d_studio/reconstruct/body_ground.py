@@ -94,16 +94,23 @@ def upright_rotations(heading_cam, n) -> np.ndarray:
 def project_boxes(camera, R, G, pts, scale=None) -> np.ndarray:
     """Projected boxes (m,4) x0, y0, x1, y1 of body points `pts` (k,3) placed by R (m,3,3), G (m,3), optionally
     scaled about the ground point by `scale` (m,)."""
-    X = np.matmul(pts[None], np.swapaxes(R, 1, 2))
-    if scale is not None:
-        X *= np.asarray(scale, float)[:, None, None]
-    X += G[:, None, :]
-    if camera.dist is None:  # the pinhole case inline: this is the estimator's inner loop
-        P = X @ camera.K.T
+    s = None if scale is None else np.asarray(scale, float)[:, None, None]
+    if camera.dist is None:  # the pinhole case inline, coordinates as (m, 3, k) rows: the estimator's inner loop
+        X = np.matmul(R, np.ascontiguousarray(pts.T))
+        if s is not None:
+            X *= s
+        X += G[:, :, None]
+        K = camera.K
         with np.errstate(divide="ignore", invalid="ignore"):
-            px = P[..., :2] / np.where(P[..., 2:] > 1e-9, P[..., 2:], np.nan)
-    else:
-        px = camera.project(X.reshape(-1, 3)).reshape(len(G), -1, 2)
+            iz = np.where(X[:, 2] > 1e-9, 1.0 / X[:, 2], np.nan)
+            u = (K[0, 0] * X[:, 0] + K[0, 1] * X[:, 1]) * iz + K[0, 2]
+            v = K[1, 1] * X[:, 1] * iz + K[1, 2]
+        return np.stack([u.min(axis=1), v.min(axis=1), u.max(axis=1), v.max(axis=1)], axis=1)
+    X = np.matmul(pts[None], np.swapaxes(R, 1, 2))
+    if s is not None:
+        X *= s
+    X += G[:, None, :]
+    px = camera.project(X.reshape(-1, 3)).reshape(len(G), -1, 2)
     lo, hi = px.min(axis=1), px.max(axis=1)  # NaN (a point behind the camera) makes the box NaN: not placed
     return np.concatenate([lo, hi], axis=1)
 

@@ -54,8 +54,31 @@ class _PoseCache:
 
     def __init__(self):
         self._c: dict = {}
+        self._final: dict = {}
 
     def get(self, shape: dict, body_pose) -> tuple:
+        key = (repr(sorted((k, repr(v)) for k, v in shape.items())),
+               np.round(np.asarray(body_pose, float), 9).tobytes())
+        if key not in self._final:
+            self._final[key] = self._scaled(shape, body_pose)
+            if len(self._final) > 256:
+                self._final.pop(next(iter(self._final)))
+        return self._final[key]
+
+    def _scaled(self, shape: dict, body_pose) -> tuple:
+        # the proxy at another height (same build) is the same posed body scaled about its root joint: LBS
+        # commutes with a uniform scale about J0, so pose once per body_pose and scale
+        if bodies.parse_body_model(shape.get("body_model"))[0] == "proxy" and shape.get("height_m") \
+                and bodies._betas(shape.get("betas"))[1] == 0:
+            ref = {"body_model": "proxy", "height_m": bodies.PROXY_BASE_HEIGHT,
+                   "proxy_template": shape.get("proxy_template", "neutral")}
+            v, j, faces = self._exact(ref, body_pose)
+            s = float(shape["height_m"]) / bodies.PROXY_BASE_HEIGHT
+            J0 = j[0]
+            return J0 + (v - J0) * s, J0 + (j - J0) * s, faces
+        return self._exact(shape, body_pose)
+
+    def _exact(self, shape: dict, body_pose) -> tuple:
         bp = np.round(np.asarray(body_pose, float), 9)
         key = (repr(sorted((k, repr(v)) for k, v in shape.items())), bp.tobytes())
         if key not in self._c:
@@ -66,11 +89,13 @@ class _PoseCache:
                 self._c.pop(next(iter(self._c)))
         return self._c[key]
 
-    def posed(self, params: dict, shape: dict):
+    def posed(self, params: dict, shape: dict, vertices=True):
+        """(vertices (N,3) or only the COCO face vertices (5,3) when vertices=False, joints, faces, R0)."""
         v0, j0, faces = self.get(shape, params["body_pose"])
         R = bodies.rodrigues(np.asarray(params["global_orient"], float))
         J0, t = j0[0], np.asarray(params["transl"], float)
-        return (v0 - J0) @ R.T + J0 + t, (j0 - J0) @ R.T + J0 + t, faces, R
+        v = v0 if vertices else v0[list(bodies._COCO_FACE_VERTICES)]
+        return (v - J0) @ R.T + J0 + t, (j0 - J0) @ R.T + J0 + t, faces, R
 
 
 _PARTS = None
@@ -138,7 +163,8 @@ def judge_track(camera, dets: list[PersonDetection], est, settings: PeopleFitSet
             det_fits.append(DetectionFit(d.detection_id, status="failed",
                                          reason=est.failed.get(d.detection_id, "no body")))
             continue
-        v, j, faces, R = cache.posed(p, est.shape)
+        mask = masks.get(d.detection_id)
+        v, j, faces, R = cache.posed(p, est.shape, vertices=mask is not None)
         q: dict = {}
         reasons = []
         ground = bodies.ground_point(j[None], camera.n, camera.d)[0]
@@ -153,7 +179,6 @@ def judge_track(camera, dets: list[PersonDetection], est, settings: PeopleFitSet
             feet.append(r)
             if r > max(settings.max_foot_m, settings.max_foot_frac * dist):
                 reasons.append(f"feet {r:.2f} m from where the box puts them")
-        mask = masks.get(d.detection_id)
         if mask is not None:
             x, y, bw, bh = d.box
             pad = 0.25 * bh
@@ -167,7 +192,8 @@ def judge_track(camera, dets: list[PersonDetection], est, settings: PeopleFitSet
             ious.append(iou)
             if iou < settings.min_iou:
                 reasons.append(f"silhouette IoU {iou:.2f} < {settings.min_iou:g}")
-        kp = bodies.coco17_from(v, j)
+        kp = bodies.coco17_from(v, j) if mask is not None else np.concatenate(
+            [v, j[list(bodies._COCO_BODY_JOINTS)]])
         px = camera.project(kp)
         inside = np.isfinite(px).all(axis=1) & (px[:, 0] >= -0.5) & (px[:, 0] < w_img - 0.5) \
             & (px[:, 1] >= -0.5) & (px[:, 1] < h_img - 0.5)
@@ -274,8 +300,11 @@ def fit_people(project, camera_id: int | None = None, ctx: JobContext | None = N
             dets = tracks[tid]
             masks = {d.detection_id: _decode(d.mask_rle, (cam.image_size[1], cam.image_size[0])) for d in dets}
             det_fits, p, tq, status, reason = judge_track(cam, dets, est, settings, cache, masks)
+            shape = dict(est.shape)
+            if body_model != "proxy":  # where the converted model is, for renderers that have no project
+                shape["npz_path"] = str(model_dir(project) / f"{body_model.rsplit(':', 1)[1]}.npz")
             fits.append(TrackFit(tid, "person", getattr(estimator, "name", settings.estimator), status=status,
-                                 shape=est.shape, quality=tq, reason=reason, detections=det_fits,
+                                 shape=shape, quality=tq, reason=reason, detections=det_fits,
                                  settings={**settings.to_dict(), "estimator_settings":
                                            getattr(estimator, "settings", {})}))
             if settings.proposals:

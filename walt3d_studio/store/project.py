@@ -410,10 +410,19 @@ def _read_background(project: "Project", camera_id: int, window_key: str, rel: s
 
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        # Where nothing may be written (a read-only mount, a write-protected copy) SQLite cannot make the WAL's
-        # shared-memory file, so the file is opened as immutable: read as it is, no locks, no side files.
+        # Where nothing may be written (a read-only mount, a write-protected copy) SQLite may not be able to make
+        # the WAL's shared-memory file: then the file is opened as immutable (read as it is, no locks, no side
+        # files). Plain read-only comes first, so edits still in the WAL are seen wherever SQLite can read them.
         writable = os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
-        uri = f"file:{quote(str(path))}?mode=ro" + ("" if writable else "&immutable=1")
+        uri = f"file:{quote(str(path))}?mode=ro"
+        if not writable:
+            try:
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                conn.execute("PRAGMA foreign_keys = ON")
+                return conn
+            except sqlite3.Error:
+                uri += "&immutable=1"
     else:
         uri = f"file:{quote(str(path))}"
     try:
@@ -438,9 +447,13 @@ def explain_db_error(e: BaseException, root: Path) -> ProjectError | None:
 
     text = str(e).lower()
     if "full" in text or "disk i/o" in text or "readonly" in text or "read-only" in text or "unable to open" in text:
-        probe = OSError(errno.ENOSPC if ("full" in text or "disk i/o" in text) and _free_bytes(root) < (64 << 20)
-                        else errno.EROFS if ("readonly" in text or "read-only" in text or not os.access(root, os.W_OK))
-                        else errno.EIO, str(e))
+        if "full" in text or ("disk i/o" in text and _free_bytes(root) < (64 << 20)):
+            code = errno.ENOSPC
+        elif "readonly" in text or "read-only" in text or not os.access(root, os.W_OK):
+            code = errno.EROFS
+        else:
+            code = errno.EIO
+        probe = OSError(code, str(e))
         if probe.errno == errno.EIO:
             return ProjectError(f"Cannot read or write {root.name} ({e}).",
                                 "This is a storage problem (a disk or network drive failing or gone), not damage to "

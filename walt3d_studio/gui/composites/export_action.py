@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from .. import keymap
 
 
 def add_menus(window, dock) -> None:
     mb = window.menuBar()
     menus = {m.title(): m for m in (a.menu() for a in mb.actions()) if m is not None}
     window.act_export_dataset = act = QAction("Export &dataset…", window)
-    act.setShortcut(QKeySequence("Ctrl+E"))
+    keymap.bind(act, "file.export_dataset")
     act.triggered.connect(lambda: ask_export(window))
     if "&File" in menus:
         menus["&File"].addSeparator()
