@@ -175,13 +175,16 @@ class Shots:
 OTHER_SCRIPTS = (("screenshot_composites.py", ("composites.png", "composites-visible.png", "composites-amodal.png",
                                                "composites-boxes.png", "composites-keypoints.png",
                                                "composites-depth.png", "composites-normals.png",
-                                               "composites-instances.png")),
+                                               "composites-instances.png", "composites-compositor.png",
+                                               "composites-compositor-depth.png",
+                                               "composites-compositor-normals.png")),
                  ("screenshot_jobs_panel.py", ("jobs-panel.png",)))
 # figures that need a project with 3D fits: `python SCRIPT PROJECT --out docs/screenshots`
 FIGURES = {"vehicle-fit-*.png": "scripts/vehicle_fit_screenshots.py",
            "people_fit_demo.png": "scripts/people_fit_figure.py",
            "composite-feather-gain.png": "bench/figure_feather_gain.py",
            "composites-contact-sheet.png": "bench/figure_contact_sheet.py",
+           "demo-report.png": "scripts/report_screenshot.py",   # of demo-out/report.html after `walt3d demo`
            # made by hand with orphaned edits in a re-mined project; no script regenerates it yet
            "review-orphaned-edits.png": None}
 

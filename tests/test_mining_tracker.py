@@ -46,3 +46,58 @@ def test_reset_starts_new_tracks():
     t.reset()
     b = t.update(np.array([[10, 10, 20, 20]], float))
     assert a[0] != b[0]
+
+
+def _union(a, b):
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _overtaking(n=60):
+    """Car A (x = 10 + 6t) overtakes car B (x = 150 + 2t) in one lane; touching boxes come out as one blob.
+    Returns per frame the detections and, per detection, the true objects in it."""
+    frames, truth = [], []
+    for t in range(n):
+        a, b = (10 + 6 * t, 50, 40, 20), (150 + 2 * t, 52, 40, 20)
+        if a[0] + a[2] >= b[0] and b[0] + b[2] >= a[0]:  # touching or overlapping: one blob
+            frames.append([_union(a, b)])
+            truth.append([("A", "B")])
+        else:
+            frames.append([a, b])
+            truth.append([("A",), ("B",)])
+    return frames, truth
+
+
+def test_merge_keeps_identities_and_names_the_tracks():
+    frames, truth = _overtaking()
+    tr = SortTracker()
+    first, merged_frames, events = {}, [], []
+    for t, (boxes, objs) in enumerate(zip(frames, truth)):
+        ids = tr.update(np.array(boxes, float)).tolist()
+        events += [(t, k) for k, _ in tr.events]
+        for k, (i, o) in enumerate(zip(ids, objs)):
+            if len(o) == 1:
+                first.setdefault(o[0], i)
+                assert i == first[o[0]], f"frame {t}: {o[0]} changed id"  # same id before and after the merge
+            else:
+                merged_frames.append(t)
+                assert sorted(tr.merged[k]) == sorted([first["A"], first["B"]])
+    true_merged = [t for t, o in enumerate(truth) if len(o[0]) == 2]
+    assert merged_frames == true_merged and len(true_merged) > 10
+    assert (true_merged[0], "merge") in events and (true_merged[-1] + 1, "unmerge") in events
+
+
+def test_split_of_one_blob_is_an_event():
+    # two cars enter as one blob (never seen apart), then part: the frame of the split is reported
+    frames = []
+    for t in range(20):
+        a, b = (10 + 5 * t, 50, 40, 20), (50 + 5 * t + max(0, t - 7) * 3, 50, 40, 20)
+        frames.append([_union(a, b)] if t < 8 else [a, b])
+    tr = SortTracker()
+    events = []
+    for t, boxes in enumerate(frames):
+        ids = tr.update(np.array(boxes, float))
+        events += [(t, k, v) for k, v in tr.events]
+    splits = [e for e in events if e[1] == "split"]
+    assert len(splits) == 1 and splits[0][0] == 8

@@ -31,9 +31,10 @@ from ..errors import BadInputError, Cancelled
 from ..jobs import JobContext, silent
 from .crops import write_png_rgba
 from .detection import FrameInfo, rgba_crop
-from .occlusion import AreaHistory, RuleSettings, decide, frame_facts, rule_verdict
+from .occlusion import AreaHistory, RuleSettings, decide, frame_facts, mark_suspect, rule_verdict
 from .merge import MineReport, ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
 from .registry import RunInfo, create_detector
+from .size_prior import SizePrior, apply_size_prior
 from .tracker import SortTracker, TrackerSettings
 
 @dataclass
@@ -47,6 +48,7 @@ class MineSettings:
     crops: bool = True                      # write RGBA crops of mined objects
     use_classifier: bool = True             # use the active trained classifier, if there is one
     workers: int | None = None              # detection threads (None: CPUs, at most 4)
+    size_prior: bool = True                 # with a calibration: too wide/tall for one object = merged
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -177,6 +179,7 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
     last_time: dict[int, float] = {}
     areas = AreaHistory(rule.area_window)
     records: list[dict] = []
+    events: list[tuple[int, str, list[str]]] = []  # (frame number, merge/unmerge/split, track keys)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mine")
     crop_jobs: deque = deque()
     last_report = 0.0
@@ -194,16 +197,21 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 tr.reset()
             last_time[info.source_id] = info.capture_time
             ids = tr.update(np.array([d.box for d in dets], float).reshape(-1, 4))
+            for kind, tids in tr.events:
+                events.append((n, kind, [f"s{info.source_id}:{int(t)}" for t in tids]))
             facts = frame_facts(dets, width, height, rule, static_mask)
             recs = []
             for k, (d, tid, f) in enumerate(zip(dets, ids, facts)):
                 key = f"s{info.source_id}:{int(tid)}"
-                ratio = areas.ratio(key, d.area)
-                rv, reasons = rule_verdict(f, ratio, rule)
+                merged = [f"s{info.source_id}:{int(t)}" for t in tr.merged.get(k, [])]
+                # a merged blob's area says nothing of its track's own size: keep it out of the history
+                ratio = areas.ratio(key, d.area) if not merged else 1.0
+                rv, reasons = rule_verdict(f, ratio, rule, merged)
                 recs.append({"frame_id": info.frame_id, "k": k, "track": key, "source_id": info.source_id,
                              "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
                              "area": d.area, "rule_verdict": rv, "reasons": reasons, "p": None,
-                             "model_version": None, "crop": None, "det": d})
+                             "model_version": None, "crop": None, "det": d, "n": n,
+                             "size": d.extra.get("size")})
             if model is not None and recs:
                 if frame is None and load_frame is not None:
                     frame = load_frame(info)
@@ -213,7 +221,7 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                     r["model_version"] = model.version
                     r["reasons"]["classifier"] = {"p": round(float(pi), 4), "version": model.version}
             for r in recs:
-                r["verdict"], r["decided_by"] = decide(r["rule_verdict"], r["p"])
+                r["verdict"], r["decided_by"] = decide(r["rule_verdict"], r["p"], r["reasons"])
                 d = r.pop("det")
                 r["rle"] = d.rle(width, height)
                 if crop_dir is not None and r["verdict"] == "unoccluded":
@@ -231,12 +239,69 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 ctx.progress(n + 1, total, f"{len(records)} detections")
         while crop_jobs:
             crop_jobs.popleft().result()
+        _mark_suspects(records, events, crop_dir)
+        vote_track_classes(records)
+        if settings.size_prior:
+            apply_size_prior(records, SizePrior(), crop_dir)
+        for r in records:
+            del r["n"], r["size"]
     finally:
         close = getattr(frames, "close", None)
         if close:
             close()
         pool.shutdown(wait=True, cancel_futures=True)
     return records
+
+
+def _mark_suspects(records: list[dict], events, crop_dir: Path | None, window: int = 1) -> None:
+    """Detections of the tracks in a merge or split, in the frames within `window` of it, are suspect: just
+    before a merge the objects already touch, just after a split the masks may still hold parts of each other.
+    Mined ones become "rejected" (their crops are removed). Runs once all frames are judged (it looks back)."""
+    if not events:
+        return
+    near: dict[tuple[int, str], str] = {}
+    for n, kind, keys in events:
+        names = ", ".join(k.split(":")[-1] for k in keys)
+        why = {"merge": f"next to a merge of tracks {names}", "unmerge": f"just out of a merge (track {names})",
+               "split": f"next to a split into tracks {names}"}[kind]
+        for m in range(n - window, n + window + 1):
+            for k in keys:
+                near.setdefault((m, k), why)
+    for r in records:
+        why = near.get((r["n"], r["track"]))
+        if why is None or "merged" in r["reasons"].get("flags", ()):
+            continue
+        mark_suspect(r["reasons"], why)
+        if r["rule_verdict"] == "unoccluded":
+            r["rule_verdict"] = "rejected"
+        if r["verdict"] == "unoccluded":
+            r["verdict"], r["decided_by"] = "rejected", "rule"
+            if r.get("crop") and crop_dir is not None:
+                (crop_dir / Path(r["crop"]).name).unlink(missing_ok=True)
+            r["crop"] = None
+
+
+def vote_track_classes(records: list[dict]) -> None:
+    """One class per track: a vote over its detections (merged blobs do not vote), ties broken for a real
+    class over "other" and then by the larger summed area (a person is rarely as big as a car); every
+    detection then carries the track's class, so the overlay and the tracks table agree. The detector's own
+    per-frame class stays in the reasons ("detector_class") when it differs."""
+    from collections import Counter, defaultdict
+
+    votes: dict[str, Counter] = defaultdict(Counter)
+    area: dict[str, Counter] = defaultdict(Counter)
+    for r in records:
+        if "merged" not in r["reasons"].get("flags", ()):
+            votes[r["track"]][r["category"]] += 1
+            area[r["track"]][r["category"]] += r["area"]
+    for r in records:
+        v = votes.get(r["track"])
+        if not v:
+            continue
+        cls = max(v, key=lambda c: (v[c], c != "other", area[r["track"]][c]))
+        if cls != r["category"]:
+            r["reasons"]["detector_class"] = r["category"]
+            r["category"] = cls
 
 
 def _detect_ahead(frames, detector, pool, depth: int) -> Iterator:

@@ -13,8 +13,16 @@ truncated, and its mask area is within +-40 % of its track's running median (the
 Rule verdicts: "occluded" (also when truncated as well), "truncated", "rejected" (low score or area jump) or
 "unoccluded". The reasons dict records every fact the rule looked at, so the review panel can say why.
 
+Merges: with the default foreground detector objects that touch become one blob, which no IoU test sees; the
+tracker (tracker.py) reports a detection holding two or more live tracks, and such a detection is occluded
+with the reason "merged with tracks a, b" (flag "merged"). Detections of those tracks in the frames right
+before and after a merge or a split are "suspect" (flag and reason; the pipeline rejects them if the rule
+would have mined them). A mask with two lobes joined by a narrow waist (shape.py) is occluded too, with the
+reason "two lobes (solidity 0.xx)" (flag "two_lobes"): touching objects the tracker never saw apart.
+
 Precedence: a person's label (U / O / X), else the classifier when one is trained (P(unoccluded) >= 0.5),
-else the rule. Every stored verdict says which of them decided.
+else the rule -- except a merged blob, which stays occluded whatever the classifier says (two objects in one
+mask is a fact from the tracker, not a judgement). Every stored verdict says which of them decided.
 """
 from __future__ import annotations
 
@@ -38,6 +46,8 @@ class RuleSettings:
     area_window: int = 9
     static_self: float = 0.8
     min_mined_frames: int = 3
+    lobes: bool = True             # a mask with two lobes joined by a waist is a merge (shape.py)
+    lobe_solidity: float = 0.95    # only masks less solid than this are examined (two touching ellipses: 0.92)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +78,13 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
                  "max_iou": round(float(np.max(np.delete(iou[i], i))) if n > 1 else 0.0, 4)}
         if static_mask is not None:
             facts["static_overlap"] = round(_static_overlap(d, static_mask), 4)
+        if settings.lobes and d.mask is not None:
+            from .shape import two_lobes
+
+            lob = two_lobes(d.mask, max_solidity=settings.lobe_solidity)
+            facts["solidity"] = round(lob.solidity, 3)
+            if lob.two_lobes:
+                facts["two_lobes"] = {"neck_px": round(lob.neck_px, 1), "shares": [float(v) for v in lob.shares]}
         out[i] = facts
     return out
 
@@ -100,18 +117,28 @@ class AreaHistory:
         return r
 
 
-def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings) -> tuple[str, dict]:
-    """The rule's verdict from `frame_facts` of one detection and its area ratio to the track median."""
+def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings,
+                 merged_with: list[str] | None = None) -> tuple[str, dict]:
+    """The rule's verdict from `frame_facts` of one detection and its area ratio to the track median.
+    `merged_with`: the track keys the tracker found inside this one blob (two or more: it is occluded)."""
     static = facts.get("static_overlap", 0.0)
-    occluded = bool(facts["occluded_by"]) or settings.delta < static < settings.static_self
+    merged = bool(merged_with) and len(merged_with) >= 2
+    lobes = bool(facts.get("two_lobes"))
+    occluded = bool(facts["occluded_by"]) or settings.delta < static < settings.static_self or merged or lobes
     truncated = bool(facts["truncated"])
     low_score = facts["score"] < settings.mine_score
     tol = settings.area_tolerance
     area_jump = not (1 - tol <= area_ratio <= 1 + tol)
     reasons = dict(facts)
     reasons["area_ratio"] = round(float(area_ratio), 4)
-    flags = [k for k, v in (("occluded", occluded), ("truncated", truncated), ("low_score", low_score),
-                            ("area_jump", area_jump)) if v]
+    if merged:
+        reasons["merged_with"] = list(merged_with)
+        reasons["merge"] = "merged with tracks " + ", ".join(_short(k) for k in merged_with)
+    if lobes:
+        reasons["shape"] = f"two lobes (solidity {facts.get('solidity', 0.0):.2f})"
+    flags = [k for k, v in (("occluded", occluded), ("merged", merged), ("two_lobes", lobes),
+                            ("truncated", truncated),
+                            ("low_score", low_score), ("area_jump", area_jump)) if v]
     reasons["flags"] = flags
     if occluded:
         verdict = "occluded"
@@ -124,8 +151,25 @@ def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings) -> tupl
     return verdict, reasons
 
 
-def decide(rule: str, p_unoccluded: float | None) -> tuple[str, str]:
-    """(verdict, decided_by) of the machine: the classifier when it gave a probability, else the rule."""
+def _short(key) -> str:
+    """A track key "s<source>:<id>" as the id alone (the store rewrites it with its own track ids)."""
+    return str(key).split(":")[-1]
+
+
+def mark_suspect(reasons: dict, why: str) -> None:
+    """Record that a detection sits next to a merge or split of its track (so it is not mined)."""
+    reasons.setdefault("suspect", [])
+    if why not in reasons["suspect"]:
+        reasons["suspect"].append(why)
+    if "suspect" not in reasons.get("flags", []):
+        reasons.setdefault("flags", []).append("suspect")
+
+
+def decide(rule: str, p_unoccluded: float | None, reasons: dict | None = None) -> tuple[str, str]:
+    """(verdict, decided_by) of the machine: the classifier when it gave a probability, else the rule.
+    A blob the tracker saw two tracks in is a fact, not a guess: the rule's "occluded" stands."""
+    if reasons is not None and "merged" in reasons.get("flags", ()):
+        return rule, "rule"
     if p_unoccluded is not None and np.isfinite(p_unoccluded):
         return ("unoccluded" if p_unoccluded >= 0.5 else "occluded"), "classifier"
     return rule, "rule"

@@ -9,6 +9,16 @@ that distance). Set `max_center_dist=0` for plain SORT.
 
 Tracks are per camera and per source: the mining stage keeps one tracker per source and calls `reset()` at a
 gap in capture time longer than `max_gap_s`.
+
+Merges and splits (foreground blobs never overlap: two objects that touch become *one* blob, so the occlusion
+shows up here, not in the IoU rule). Before assignment, a detection into which the predicted boxes of two or
+more confirmed tracks fall (each at least `merge_cover` inside it and at least `merge_min_share` of its box) is
+*merged*: no track is updated with it (they coast on their velocity, up to `max_merge_age` frames, and take
+their own detections again when the blob parts; a coasting track is kept inside its blob's box),
+`merged[det] = [track ids]` says who is in it, and it gets
+the id of the largest of them. A split is a new detection lying mostly (`merge_cover`) inside the prediction
+of a track that matched another detection also inside that prediction: one blob became two, so its frames
+around the split are suspect. `events` lists this frame's merges and splits as (kind, [track ids]).
 """
 from __future__ import annotations
 
@@ -27,6 +37,11 @@ class TrackerSettings:
     max_center_dist: float = 1.0   # second pass: centre distance in units of the predicted box's size
     max_size_ratio: float = 2.0    # second pass: allowed ratio of box areas
     max_gap_s: float = 60.0        # a longer gap in capture time starts new tracks
+    merge_cover: float = 0.6       # fraction of a predicted box inside a detection for it to be "in" the blob
+    merge_min_share: float = 0.12  # a track in a merge covers at least this fraction of the blob's box
+    merge_min_hits: int = 2        # only tracks seen this often count (not one-frame noise)
+    max_merge_age: int = 30        # frames a track may enter merges by prediction alone (0: merges off);
+                                   # once in, it stays while the blob goes on (IoU >= 0.5 frame to frame)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +81,14 @@ class _KalmanBox:
         self.x = self.x + K @ (z - self.Hm @ self.x)
         self.P = (np.eye(8) - K @ self.Hm) @ self.P
 
+    def keep_inside(self, box) -> None:
+        """Shift the state's centre so its box lies within `box` (a track coasting inside a merged blob goes
+        where the blob goes instead of drifting out of it on a stale velocity)."""
+        bx, by, bw, bh = box
+        w, h = self.x[2], self.x[3]
+        self.x[0] = np.clip(self.x[0], bx + min(w, bw) / 2, bx + bw - min(w, bw) / 2)
+        self.x[1] = np.clip(self.x[1], by + min(h, bh) / 2, by + bh - min(h, bh) / 2)
+
     def box(self) -> np.ndarray:
         cx, cy, w, h = self.x[:4]
         return np.array([cx - w / 2, cy - h / 2, w, h])
@@ -78,6 +101,8 @@ class SortTracker:
         self.settings = settings or TrackerSettings()
         self._tracks: list[dict] = []
         self._next_id = 0
+        self.merged: dict[int, list[int]] = {}
+        self.events: list[tuple[str, list[int]]] = []
 
     def reset(self) -> None:
         self._tracks = []
@@ -87,31 +112,95 @@ class SortTracker:
         boxes = np.asarray(boxes, float).reshape(-1, 4)
         pred = np.array([t["kf"].predict() for t in self._tracks]).reshape(-1, 4)
         ids = np.full(len(boxes), -1, np.int64)
-        unmatched_det = list(range(len(boxes)))
-        unmatched_trk = list(range(len(self._tracks)))
-        if len(boxes) and len(self._tracks):
-            iou = box_iou(boxes, pred)
-            rows, cols = linear_sum_assignment(-iou)
-            pairs = [(r, c) for r, c in zip(rows, cols) if iou[r, c] >= st.min_iou]
-            if st.max_center_dist > 0:
-                pairs += self._second_pass(boxes, pred, {r for r, _ in pairs}, {c for _, c in pairs})
-            for r, c in pairs:
+        self.merged, self.events = {}, []
+        in_merge = self._find_merges(boxes, pred)
+        for r, cs in in_merge.items():
+            cs = sorted(cs, key=lambda c: -pred[c, 2] * pred[c, 3])
+            for c in cs:
                 t = self._tracks[c]
-                t["kf"].update(boxes[r])
-                t["age"] = 0
-                ids[r] = t["id"]
-            unmatched_det = [r for r in range(len(boxes)) if ids[r] < 0]
-            matched_trk = {c for _, c in pairs}
-            unmatched_trk = [c for c in range(len(self._tracks)) if c not in matched_trk]
-        for c in unmatched_trk:
-            self._tracks[c]["age"] += 1
+                if t.get("merged_box") is None:
+                    self.events.append(("merge", [self._tracks[k]["id"] for k in cs]))
+                t["merged_box"], t["merge_age"], t["age"] = boxes[r], t.get("merge_age", 0) + 1, 0
+                t["kf"].keep_inside(boxes[r])
+            ids[r] = self._tracks[cs[0]]["id"]
+            self.merged[r] = [self._tracks[c]["id"] for c in cs]
+        taken_trk = {c for cs in in_merge.values() for c in cs}
+        rows_free = [r for r in range(len(boxes)) if r not in in_merge]
+        cols_free = [c for c in range(len(self._tracks)) if c not in taken_trk]
+        pairs = []
+        if rows_free and cols_free:
+            b, p = boxes[rows_free], pred[cols_free]
+            iou = box_iou(b, p)
+            rows, cols = linear_sum_assignment(-iou)
+            local = [(r, c) for r, c in zip(rows, cols) if iou[r, c] >= st.min_iou]
+            if st.max_center_dist > 0:
+                local += self._second_pass(b, p, {r for r, _ in local}, {c for _, c in local})
+            pairs = [(rows_free[r], cols_free[c]) for r, c in local]
+        for r, c in pairs:
+            t = self._tracks[c]
+            if t.get("merged_box") is not None:
+                self.events.append(("unmerge", [t["id"]]))
+            t["kf"].update(boxes[r])
+            t["age"], t["hits"], t["merged_box"], t["merge_age"] = 0, t["hits"] + 1, None, 0
+            ids[r] = t["id"]
+        matched_trk = {c for _, c in pairs} | taken_trk
+        for c in range(len(self._tracks)):
+            if c not in matched_trk:
+                self._tracks[c]["age"] += 1
+                self._tracks[c]["merged_box"] = None
+        old = self._tracks
         self._tracks = [t for t in self._tracks if t["age"] <= st.max_age]
-        for r in unmatched_det:
+        by_det = {r: c for r, c in pairs}
+        for r in range(len(boxes)):
+            if ids[r] >= 0:
+                continue
             tid = self._next_id
             self._next_id += 1
-            self._tracks.append({"id": tid, "kf": _KalmanBox(boxes[r]), "age": 0})
+            self._tracks.append({"id": tid, "kf": _KalmanBox(boxes[r]), "age": 0, "hits": 1})
             ids[r] = tid
+            parent = self._split_parent(boxes, pred, r, by_det)
+            if parent is not None:
+                self.events.append(("split", [old[parent]["id"], tid]))
         return ids
+
+    def _find_merges(self, boxes, pred) -> dict[int, list[int]]:
+        """{detection: [track indices]} for detections holding two or more confirmed tracks."""
+        st = self.settings
+        if st.max_merge_age <= 0 or len(boxes) == 0 or len(pred) < 2:
+            return {}
+        cover = _inside(pred, boxes)  # (tracks, dets): fraction of each prediction inside each detection
+        det_area = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)
+        share = (pred[:, 2] * pred[:, 3])[:, None] / det_area[None]
+        was = [t.get("merged_box") for t in self._tracks]
+        out: dict[int, list[int]] = {}
+        used: set[int] = set()
+        for r in np.argsort(-det_area):
+            cs = []
+            for c, t in enumerate(self._tracks):
+                if c in used or t["hits"] < st.merge_min_hits:
+                    continue
+                # a track already in a merged blob stays in while the blob goes on (a queue can last long)
+                stays = was[c] is not None and box_iou(was[c][None], boxes[r][None])[0, 0] >= 0.5
+                fresh = t.get("merge_age", 0) < st.max_merge_age and cover[c, r] >= st.merge_cover \
+                    and share[c, r] >= st.merge_min_share
+                if stays or fresh:
+                    cs.append(c)
+            if len(cs) >= 2:
+                out[int(r)] = cs
+                used.update(cs)
+        return out
+
+    def _split_parent(self, boxes, pred, r, by_det) -> int | None:
+        """The track (index into the tracks before this frame) whose predicted blob held detection r and
+        another detection it matched: one blob parted in two."""
+        if len(pred) == 0:
+            return None
+        cover_r = _inside(boxes[r][None], pred)[0]  # fraction of detection r inside each prediction
+        for r2, c in by_det.items():
+            if r2 != r and cover_r[c] >= self.settings.merge_cover \
+                    and _inside(boxes[r2][None], pred[c][None])[0, 0] >= self.settings.merge_cover:
+                return c
+        return None
 
     def _second_pass(self, boxes, pred, used_r, used_c):
         st = self.settings
@@ -129,3 +218,14 @@ class SortTracker:
         cost = np.where((dist <= st.max_center_dist) & (ratio <= st.max_size_ratio), dist, 1e6)
         rows, cols = linear_sum_assignment(cost)
         return [(rs[r], cs[c]) for r, c in zip(rows, cols) if cost[r, c] < 1e6]
+
+
+def _inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M): the fraction of each box of a (N, 4) lying inside each box of b (M, 4), boxes [x, y, w, h]."""
+    a = np.asarray(a, float).reshape(-1, 4)
+    b = np.asarray(b, float).reshape(-1, 4)
+    iw = np.clip(np.minimum((a[:, 0] + a[:, 2])[:, None], (b[:, 0] + b[:, 2])[None])
+                 - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum((a[:, 1] + a[:, 3])[:, None], (b[:, 1] + b[:, 3])[None])
+                 - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    return iw * ih / np.maximum(a[:, 2] * a[:, 3], 1e-9)[:, None]

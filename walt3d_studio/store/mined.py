@@ -78,6 +78,9 @@ def store_mining_results(project, camera_id: int, detector: str, frame_ids: list
             reasons = dict(r["reasons"])
             reasons["occluded_by"] = [{"detection": det_id_of[(r["frame_id"], o["index"])], "iou": o["iou"]}
                                       for o in reasons.get("occluded_by", [])]
+            if reasons.get("merged_with"):  # the tracker's keys -> this store's track ids, in the words too
+                reasons["merged_with"] = [track_ids.get(k, k) for k in reasons["merged_with"]]
+                reasons["merge"] = "merged with tracks " + ", ".join(str(k) for k in reasons["merged_with"])
             verdict_rows.append((did, r["verdict"], r["decided_by"], r["p"], r["model_version"],
                                  json.dumps(reasons), r["rule_verdict"]))
         c.executemany("INSERT INTO detections (id, frame_id, track_id, detector, category, score, x, y, w, h, area, "

@@ -190,7 +190,7 @@ def train(dataset: str | Path, run_dir: str | Path, settings: TrainSettings | No
             eta = (total - it) * cfg["batch_size"] / max(ips, 1e-9)
             last_loss = float(loss.detach())
             first_loss = last_loss if math.isnan(first_loss) else first_loss
-            row = {"iteration": it, "loss": last_loss, **{k: float(v) for k, v in losses.items()},
+            row = {"iteration": it, "loss": last_loss, **{k: float(v.detach()) for k, v in losses.items()},
                    "lr": optimizer.param_groups[0]["lr"], "images_per_s": ips, "eta_s": eta}
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
