@@ -130,7 +130,7 @@ def test_keypoint_visibility_rule():
     assert out[:, 2].tolist() == [2, 1, 1, 0, 1, 1]      # out of the frame: not seen, so 1
     # for the nearer object, (2, 2) lies on the farther one: not on its own pixels, so not "visible"
     assert keypoint_visibility(kp, lab, 2)[:, 2].tolist() == [1, 2, 1, 0, 1, 1]
-    lab[2, 3] = 2                                          # within 1 px of its own pixels: still visible
+    lab[2, 2] = 2                                          # on its own pixels: visible
     assert keypoint_visibility(kp, lab, 2)[0, 2] == 2
 
 
@@ -146,8 +146,7 @@ def test_keypoints_of_synthetic_scene_hidden_exactly_where_covered(cam, ctx):
                 assert v == (1 if v0 == 2 else v0)
                 continue
             other = truth[yi, xi]
-            covered = other >= 0 and other != t.index and order.index(other) > t.idx
-            assert v == (1 if covered else 2)
+            assert v == (2 if other == t.index else 1)   # visible only on its own visible pixels
 
 
 def test_paste_pixels_follow_the_label_map_and_feather_keeps_masks(cam, ctx):

@@ -32,11 +32,11 @@ class ObjectTruth:
     visible_local: np.ndarray   # bool over the object's box (kept for tests and drawing)
 
 
-def keypoint_visibility(points: np.ndarray | None, label: np.ndarray, pos: int, tol: int = 1) -> np.ndarray | None:
+def keypoint_visibility(points: np.ndarray | None, label: np.ndarray, pos: int) -> np.ndarray | None:
     """COCO triplets after the paste: a labelled-visible point (v = 2) under an object pasted later than `pos`
-    (nearer) becomes 1 (DESIGN); so does one that is not on the object's own visible pixels at all (within
-    `tol` px) — a fitted model's projected point can fall just off the mined mask, and a point marked visible must
-    lie on what is seen of its object. Absent (0) and occluded (1) points keep their v."""
+    (nearer) becomes 1 (DESIGN); so does one that is not on the object's own visible pixels — a fitted model's
+    projected point can fall just off the mined mask, and a point marked visible must lie on what is seen of its
+    object (docs/compositing.md). Absent (0) and occluded (1) points keep their v."""
     if points is None:
         return None
     kp = np.array(points, np.float64, copy=True).reshape(-1, 3)
@@ -45,9 +45,7 @@ def keypoint_visibility(points: np.ndarray | None, label: np.ndarray, pos: int, 
     yi = np.rint(kp[:, 1]).astype(np.int64)
     for k in np.flatnonzero(kp[:, 2] == 2):
         x, y = xi[k], yi[k]
-        if not (0 <= x < w and 0 <= y < h) or label[y, x] > pos:
-            kp[k, 2] = 1
-        elif label[y, x] != pos and not (label[max(y - tol, 0):y + tol + 1, max(x - tol, 0):x + tol + 1] == pos).any():
+        if not (0 <= x < w and 0 <= y < h) or label[y, x] != pos:
             kp[k, 2] = 1
     return kp
 
