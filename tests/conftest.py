@@ -6,6 +6,14 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# torch (and triton, which torchvision's ops pull in) is loaded before any test loads VTK's native libraries: in a
+# fresh-clone CI run, importing torchvision.ops after the 3D viewport tests had loaded VTK segfaulted in triton.
+try:
+    import torch  # noqa: F401
+    import torchvision.ops  # noqa: F401
+except ImportError:
+    pass
+
 REPO = Path(__file__).resolve().parent.parent
 FOOTAGE = REPO / "resources" / "footage"
 GIF = FOOTAGE / "parking-lot-person-bicycle-car.gif"
