@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
+# torch's native stack (triton, pulled in by torchvision.ops) segfaults when it is first imported after VTK has
+# loaded its OpenGL libraries in the same process (seen with torch 2.14 + VTK 9.7): when torch is installed, load it
+# before any VTK code runs, so a later in-process torch use (a keypoint model, a trained detector) stays safe.
+try:
+    import torchvision.ops  # noqa: F401
+except ImportError:
+    pass
+
 CLASS_COLOURS = {"vehicle": (0.30, 0.65, 1.0), "person": (1.0, 0.60, 0.20)}
 GROUND = (0.22, 0.22, 0.24)
 GRID = (0.45, 0.45, 0.5)
