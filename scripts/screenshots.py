@@ -182,6 +182,8 @@ OTHER_SCRIPTS = (("screenshot_composites.py", ("composites.png", "composites-vis
 # figures that need a project with 3D fits: `python SCRIPT PROJECT --out docs/screenshots`
 FIGURES = {"vehicle-fit-*.png": "scripts/vehicle_fit_screenshots.py",
            "people_fit_demo.png": "scripts/people_fit_figure.py",
+           # `python SCRIPT PROJECT [CAMERA] [OUT.png]`: fits-overlay.png (parking-lot), -top-down.png (top-down)
+           "fits-overlay*.png": "scripts/screenshot_fits_overlay.py",
            "composite-feather-gain.png": "bench/figure_feather_gain.py",
            "composites-contact-sheet.png": "bench/figure_contact_sheet.py",
            "demo-report.png": "scripts/report_screenshot.py",   # of demo-out/report.html after `walt3d demo`
