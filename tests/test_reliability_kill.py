@@ -131,3 +131,38 @@ def test_sigkill_during_a_labels_export_keeps_the_old_export_and_the_next_run_cl
     assert not [f for f in out.parent.rglob("*") if ".tmp" in f.name or f.name.endswith(".old")]
     doc = json.loads(out.read_text())
     assert all((out.parent / im["file_name"]).is_file() for im in doc["images"])
+
+
+@pytest.mark.slow
+def test_crops_of_a_mine_killed_before_its_merge_are_swept_by_the_next_run(tmp_path):
+    from test_mining_scenes import Obj, make_project
+    from walt3d_studio.mining.mine import mine
+    from walt3d_studio.store.detections import detection_table
+
+    objs = [Obj("rect", (220, 40, 40), (40, 26), (20, 150), (12, -3), "car")]
+    p, cam, _, _ = make_project(tmp_path, objs, 8)
+    root = p.root
+    p.close()
+    proc = _spawn(f"""
+        import time
+        import walt3d_studio.mining.mine as M
+        from walt3d_studio.store import Project
+        real = M.write_png_rgba
+        def slow_write(path, rgba):
+            real(path, rgba)
+            print("crop", flush=True)
+            time.sleep(0.3)
+        M.write_png_rgba = slow_write
+        with Project.open({str(root)!r}) as p:
+            M.mine(p, {cam})
+    """)
+    for _ in range(2):
+        _wait_line(proc, "crop")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    crops = root / "arrays" / "crops"
+    assert len(list(crops.rglob("*.png"))) >= 2  # what the killed run left: no detection points at it
+    with Project.open(root) as p:
+        mine(p, cam)
+        used = {root / c for c in detection_table(p, camera_id=cam).crop_path if c}
+    assert used and set(crops.rglob("*.png")) == used  # the next run swept them; its own are all in the store

@@ -94,3 +94,25 @@ def ensure_mined_crops(project, camera_id: int | None = None, ctx: JobContext | 
     t = detection_table(project, camera_id=camera_id)
     need = t.mined & np.array([not c for c in t.crop_path], bool)
     return ensure_crops(project, t.id[need], ctx) if need.any() else 0
+
+
+def sweep_orphan_crops(project, camera_id: int) -> int:
+    """Remove the crop folders of this camera's mining runs that never reached the store (a `mine` killed before
+    its merge). Each run writes its own folder, `arrays/crops/cam<N>/<run>/`, and a merged run's crops are all
+    referenced by detections, so a run folder nothing points at is garbage. Call it only while holding the
+    project's write lock (no other run can be writing one). Returns how many files were removed."""
+    import shutil
+
+    from ..store.detections import crop_folders_in_use
+
+    root = project.root / "arrays" / "crops" / f"cam{camera_id}"
+    if not root.is_dir():
+        return 0
+    keep = crop_folders_in_use(project, camera_id) | {str(Path("arrays") / "crops" / f"cam{camera_id}" / "extra")}
+    removed = 0
+    for run in root.iterdir():
+        rel = str(run.relative_to(project.root))
+        if run.is_dir() and rel not in keep:
+            removed += sum(1 for p in run.rglob("*") if p.is_file())
+            shutil.rmtree(run, ignore_errors=True)
+    return removed

@@ -62,6 +62,9 @@ def merge_shard(project, shard_dir: Path, replace: bool = False):
     """Import a shard folder written by `mine_shard(..., write=True)` into the project (one transaction)."""
     res = read_shard(Path(shard_dir))
     check_not_mined(project, res.frame_ids, replace)
+    from .crops import sweep_orphan_crops
+
+    sweep_orphan_crops(project, res.camera_id)  # crops of an earlier merge or mine killed half-way
     fresh = None
     if res.crop_dir is not None and res.crop_dir.exists():
         # copy this run's crops into the project first; they are removed again if the merge fails

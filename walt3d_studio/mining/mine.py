@@ -66,6 +66,9 @@ def mine(project, camera_id: int, settings: MineSettings | None = None, *, start
     settings = settings or MineSettings()
     frame_ids = _frame_ids(project, camera_id, start, end)
     check_not_mined(project, frame_ids, replace)
+    from .crops import sweep_orphan_crops
+
+    sweep_orphan_crops(project, camera_id)  # crops of an earlier run killed before its merge
     jobs: list[int] = []
     res = None
     try:

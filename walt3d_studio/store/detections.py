@@ -413,6 +413,14 @@ def set_crop_paths(project, paths: dict[int, str]) -> None:
         c.executemany("UPDATE detections SET crop_path = ? WHERE id = ?", [(p, d) for d, p in paths.items()])
 
 
+def crop_folders_in_use(project, camera_id: int) -> set[str]:
+    """The folders (relative to the project) that hold a crop some detection of this camera points at."""
+    rows = project.conn.execute(
+        "SELECT DISTINCT d.crop_path FROM detections d JOIN frames f ON f.id = d.frame_id "
+        "WHERE f.camera_id = ? AND d.crop_path IS NOT NULL AND d.crop_path != ''", (camera_id,)).fetchall()
+    return {str(Path(r[0]).parent) for r in rows}
+
+
 def detection_rles(project, detection_ids) -> dict[int, dict | None]:
     out = {}
     for chunk in _chunks(sorted({int(i) for i in detection_ids}), 500):
