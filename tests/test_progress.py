@@ -134,7 +134,7 @@ def test_an_explained_os_fault_is_a_user_error_and_a_bug_is_internal(capfd):
 @pytest.mark.slow
 def test_a_child_whose_parent_dies_cancels(tmp_path):
     """The app is killed while its child mines: the child notices (it is reparented) and stops cleanly."""
-    p, cam, _, _ = make_project(tmp_path, OBJS, 200)
+    p, cam, _, _ = make_project(tmp_path, OBJS, 400)
     root = p.root
     p.close()
     shard, out = tmp_path / "shard", tmp_path / "child.jsonl"
@@ -142,7 +142,7 @@ def test_a_child_whose_parent_dies_cancels(tmp_path):
     code = (f"import os, subprocess, sys, time\n"
             f"child = subprocess.Popen([sys.executable, '-m', 'walt3d_studio.cli', '--progress', 'jsonl', 'mine', "
             f"{str(root)!r}, '--shard-out', {str(shard)!r}, '--workers', '1'], stdout=open({str(out)!r}, 'w'), "
-            f"stderr=subprocess.DEVNULL, start_new_session=True, env=dict(os.environ, WALT3D_EXIT_WITH_PARENT='1'))\n"
+            f"stderr=subprocess.DEVNULL, start_new_session=True, env=dict(os.environ, WALT3D_EXIT_WITH_PARENT=str(os.getpid())))\n"
             f"print(child.pid, flush=True)\n"
             f"while not open({str(out)!r}).read().strip(): time.sleep(0.05)\n"
             f"os._exit(0)\n")

@@ -98,9 +98,16 @@ def test_train_loss_falls_then_resume_and_eval(tmp_path):
     from walt3d_studio.resources import resource
     from walt3d_studio.store import Project
 
+    from PIL import Image, ImageSequence
+
+    frames = tmp_path / "frames"  # four real frames keep the mining short (a random-ish model finds many boxes)
+    frames.mkdir()
+    with Image.open(resource("footage", "parking-lot-person-bicycle-car.gif")) as gif:
+        for i, im in zip(range(4), ImageSequence.Iterator(gif)):
+            im.convert("RGB").save(frames / f"{i:03d}.png")
     proj = tmp_path / "p.walt3d"
     assert main(["--quiet", "init", str(proj)]) == 0
-    assert main(["--quiet", "add-source", str(proj), str(resource("footage", "parking-lot-person-bicycle-car.gif"))]) == 0
+    assert main(["--quiet", "add-source", str(proj), str(frames)]) == 0
     assert main(["--quiet", "mine", str(proj), "--detector", f"trained:{run}", "--option",
                  "score_threshold=0.0"]) == 0
     with Project.open(proj, readonly=True) as p:

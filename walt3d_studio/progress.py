@@ -165,12 +165,24 @@ def cancel_on_signals():
             signal.signal(s, h)
 
 
-def watch_parent(parent_pid: int, interval: float = 1.0) -> threading.Thread:
+def watch_parent(parent_pid: int, interval: float = 0.25) -> threading.Thread:
     """Cancel when our parent dies (the app crashed or was killed): a child in a session of its own would
-    otherwise work on for nobody. Set WALT3D_EXIT_WITH_PARENT=1 to have `run_jsonl` start it."""
+    otherwise work on for nobody. Set WALT3D_EXIT_WITH_PARENT to the parent's pid (or 1: whoever started us)
+    to have `run_jsonl` start it; a pid given up front also catches a parent that died before we got here."""
+
+    def alive() -> bool:
+        if os.getppid() != parent_pid:
+            return False
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
 
     def loop():
-        while os.getppid() == parent_pid:
+        while alive():
             time.sleep(interval)
         request_cancel()
 
@@ -219,8 +231,9 @@ def run_jsonl(fn, args, explain=None) -> int:
     sys.stdout = tee
     _reporter = JsonlReporter(proto)
     _result_extra.clear()
-    if os.environ.get("WALT3D_EXIT_WITH_PARENT") == "1":
-        watch_parent(os.getppid())
+    parent = os.environ.get("WALT3D_EXIT_WITH_PARENT", "")
+    if parent.isdigit() and int(parent) > 0:
+        watch_parent(os.getppid() if parent == "1" else int(parent))
     rc = 1
     try:
         with cancel_on_signals():

@@ -88,7 +88,7 @@ class ProcessJob(QObject):
         # the child imports this very code, whatever is installed elsewhere
         env.insert("PYTHONPATH", os.pathsep.join([PACKAGE_ROOT] + [p for p in [env.value("PYTHONPATH")] if p]))
         env.insert("PYTHONUNBUFFERED", "1")
-        env.insert("WALT3D_EXIT_WITH_PARENT", "1")  # if the app dies, the child cancels instead of working on
+        env.insert("WALT3D_EXIT_WITH_PARENT", str(os.getpid()))  # the app dies: the child cancels
         for k, v in self.env.items():  # e.g. the project's lock delegation: the child may write it too
             env.insert(k, v)
         proc.setProcessEnvironment(env)
