@@ -20,3 +20,20 @@ def test_demo_refuses_to_replace_a_project_it_did_not_build(tmp_path, capsys):
     assert main(["demo", str(tmp_path)]) == 2
     assert "is not a demo project" in capsys.readouterr().err
     assert (tmp_path / "demo.walt3d" / "project.sqlite").exists()
+
+
+def test_rebuilding_the_demo_keeps_a_project_people_worked_in(tmp_path, capsys):
+    from walt3d_studio.store.detections import detection_table, label_detections
+
+    assert main(["--quiet", "demo", "--project-only", str(tmp_path)]) == 0
+    with Project.open(tmp_path / "demo.walt3d") as p:
+        t = detection_table(p)
+        label_detections(p, t.id[:3].tolist(), "O", who="alice")
+    assert main(["demo", "--project-only", str(tmp_path)]) == 0
+    assert "held people's work; it was moved to" in capsys.readouterr().out
+    kept = list(tmp_path.glob("demo.walt3d.previous-*"))
+    assert len(kept) == 1
+    with Project.open(kept[0], readonly=True) as p:  # alice's labels are all there
+        assert p.conn.execute("SELECT COUNT(*) FROM labels WHERE who = 'alice'").fetchone()[0] == 3
+    with Project.open(tmp_path / "demo.walt3d", readonly=True) as p:  # and the new demo starts clean
+        assert p.conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 0

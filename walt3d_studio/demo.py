@@ -32,14 +32,18 @@ def run_demo(out: Path, ctx: JobContext | None = None) -> tuple[Path, list[str]]
     ctx = ctx or silent()
     out = Path(out)
     root = out / "demo.walt3d"
+    lines: list[str] = []
     if root.exists():
         if not (root / ".demo").exists():
             raise BadInputError(f"{root} exists and is not a demo project built by this command.",
                                 "Pick another output folder.")
-        shutil.rmtree(root)
+        kept = _keep_human_work(root)
+        if kept is not None:
+            lines.append(f"the earlier demo project held people's work; it was moved to {kept}")
+        else:
+            shutil.rmtree(root)
     out.mkdir(parents=True, exist_ok=True)
     steps = len(DEMO_CAMERAS) * 3
-    lines: list[str] = []
     with Project.create(root) as project:
         (root / ".demo").write_text("built by `walt3d demo`; safe to delete\n")
         for i, (name, footage, tz, start, calib) in enumerate(DEMO_CAMERAS):
@@ -56,3 +60,24 @@ def run_demo(out: Path, ctx: JobContext | None = None) -> tuple[Path, list[str]]
             lines.append(f"{name}: mined {mine(project, cam).summary()}")
         ctx.progress(steps, steps, "done")
     return root, lines
+
+
+def _keep_human_work(root: Path) -> Path | None:
+    """A rebuilt demo never loses what people did in the old one (labels, keypoints, reviews): a project that
+    holds any is moved aside to demo.walt3d.previous-<time> instead of deleted. Returns where it went."""
+    import time
+
+    from .store import Project
+    from .store.carry_over import human_work
+
+    try:
+        with Project.open(root, readonly=True) as p:
+            work = sum(human_work(p.conn).values())
+    except Exception:  # unreadable: keep it rather than guess
+        work = 1
+    if not work:
+        return None
+    dest = root.with_name(f"{root.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+    root.rename(dest)
+    return dest
+

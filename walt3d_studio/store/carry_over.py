@@ -137,6 +137,14 @@ def _tracks_leaving(conn, old: list[dict], frame_ids) -> set[int]:
     return set(tracks) - staying
 
 
+def human_work(conn) -> dict[str, int]:
+    """How much of the project is people's work (labels of every kind, human keypoints, kept orphans)."""
+    one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+    return {"labels": one("SELECT COUNT(*) FROM labels"),
+            "keypoints": one("SELECT COUNT(*) FROM keypoints WHERE origin = 'human'"),
+            "orphans": one("SELECT COUNT(*) FROM orphans")}
+
+
 def at_stake(conn, frame_ids) -> AtStake:
     """Dry count of what re-running these frames touches (no new detections needed; nothing written)."""
     old = _old_rows(conn, frame_ids)
