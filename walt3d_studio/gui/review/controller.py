@@ -62,6 +62,9 @@ class ReviewController(QObject):
         from .fit_overlay import FitReview
 
         self.fits = FitReview(self)  # fit columns, the fits overlay, W / Shift+W
+        from .fit_jobs import FitJobs
+
+        self.fit_jobs = FitJobs(self)  # Reconstruct > Fit vehicles / people in 3D, as child jobs
         from .framing import Framing
 
         self.framing = Framing(self)  # View > Frame / Follow selected object
@@ -166,6 +169,8 @@ class ReviewController(QObject):
         self.act_next.setEnabled(has_tracks)  # only moves: fine while a job runs, like scrubbing
         if hasattr(self, "fits"):
             self.fits.update_actions()
+        if hasattr(self, "fit_jobs"):
+            self.fit_jobs.update_actions()
 
     def _sync_uncertain_action(self, on: bool) -> None:
         if self.act_uncertain.isChecked() != on:

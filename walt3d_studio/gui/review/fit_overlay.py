@@ -157,10 +157,12 @@ class FitReview:
         self.update_actions()
 
     def update_actions(self) -> None:
-        ok = bool(self.summaries) and not self.rc.window.jobs.busy and not (
-            self.rc.window.project is not None and self.rc.window.project.readonly)
-        self.act_accept.setEnabled(ok)
-        self.act_reject.setEnabled(ok)
+        w = self.rc.window
+        ok = bool(self.summaries) and not w.jobs.busy and not (w.project is not None and w.project.readonly)
+        locked = w.lock_reason(self.rc.camera_id) if hasattr(w, "lock_reason") else None  # a fit job writes it
+        for a in (self.act_accept, self.act_reject):
+            a.setEnabled(ok and not locked)
+            a.setToolTip(f"Locked: {locked}" if locked else a.text().replace("&", ""))
 
     def state(self, track_id: int) -> str | None:
         s = self.summaries.get(track_id)
@@ -210,8 +212,12 @@ class FitReview:
         if rc.track_id is None:
             rc.status("No track selected: pick one in the review panel or click an object.")
             return False
+        locked = rc.window.lock_reason(rc.camera_id) if hasattr(rc.window, "lock_reason") else None
+        if locked:
+            rc.status(f"Camera locked: {locked}", 8000)
+            return False
         if rc.track_id not in self.summaries:
-            rc.status(f"Track {rc.track_id} has no 3D fit: Reconstruct with `walt3d fit vehicles` / `fit people`.")
+            rc.status(f"Track {rc.track_id} has no 3D fit: Reconstruct > Fit vehicles / Fit people in 3D.")
             return False
         if self.summaries[rc.track_id]["review"] == value:
             rc.status(f"No change: the fit of track {rc.track_id} is {value}ed already.", 2500)
