@@ -118,6 +118,12 @@ def test_fit_vehicles_and_people_from_the_app_fill_the_table(qtbot, make_window,
     assert how == "finished", job2.log_text()
     assert _cell(m, person, "fit_method") == "builtin" and _cell(m, car, "fit_method") == "silhouette"
     assert job2.result["estimator"] == "builtin" and job2.result["tracks"] >= 1
+    # the review panel says what the selected track's fit is and why it needs review
+    rc.select_track(person, jump=True)
+    w.settle()
+    text = rc.panel.selection_label.text()
+    assert "3D fit (person): builtin" in text and "height" in text and "IoU" in text
+    assert _cell(m, person, "fit_review") in ("ok", "needs review")
 
     # the overlay draws the car's fit on its frames, and the keypoint editor offers the fit's keypoints
     from walt3d_studio.store.detections import detection_table
@@ -128,6 +134,7 @@ def test_fit_vehicles_and_people_from_the_app_fill_the_table(qtbot, make_window,
     rc.go_to(rc.position_of(int(dets.frame_id[len(dets) // 2])))
     w.settle()
     assert any(it["track_id"] == car and len(it["lines"]) for it in rc.fits.item.items)
+    assert "3D fit (vehicle): silhouette, IoU" in rc.panel.selection_label.text()
     prop = proposal_keypoints(p, mid, schema="vehicle12")
     assert prop is not None and prop.origin == "fit"
     editor = w.keypoint_editor.editor

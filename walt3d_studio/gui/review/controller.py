@@ -371,6 +371,9 @@ class ReviewController(QObject):
                 lab = f", track label {t.label[i]}" if t.label[i] else ""
                 parts.append(f"<b>Track #{self.track_id}</b> {t.category[i]}: {int(t.length[i])} detections, "
                              f"{int(t.n_mined[i])} mined, {int(t.n_labelled[i])} labelled{lab}.")
+                fit = self.fits.describe(self.track_id) if hasattr(self, "fits") else ""
+                if fit:
+                    parts.append(fit)
         d = next((d for d in self.frame_dets if d["id"] == self.detection_id), None)
         if d is None:
             parts.append("Not in this frame.")

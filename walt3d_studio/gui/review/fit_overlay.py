@@ -164,6 +164,23 @@ class FitReview:
             a.setEnabled(ok and not locked)
             a.setToolTip(f"Locked: {locked}" if locked else a.text().replace("&", ""))
 
+    def describe(self, track_id: int) -> str:
+        """One line about a track's fit for the review panel: method, quality, state and why ('' if unfitted)."""
+        s = self.summaries.get(track_id)
+        if s is None:
+            return ""
+        bits = [s["method"]]
+        if s["reproj_px"] == s["reproj_px"]:  # not NaN
+            bits.append(f"reprojection {s['reproj_px']:.1f} px")
+        if s["iou"] == s["iou"]:
+            bits.append(f"IoU {s['iou']:.2f}")
+        if s.get("height_m") is not None:
+            bits.append(f"height {s['height_m']:.2f} m" + (f" ({s['height_flag']})" if s.get("height_flag") else ""))
+        state = {"accept": "accepted by you", "reject": "rejected by you"}.get(s["review"]) or \
+            s["status"].replace("_", " ")
+        why = f": {s['reason']}" if s.get("reason") and not s["review"] else ""
+        return f"3D fit ({s['kind']}): {', '.join(bits)}; <b>{state}</b>{why}."
+
     def state(self, track_id: int) -> str | None:
         s = self.summaries.get(track_id)
         return None if s is None else (s["review"] or s["status"])
