@@ -202,3 +202,64 @@ def test_fit_actions_follow_read_only_and_locks(qtbot, make_window, demo, dialog
     assert not rc.fit_jobs.act_vehicles.isEnabled() and not rc.fit_jobs.act_people.isEnabled()
     assert rc.fit_jobs.fit("vehicles") is None  # refused with the reason
     assert any("read-only" in text for text, _ in dialogs)
+
+
+def test_people_estimator_and_a_users_smpl_model_from_the_app(qtbot, make_window, demo, dialogs, tmp_path,
+                                                              monkeypatch):
+    """Reconstruct > People estimator lists every estimator (unavailable ones with why); Body model… converts the
+    person's SMPL pickle in a child process only once they trust it; the next people fit records that model; a
+    bad file is refused with a clear message and changes nothing."""
+    import sys
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QFileDialog
+
+    import walt3d_studio.gui.review.fit_jobs as fj
+    from walt3d_studio.store.body_models import body_model
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from smpl_synth import synthetic_smpl, write_pickle
+
+    w, rc = _open(make_window, demo)
+    fits = rc.fit_jobs
+    fits._fill_estimators()
+    names = {a.text(): a for a in fits.est_menu.actions()}
+    assert names["builtin"].isChecked() and names["builtin"].isEnabled()
+    hmr = next(a for t, a in names.items() if t.startswith("hmr2"))
+    assert not hmr.isEnabled() and "unavailable: package missing" in hmr.text()
+
+    model = tmp_path / "SMPL_SYNTH.pkl"
+    write_pickle(model, synthetic_smpl())
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(model), "")))
+    asked = []
+    monkeypatch.setattr(fj, "ask_trust", lambda win, name: asked.append(name) or False)
+    assert fits.act_body_model.isEnabled()
+    assert fits.ask_body_model() is None and asked == ["SMPL_SYNTH.pkl"]  # not trusted: nothing read
+    assert body_model(w.project) is None
+
+    monkeypatch.setattr(fj, "ask_trust", lambda win, name: True)
+    job = fits.ask_body_model()
+    assert job.args[-1] == "--trust" and job.camera_id is None
+    how, _ = wait_job(qtbot, job, timeout=120000)
+    assert how == "finished", job.log_text()
+    info = body_model(w.project)
+    assert info["file"] == "SMPL_SYNTH.pkl" and (demo / info["npz"]).is_file()
+    fits._show_body_model()
+    assert "SMPL SMPL_SYNTH.pkl" in fits.act_body_info.text() and fits.act_proxy.isVisible()
+
+    job = fits.fit("people")
+    how, _ = wait_job(qtbot, job, timeout=120000)
+    assert how == "finished", job.log_text()
+    assert job.result["body_model"].startswith("smpl:SMPL_SYNTH.pkl:")
+
+    bad = tmp_path / "broken.pkl"
+    bad.write_bytes(b"\x80\x04not a model at all")
+    job = fits.set_body_model(bad, trust=True)
+    how, err = wait_job(qtbot, job, timeout=120000)
+    assert how == "failed" and "broken.pkl" in err.message
+    assert body_model(w.project)["file"] == "SMPL_SYNTH.pkl"  # unchanged
+    assert any("broken.pkl" in text for text, _ in dialogs)
+
+    job = fits.set_body_model(None)  # back to the proxy
+    assert wait_job(qtbot, job, timeout=60000)[0] == "finished"
+    assert body_model(w.project) is None

@@ -8,6 +8,11 @@ crash leaves the store as it was. When the job ends the tracks table's fit colum
 viewport and the keypoint editor's proposals are re-read from the store.
 
 A person's verdicts on fits (W / Shift+W) are labels on the track: a re-fit keeps them.
+
+Reconstruct > People estimator chooses the body estimator (`walt3d bodies estimators`: the built-in one, the
+HMR 2.0 plug-in when installed; unavailable ones are listed with why). Reconstruct > Body model… points the
+project at the user's own SMPL file (`walt3d bodies set-model`, in a child process: a pickle is read there, once,
+only after the person confirms they trust it, and kept as .npz); "Use the shipped proxy body" goes back.
 """
 from __future__ import annotations
 
@@ -34,6 +39,17 @@ class FitJobs:
         mb = w.menuBar()
         m = self.menu = mb.addMenu("&Reconstruct")
         m.addActions([self.act_vehicles, self.act_people])
+        self.estimator = "builtin"
+        self.est_menu = m.addMenu("People &estimator")
+        self.est_menu.aboutToShow.connect(self._fill_estimators)  # lazily: plug-ins are looked up on first show
+        self.act_body_info = m.addAction("Body model: proxy")
+        self.act_body_info.setEnabled(False)
+        self.act_body_model = rc._action("Body &model (your SMPL file)…", self.ask_body_model,
+                                         tip="Fit people with your own SMPL model file (never shipped or downloaded)")
+        self.act_proxy = rc._action("Use the shipped &proxy body", lambda: self.set_body_model(None),
+                                    tip="Fit people with the proxy body that ships with the app (CC BY 4.0 meshes)")
+        m.addActions([self.act_body_model, self.act_proxy])
+        m.aboutToShow.connect(self._show_body_model)
         m.addSeparator()
         m.addActions([rc.fits.act_accept, rc.fits.act_reject])
         m.addSeparator()
@@ -48,9 +64,12 @@ class FitJobs:
         ok = p is not None and not p.readonly and w.camera_id is not None and not w.jobs.busy
         locked = w.lock_reason(w.camera_id) if ok else None
         for kind, a in (("vehicles", self.act_vehicles), ("people", self.act_people)):
-            a.setEnabled(ok and not locked)
+            a.setEnabled(ok and not locked and not (kind == "people" and self._body_model_jobs()))
             base = a.statusTip()
             a.setToolTip(f"Locked: {locked}" if locked else base)
+        for a in (self.act_body_model, self.act_proxy):  # not while a people fit reads the model
+            a.setEnabled(p is not None and not p.readonly and not w.jobs.busy and not self.running("people")
+                         and not self._body_model_jobs())
 
     def running(self, kind: str | None = None, camera_id: int | None = None) -> list:
         """The fit jobs still running (of one kind, on one camera)."""
@@ -60,6 +79,9 @@ class FitJobs:
             if k is not None and (kind is None or k == kind) and (camera_id is None or j.camera_id == camera_id):
                 out.append(j)
         return out
+
+    def _body_model_jobs(self) -> list:
+        return [j for j in self.rc.window.process_jobs.running() if getattr(j, "body_model_job", False)]
 
     # ------------------------------------------------------------------------------ starting
     def fit(self, kind: str):
@@ -78,6 +100,10 @@ class FitJobs:
         if reason:
             show_error(w, BadInputError("This camera is busy.", reason))
             return None
+        if kind == "people" and self._body_model_jobs():
+            show_error(w, BadInputError("The body model is being changed.",
+                                        "Fit people when that job has ended (View > Jobs)."))
+            return None
         project = w.project
         name = project.camera(cam).name
         title = f"{TITLES[kind]}: {name}"
@@ -88,6 +114,8 @@ class FitJobs:
             job.failed.connect(lambda err: show_error(w, err))
             return job
         args = ["fit", kind, str(project.root), "--camera", name]
+        if kind == "people" and self.estimator != "builtin":
+            args += ["--estimator", self.estimator]
         job = w.run_process_job(args, title, cam, on_done=lambda result: self._finished(project, kind, result),
                                 on_end=lambda: self._ended(project))
         job.fit_kind = kind
@@ -123,3 +151,97 @@ class FitJobs:
         editor = getattr(kp, "editor", None)
         if editor is not None and hasattr(editor, "revalidate"):
             editor.revalidate()  # new 'fit' keypoint proposals show as proposals
+
+    # ------------------------------------------------------------------------------ people: estimator, body model
+    def _fill_estimators(self) -> None:
+        from PySide6.QtGui import QAction, QActionGroup
+
+        from ...reconstruct.body_estimators import list_estimators
+
+        menu = self.est_menu
+        menu.clear()
+        group = QActionGroup(menu)
+        for e in list_estimators():
+            a = QAction(e.name if e.available else f"{e.name} (unavailable: {e.reason})", menu)
+            a.setCheckable(True)
+            a.setChecked(e.name == self.estimator)
+            a.setEnabled(e.available)
+            a.setStatusTip(e.description)
+            a.setToolTip(e.description if e.available else e.reason)
+            a.triggered.connect(lambda _=False, n=e.name: self.set_estimator(n))
+            group.addAction(a)
+            menu.addAction(a)
+
+    def set_estimator(self, name: str) -> None:
+        self.estimator = name
+        self.rc.status(f"People are fitted with the {name} estimator.", 4000)
+
+    def _show_body_model(self) -> None:
+        from ...store.body_models import body_model
+
+        p = self.rc.window.project
+        info = body_model(p) if p is not None else None
+        self.act_body_info.setText("Body model: proxy (ships with the app)" if info is None else
+                                   f"Body model: SMPL {info['file']} ({info['sha256'][:10]}…)")
+        self.act_proxy.setVisible(info is not None)
+
+    def ask_body_model(self):
+        """Reconstruct > Body model…: choose an SMPL file; a pickle is used only if the person trusts it."""
+        from PySide6.QtWidgets import QFileDialog
+
+        w = self.rc.window
+        if not w.can_write():
+            return None
+        path, _ = QFileDialog.getOpenFileName(w, "Your SMPL model file", str(w.project.root.parent),
+                                              "SMPL model (*.pkl *.npz);;All files (*)")
+        if not path:
+            return None
+        return self.set_body_model(path)
+
+    def set_body_model(self, path, trust: bool | None = None):
+        """Run `walt3d bodies set-model` in a child process (None: back to the proxy). A pickle asks first."""
+        from pathlib import Path
+
+        w = self.rc.window
+        if not w.can_write():
+            return None
+        if self.running("people"):
+            show_error(w, BadInputError("A people fit is running.", "Wait for it or cancel it in View > Jobs."))
+            return None
+        project = w.project
+        args = ["bodies", "set-model", str(project.root)]
+        if path is None:
+            args.append("--proxy")
+            title = "Body model: the shipped proxy"
+        else:
+            path = Path(path)
+            try:
+                is_pickle = path.read_bytes()[:2] != b"PK"  # an .npz is a zip: read without running code
+            except OSError as e:
+                show_error(w, BadInputError(f"Cannot read {path}: {e.strerror or e}.", "Choose another file."))
+                return None
+            if is_pickle:
+                if trust is None:
+                    trust = ask_trust(w, path.name)
+                if not trust:
+                    self.rc.status("Body model unchanged: the pickle was not trusted.", 5000)
+                    return None
+            args += ["--smpl", str(path)] + (["--trust"] if is_pickle else [])
+            title = f"Body model: {path.name}"
+        job = w.run_process_job(args, title,
+                                on_done=lambda result: self.rc.status((result or {}).get("output", "").split("\n")[0],
+                                                                      10000))
+        job.body_model_job = True
+        return job
+
+
+def ask_trust(window, name: str) -> bool:
+    """Ask whether the person trusts a pickled model file (reading a pickle can run code written into it)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    answer = QMessageBox.question(
+        window, "Trust this model file?",
+        f"{name} is a Python pickle: loading it can run code written into the file.\n\nDo you trust it (e.g. you "
+        "downloaded it yourself from smpl.is.tue.mpg.de)? It is read once, in a separate process, converted to "
+        ".npz and never unpickled again.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
