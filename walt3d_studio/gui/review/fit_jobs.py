@@ -46,7 +46,7 @@ class FitJobs:
         self.act_body_info.setEnabled(False)
         self.act_body_model = rc._action("Body &model (your SMPL file)…", self.ask_body_model,
                                          tip="Fit people with your own SMPL model file (never shipped or downloaded)")
-        self.act_proxy = rc._action("Use the shipped &proxy body", lambda: self.set_body_model(None),
+        self.act_proxy = rc._action("Use the shipped pro&xy body", lambda: self.set_body_model(None),
                                     tip="Fit people with the proxy body that ships with the app (CC BY 4.0 meshes)")
         m.addActions([self.act_body_model, self.act_proxy])
         m.aboutToShow.connect(self._show_body_model)
