@@ -146,6 +146,20 @@ def test_fit_vehicles_and_people_from_the_app_fill_the_table(qtbot, make_window,
     from walt3d_studio.store.keypoints import human_keypoints
 
     assert (human_keypoints(p, mid, schema="vehicle12").points == prop.points).all()
+
+    # with a person's keypoints on one frame, fit that track again, alone
+    before = p.conn.execute("SELECT id FROM track_fits WHERE track_id = ?", (car,)).fetchone()[0]
+    rc.select_track(person, jump=False)  # not a vehicle: refused with a hint, no job
+    assert rc.panel.selected_track_ids() in ([], [person])
+    assert rc.fit_jobs.fit_selected_vehicles() is None
+    rc.select_track(car, jump=False)
+    job3 = rc.fit_jobs.fit_selected_vehicles()
+    assert job3.args[-2:] == ["--tracks", str(car)] and f"track {car}" in job3.title
+    assert wait_job(qtbot, job3, timeout=60000)[0] == "finished", job3.log_text()
+    assert job3.result["tracks"] == 1
+    after = p.conn.execute("SELECT id FROM track_fits WHERE track_id = ?", (car,)).fetchone()[0]
+    assert after != before and _cell(m, car, "fit_method") == "keypoints"  # the person's keypoints drove it
+    assert _cell(m, person, "fit_method") == "builtin"  # the other fits stay
     assert not any("failed" in t.lower() for t, _ in dialogs)
 
 

@@ -36,9 +36,12 @@ class FitJobs:
         self.act_people = rc._action(
             "Fit &people in 3D", lambda: self.fit("people"),
             tip="Fit bodies on the ground plane to the usable person tracks of this camera (a job: View > Jobs)")
+        self.act_vehicles_selected = rc._action(
+            "Fit &selected vehicle tracks in 3D", self.fit_selected_vehicles,
+            tip="Fit again only the vehicle tracks selected in the review (e.g. after labelling their keypoints)")
         mb = w.menuBar()
         m = self.menu = mb.addMenu("&Reconstruct")
-        m.addActions([self.act_vehicles, self.act_people])
+        m.addActions([self.act_vehicles, self.act_vehicles_selected, self.act_people])
         self.estimator = "builtin"
         self.est_menu = m.addMenu("People &estimator")
         self.est_menu.aboutToShow.connect(self._fill_estimators)  # lazily: plug-ins are looked up on first show
@@ -63,7 +66,8 @@ class FitJobs:
         p = w.project
         ok = p is not None and not p.readonly and w.camera_id is not None and not w.jobs.busy
         locked = w.lock_reason(w.camera_id) if ok else None
-        for kind, a in (("vehicles", self.act_vehicles), ("people", self.act_people)):
+        for kind, a in (("vehicles", self.act_vehicles), ("vehicles", self.act_vehicles_selected),
+                        ("people", self.act_people)):
             a.setEnabled(ok and not locked and not (kind == "people" and self._body_model_jobs()))
             base = a.statusTip()
             a.setToolTip(f"Locked: {locked}" if locked else base)
@@ -84,9 +88,26 @@ class FitJobs:
         return [j for j in self.rc.window.process_jobs.running() if getattr(j, "body_model_job", False)]
 
     # ------------------------------------------------------------------------------ starting
-    def fit(self, kind: str):
-        """Fit the camera shown (`kind`: 'vehicles' or 'people') in a child process; returns its ProcessJob
-        (None when refused: the reason is shown)."""
+    def fit_selected_vehicles(self):
+        """Fit only the vehicle tracks selected in the table (or the track selected on the frame)."""
+        from ...reconstruct.vehicle_fit import BIG_CATEGORIES, CAR_CATEGORIES
+
+        rc = self.rc
+        ids = rc.panel.selected_track_ids() or ([rc.track_id] if rc.track_id is not None else [])
+        table = rc.panel.model.table
+        vehicles = []
+        for t in ids:
+            i = rc.panel.model.table_index(int(t))
+            if i is not None and str(table.category[i]) in CAR_CATEGORIES + BIG_CATEGORIES:
+                vehicles.append(int(t))
+        if not vehicles:
+            rc.status("Select one or more vehicle tracks first (in the review table or on the frame).", 6000)
+            return None
+        return self.fit("vehicles", track_ids=vehicles)
+
+    def fit(self, kind: str, track_ids: list[int] | None = None):
+        """Fit the camera shown (`kind`: 'vehicles' or 'people'; vehicles optionally only `track_ids`) in a
+        child process; returns its ProcessJob (None when refused: the reason is shown)."""
         if kind not in KINDS:
             raise ValueError(f"unknown fit kind {kind!r}")
         w = self.rc.window
@@ -107,6 +128,9 @@ class FitJobs:
         project = w.project
         name = project.camera(cam).name
         title = f"{TITLES[kind]}: {name}"
+        if track_ids:
+            shown = ", ".join(map(str, track_ids[:5])) + ("…" if len(track_ids) > 5 else "")
+            title += f", track{'s' if len(track_ids) > 1 else ''} {shown}"
         try:  # refuse before starting a process: the same message the fitter gives (how to calibrate)
             self._check_calibrated(project, cam, kind)
         except Walt3DError as e:
@@ -116,6 +140,8 @@ class FitJobs:
         args = ["fit", kind, str(project.root), "--camera", name]
         if kind == "people" and self.estimator != "builtin":
             args += ["--estimator", self.estimator]
+        if track_ids and kind == "vehicles":
+            args += ["--tracks", *map(str, track_ids)]
         job = w.run_process_job(args, title, cam, on_done=lambda result: self._finished(project, kind, result),
                                 on_end=lambda: self._ended(project))
         job.fit_kind = kind
