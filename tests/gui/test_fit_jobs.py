@@ -262,6 +262,7 @@ def test_people_estimator_and_a_users_smpl_model_from_the_app(qtbot, make_window
     assert "SMPL SMPL_SYNTH.pkl" in fits.act_body_info.text() and fits.act_proxy.isVisible()
 
     job = fits.fit("people")
+    assert not fits.act_body_model.isEnabled()  # not while a people fit reads the model
     how, _ = wait_job(qtbot, job, timeout=120000)
     assert how == "finished", job.log_text()
     assert job.result["body_model"].startswith("smpl:SMPL_SYNTH.pkl:")
@@ -275,5 +276,6 @@ def test_people_estimator_and_a_users_smpl_model_from_the_app(qtbot, make_window
     assert any("broken.pkl" in text for text, _ in dialogs)
 
     job = fits.set_body_model(None)  # back to the proxy
+    assert not fits.act_people.isEnabled() and fits.fit("people") is None  # not while the model changes
     assert wait_job(qtbot, job, timeout=60000)[0] == "finished"
     assert body_model(w.project) is None

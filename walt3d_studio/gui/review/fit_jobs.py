@@ -145,6 +145,7 @@ class FitJobs:
         job = w.run_process_job(args, title, cam, on_done=lambda result: self._finished(project, kind, result),
                                 on_end=lambda: self._ended(project))
         job.fit_kind = kind
+        self.rc._update_actions()  # the body-model actions wait for a people fit
         self.rc.status(f"{title}… (View > Jobs shows its progress; Cancel there stores nothing)", 5000)
         return job
 
@@ -258,6 +259,7 @@ class FitJobs:
                                 on_done=lambda result: self.rc.status((result or {}).get("output", "").split("\n")[0],
                                                                       10000))
         job.body_model_job = True
+        self.rc._update_actions()  # no people fit while the model changes
         return job
 
 
