@@ -178,7 +178,8 @@ OTHER_SCRIPTS = (("screenshot_composites.py", ("composites.png", "composites-vis
                                                "composites-instances.png", "composites-compositor.png",
                                                "composites-compositor-depth.png",
                                                "composites-compositor-normals.png")),
-                 ("screenshot_jobs_panel.py", ("jobs-panel.png",)))
+                 ("screenshot_jobs_panel.py", ("jobs-panel.png",)),
+                 ("screenshot_fit_job.py", ("fit-job.png", "fit-job-done.png")))
 # figures that need a project with 3D fits: `python SCRIPT PROJECT --out docs/screenshots`
 FIGURES = {"vehicle-fit-*.png": "scripts/vehicle_fit_screenshots.py",
            "people_fit_demo.png": "scripts/people_fit_figure.py",
@@ -187,6 +188,8 @@ FIGURES = {"vehicle-fit-*.png": "scripts/vehicle_fit_screenshots.py",
            "composite-feather-gain.png": "bench/figure_feather_gain.py",
            "composites-contact-sheet.png": "bench/figure_contact_sheet.py",
            "demo-report.png": "scripts/report_screenshot.py",   # of demo-out/report.html after `walt3d demo`
+           # `walt3d-studio --screenshot OUT --panel 3d|3d-camera PROJECT` on a fitted demo project
+           "viewport-3d*.png": "walt3d_studio/gui/app.py",
            # made by hand with orphaned edits in a re-mined project; no script regenerates it yet
            "review-orphaned-edits.png": None}
 
@@ -232,6 +235,8 @@ def run_other_scripts(out: Path) -> int:
         argv = [sys.executable, str(REPO / "scripts" / script)]
         if script == "screenshot_jobs_panel.py":
             argv.append(str(out / "jobs-panel.png"))
+        elif script == "screenshot_fit_job.py":
+            argv.append(str(out))
         elif not default:
             print(f"skipped {script}: it writes to docs/screenshots only")
             continue

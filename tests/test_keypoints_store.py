@@ -142,3 +142,22 @@ def test_occlusion_labels_of_tracks_and_detections(scene):
     assert ks.labelling_queue(p, usable_only=True) == []
     assert ks.labelling_queue(p, usable_only=True, min_mined_frames=1) == [b]
     assert ks.queue_counts(p, usable_only=True, min_mined_frames=1) == ks.QueueCounts(0, 1)
+
+
+def test_proposal_is_the_newest_of_the_model_and_the_3d_fit(scene):
+    """The keypoint editor's proposal: a 3D fit's projected points (origin 'fit') as well as the keypoint model's,
+    whichever came last; a person's keypoints still win over both."""
+    from walt3d_studio.store.fits import save_track_fits
+
+    p, cam, frames = scene
+    det = add_detection(p, frames[2], (10, 10, 80, 40))
+    assert ks.proposal_keypoints(p, det) is None
+    save_track_fits(p, [], proposals=[(det, "vehicle12", _pts(5), "fit:silhouette")])
+    row = ks.proposal_keypoints(p, det, schema="vehicle12")
+    assert row.origin == "fit" and np.allclose(row.points, np.round(_pts(5), 3))
+    ks.add_model_keypoints(p, [(det, _pts(6), np.ones(12))], schema="vehicle12", model_version="m2")
+    assert ks.proposal_keypoints(p, det).origin == "model"
+    save_track_fits(p, [], proposals=[(det, "vehicle12", _pts(7), "fit:keypoints+track")])  # a re-fit
+    assert ks.proposal_keypoints(p, det).model_version == "fit:keypoints+track"
+    ks.set_human_keypoints(p, det, _pts(8))
+    assert ks.get_keypoints(p, det).origin == "human"

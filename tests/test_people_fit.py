@@ -133,3 +133,47 @@ def test_fit_with_a_users_smpl_model(tmp_path, capsys):
         foot = tracks[0][1]["feet"][0]
         g = bodies.ground_point(bodies.posed_joints(f.detections[0].params, f.shape)[None], cam.n, cam.d)[0]
         assert np.linalg.norm(g - foot) < 0.03 * np.linalg.norm(foot)
+
+
+def test_fit_people_jsonl_progress_and_result(tmp_path, capfd):
+    """`walt3d --progress jsonl fit people`: progress lines, then the summary in the result line (the app's fit
+    job reads it)."""
+    cam = CAMERAS["street"]
+    p, _ = build(tmp_path, cam, [{"walking": True}], n=4)
+    p.close()
+    assert main(["--progress", "jsonl", "fit", "people", str(tmp_path / "p"), "--fast-silhouette"]) == 0
+    lines = [json.loads(x) for x in capfd.readouterr().out.splitlines() if x.strip()]
+    assert any("done" in x and x["total"] == 1 for x in lines[:-1])
+    res = lines[-1]["result"]
+    assert res["rc"] == 0 and res["tracks"] == 1 and res["detections"] == 4 and res["estimator"] == "builtin"
+    assert res["body_model"] == "proxy" and res["runs"] and "Fitted 1 person track(s)" in res["output"]
+
+
+def test_a_cancel_after_the_fits_are_stored_does_not_claim_nothing_was_stored(tmp_path):
+    """The stage's last report comes after its one transaction: a cancel arriving then changes nothing."""
+    from walt3d_studio.jobs import JobContext
+
+    cam = CAMERAS["street"]
+    p, _ = build(tmp_path, cam, [{"walking": True}], n=4)
+    try:
+        seen = []
+
+        def on_progress(done, total, message):
+            seen.append(message)
+            if message.startswith("judging"):
+                ctx.cancel()  # asked during the work: it stops before storing
+        ctx = JobContext(on_progress)
+        from walt3d_studio.errors import Cancelled
+
+        with pytest.raises(Cancelled):
+            fit_people(p, ctx=ctx, settings=PeopleFitSettings(silhouette="parts"))
+        assert track_fits(p) == []
+
+        def late(done, total, message):
+            if message == "done":
+                ctx2.cancel()  # asked once everything is stored: the run completes
+        ctx2 = JobContext(late)
+        summary = fit_people(p, ctx=ctx2, settings=PeopleFitSettings(silhouette="parts"))
+        assert summary["tracks"] == 1 and len(track_fits(p)) == 1
+    finally:
+        p.close()

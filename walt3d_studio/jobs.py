@@ -25,6 +25,12 @@ class JobContext:
             self._on_progress(done, total, message)
         self.check()
 
+    def report(self, done: int, total: int, message: str = "") -> None:
+        """Report progress without stopping: the last report of a stage whose results are stored already (a
+        cancel arriving then must not claim that nothing was stored)."""
+        if self._on_progress is not None:
+            self._on_progress(done, total, message)
+
     def check(self) -> None:
         if self._cancel.is_set():
             raise Cancelled()

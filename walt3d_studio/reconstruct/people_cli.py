@@ -47,6 +47,9 @@ def cmd_fit_people(args) -> int:
         cam = p.camera(args.camera).id if args.camera else None
         with progress_bar("fitting people", args.quiet, unit="track") as ctx:
             summary = fit_people(p, cam, ctx=ctx, settings=settings)
+    from ..progress import set_result
+
+    set_result(**{k: summary[k] for k in ("tracks", "detections", "by_status", "estimator", "body_model", "runs")})
     print(json.dumps(summary, indent=2) if args.json else summary_line(summary))
     return 0
 

@@ -328,7 +328,7 @@ def fit_people(project, camera_id: int | None = None, ctx: JobContext | None = N
             for d in f.detections:
                 summary["detections"] += 1
                 summary["detections_by_status"][d.status] = summary["detections_by_status"].get(d.status, 0) + 1
-    ctx.progress(total, total, "done")
+    ctx.report(total, total, "done")  # stored already: a late cancel changes nothing
     return summary
 
 

@@ -343,5 +343,5 @@ def fit_vehicles(project, camera_id: int | None = None, track_ids=None, ctx: Job
             summary["by_method"][f.method] = summary["by_method"].get(f.method, 0) + 1
             if f.status == "skipped":
                 summary["skipped"][f.track_id] = f.reason
-    ctx.progress(total, total, "done")
+    ctx.report(total, total, "done")  # stored already: a late cancel changes nothing
     return summary

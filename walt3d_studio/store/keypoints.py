@@ -157,6 +157,13 @@ def model_keypoints(project, detection_id: int, schema=None, model_version: str 
     return _newest(project, detection_id, "model", schema, model_version)
 
 
+def proposal_keypoints(project, detection_id: int, schema=None) -> KeypointRow | None:
+    """The proposal shown until a person accepts it: the newest of the keypoint model's row (origin 'model') and
+    the 3D fit's projected model points (origin 'fit', `walt3d fit vehicles|people`)."""
+    rows = [r for r in (_newest(project, detection_id, o, schema) for o in ("model", "fit")) if r is not None]
+    return max(rows, key=lambda r: r.id) if rows else None
+
+
 def get_keypoints(project, detection_id: int, schema=None, origins: tuple[str, ...] = ("human", "model")
                   ) -> KeypointRow | None:
     """What the editor and later stages should use: human keypoints first, else the model's proposal."""

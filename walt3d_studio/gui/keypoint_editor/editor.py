@@ -255,13 +255,14 @@ class KeypointEditor(QDockWidget):
 
     # ------------------------------------------------------------------------------ reading the store
     def keypoints(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(human points, model proposal shown until accepted) of the vehicle on screen, from the store."""
+        """(human points, proposal shown until accepted) of the vehicle on screen, from the store. The proposal is
+        the newest of the keypoint model's and the 3D fit's (`store.keypoints.proposal_keypoints`)."""
         if self.project is None or self.detection is None:
             return None, None
         h = kstore.human_keypoints(self.project, self.detection.id, schema=self.schema)
         if h is not None:
             return h.points, None
-        m = kstore.model_keypoints(self.project, self.detection.id, schema=self.schema)
+        m = kstore.proposal_keypoints(self.project, self.detection.id, schema=self.schema)
         return None, (m.points if m is not None else None)
 
     def _shown_points(self) -> np.ndarray:
@@ -501,7 +502,7 @@ class KeypointEditor(QDockWidget):
     def accept_proposal(self) -> bool:
         human, prop = self.keypoints()
         if prop is None:
-            self._message("Nothing to accept: this vehicle has no model proposal pending.")
+            self._message("Nothing to accept: this vehicle has no proposal (keypoint model or 3D fit) pending.")
             return False
         ok = self._edit(lambda p: p, "Accept proposal")
         if ok:

@@ -62,6 +62,9 @@ class ReviewController(QObject):
         from .fit_overlay import FitReview
 
         self.fits = FitReview(self)  # fit columns, the fits overlay, W / Shift+W
+        from .fit_jobs import FitJobs
+
+        self.fit_jobs = FitJobs(self)  # Reconstruct > Fit vehicles / people in 3D, as child jobs
         from .framing import Framing
 
         self.framing = Framing(self)  # View > Frame / Follow selected object
@@ -166,6 +169,8 @@ class ReviewController(QObject):
         self.act_next.setEnabled(has_tracks)  # only moves: fine while a job runs, like scrubbing
         if hasattr(self, "fits"):
             self.fits.update_actions()
+        if hasattr(self, "fit_jobs"):
+            self.fit_jobs.update_actions()
 
     def _sync_uncertain_action(self, on: bool) -> None:
         if self.act_uncertain.isChecked() != on:
@@ -366,6 +371,9 @@ class ReviewController(QObject):
                 lab = f", track label {t.label[i]}" if t.label[i] else ""
                 parts.append(f"<b>Track #{self.track_id}</b> {t.category[i]}: {int(t.length[i])} detections, "
                              f"{int(t.n_mined[i])} mined, {int(t.n_labelled[i])} labelled{lab}.")
+                fit = self.fits.describe(self.track_id) if hasattr(self, "fits") else ""
+                if fit:
+                    parts.append(fit)
         d = next((d for d in self.frame_dets if d["id"] == self.detection_id), None)
         if d is None:
             parts.append("Not in this frame.")

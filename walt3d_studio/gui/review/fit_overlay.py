@@ -157,10 +157,29 @@ class FitReview:
         self.update_actions()
 
     def update_actions(self) -> None:
-        ok = bool(self.summaries) and not self.rc.window.jobs.busy and not (
-            self.rc.window.project is not None and self.rc.window.project.readonly)
-        self.act_accept.setEnabled(ok)
-        self.act_reject.setEnabled(ok)
+        w = self.rc.window
+        ok = bool(self.summaries) and not w.jobs.busy and not (w.project is not None and w.project.readonly)
+        locked = w.lock_reason(self.rc.camera_id) if hasattr(w, "lock_reason") else None  # a fit job writes it
+        for a in (self.act_accept, self.act_reject):
+            a.setEnabled(ok and not locked)
+            a.setToolTip(f"Locked: {locked}" if locked else a.text().replace("&", ""))
+
+    def describe(self, track_id: int) -> str:
+        """One line about a track's fit for the review panel: method, quality, state and why ('' if unfitted)."""
+        s = self.summaries.get(track_id)
+        if s is None:
+            return ""
+        bits = [s["method"]]
+        if s["reproj_px"] == s["reproj_px"]:  # not NaN
+            bits.append(f"reprojection {s['reproj_px']:.1f} px")
+        if s["iou"] == s["iou"]:
+            bits.append(f"IoU {s['iou']:.2f}")
+        if s.get("height_m") is not None:
+            bits.append(f"height {s['height_m']:.2f} m" + (f" ({s['height_flag']})" if s.get("height_flag") else ""))
+        state = {"accept": "accepted by you", "reject": "rejected by you"}.get(s["review"]) or \
+            s["status"].replace("_", " ")
+        why = f": {s['reason']}" if s.get("reason") and not s["review"] else ""
+        return f"3D fit ({s['kind']}): {', '.join(bits)}; <b>{state}</b>{why}."
 
     def state(self, track_id: int) -> str | None:
         s = self.summaries.get(track_id)
@@ -210,8 +229,12 @@ class FitReview:
         if rc.track_id is None:
             rc.status("No track selected: pick one in the review panel or click an object.")
             return False
+        locked = rc.window.lock_reason(rc.camera_id) if hasattr(rc.window, "lock_reason") else None
+        if locked:
+            rc.status(f"Camera locked: {locked}", 8000)
+            return False
         if rc.track_id not in self.summaries:
-            rc.status(f"Track {rc.track_id} has no 3D fit: Reconstruct with `walt3d fit vehicles` / `fit people`.")
+            rc.status(f"Track {rc.track_id} has no 3D fit: Reconstruct > Fit vehicles / Fit people in 3D.")
             return False
         if self.summaries[rc.track_id]["review"] == value:
             rc.status(f"No change: the fit of track {rc.track_id} is {value}ed already.", 2500)

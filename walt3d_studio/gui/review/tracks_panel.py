@@ -145,6 +145,7 @@ class TracksPanel(QDockWidget):
         self.model.modelReset.connect(self._fit_table)
         self.model.layoutChanged.connect(self._fit_table)
         lay.addWidget(self.view, 1)
+        self._body_layout = lay
 
         # -- progress, classifier, legend, overlay toggles
         self.progress_label = QLabel("No detections yet: Mining > Mine detections.")
@@ -251,6 +252,26 @@ class TracksPanel(QDockWidget):
 
     def finish_toggles(self) -> None:
         self.toggles.addStretch(1)
+
+    def add_fit_buttons(self, actions) -> None:
+        """A row under the table: "3D fits:" and a button per fitting action (Reconstruct menu), enabled with it."""
+        from PySide6.QtWidgets import QToolButton
+
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        row.addWidget(QLabel("3D fits:"))
+        self.fit_buttons = []
+        for a in actions:
+            b = QToolButton()
+            b.setDefaultAction(a)
+            b.setText(a.text().replace("&", "").replace(" in 3D", ""))
+            b.setFocusPolicy(Qt.NoFocus)  # keys stay with the review
+            a.changed.connect(lambda b=b, a=a: b.setText(a.text().replace("&", "").replace(" in 3D", "")))
+            row.addWidget(b)
+            self.fit_buttons.append(b)
+        row.addStretch(1)
+        lay = self._body_layout
+        lay.insertLayout(lay.indexOf(self.view) + 1, row)
 
     # ------------------------------------------------------------------------------ table
     def set_table(self, table, start=None, categories=()) -> None:

@@ -14,8 +14,8 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-NO_FITS_HINT = ("No 3D fits on this camera yet. Fit them with <code>walt3d fit vehicles PROJECT</code> "
-                "(and <code>walt3d fit people PROJECT</code>), then reopen the project.")
+NO_FITS_HINT = ("No 3D fits on this camera yet: Reconstruct > Fit vehicles in 3D / Fit people in 3D (or "
+                "<code>walt3d fit vehicles PROJECT</code>); this view updates when the job ends.")
 
 
 def _prepare_vtk_env() -> None:
@@ -175,7 +175,7 @@ class ViewportDock(QDockWidget):
         except Walt3DError:
             camera = None
         if camera is None:
-            self.hint.setText("This camera is not calibrated: Camera > Calibrate, then fit (walt3d fit vehicles).")
+            self.hint.setText("This camera is not calibrated: Camera > Calibrate by lines…, then Reconstruct > Fit vehicles in 3D.")
             self.scene.renderer.RemoveAllViewProps()
             self.redraw()
             return
