@@ -1,15 +1,23 @@
-"""`walt3d run STAGE PROJECT [--ray [ADDRESS]]`: a stage's shards (camera × time range) as Ray tasks.
+"""`walt3d run STAGE PROJECT [--ray [ADDRESS] | --workers N]`: a stage's shards as parallel tasks, then one merge.
 
-Every stage already splits into shard work that reads the project read-only and writes a folder of its own, and a
-merge that imports a folder into the single SQLite store (DESIGN: scale-out). Here the shard work runs as Ray tasks
-(many cameras and days at once; workers share the project folder's storage), and the driver — the only writer —
-merges each finished shard in order. Without `--ray` the same shards run one after another in this process, which
-is what the identity test compares against.
+Every stage has the same shape (DESIGN: scale-out): shards that read the project read-only and write a folder of
+their own, and a merge that folds the folders into the single SQLite store (one writer). The heavy stages shard as:
+
+  mine           one camera x a time range (`--time-shards`); tracks cut at a boundary are stitched at merge
+  fit-vehicles   some of one camera's usable vehicle tracks (`--shards` per camera)
+  fit-people     some of one camera's usable person tracks (`--shards` per camera)
+  composite      a range of one camera's composite indices (`--shards` per camera; composite/shards.py replays the
+                 earlier indices' occlusion histogram so every image is the one the unsharded run makes)
+
+Backends: in this process one after another (`--workers 1`, the default), local worker processes (`--workers N`),
+or Ray tasks (`--ray`, an existing cluster with `--ray ADDRESS`). The result is the unsharded run's, whatever the
+backend and the number of shards (tests/test_scaleout.py).
 
 Safety: a shard writes into `<folder>.tmp` and renames it when complete, so a worker killed midway leaves nothing a
-merge could pick up; Ray retries the task. The driver merges each shard exactly once (a merged shard gets a
-`.merged` marker, checked before merging) and the store itself refuses frames mined twice.
-Time shards split tracks at their boundaries; the merge stitches them back (store/stitch.py).
+merge could pick up; the task is retried (Ray: `max_retries`; local processes: a broken pool is rebuilt and the
+unfinished shards resubmitted). Mining merges each shard once (a `.merged` marker; the store refuses frames mined
+twice); the other stages write their rows and their run row in one transaction keyed by the shard folder
+(store/shard_merge.py), so running the same shards again merges nothing.
 """
 from __future__ import annotations
 
@@ -17,33 +25,39 @@ import json
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import BadInputError
+from .errors import BadInputError, Walt3DError
 from .jobs import JobContext, silent
 
-STAGES = ("mine",)
+STAGES = ("mine", "fit-vehicles", "fit-people", "composite")
+RETRIES = 3
 
 
 @dataclass(frozen=True)
 class Shard:
     camera_id: int
-    index: int                 # position in time within its camera
-    start: float | None        # capture-time range [start, end), None = open (mining's own convention)
-    end: float | None
+    index: int                 # position within its camera
+    start: float | None = None  # mine: capture-time range [start, end), None = open (mining's own convention)
+    end: float | None = None
+    tracks: tuple = ()         # fits: the camera's tracks this shard fits, in the unsharded order
+    first: int | None = None   # composite: indices [first, stop) of the camera's composites
+    stop: int | None = None
+    kind: str = "t"
 
     @property
     def name(self) -> str:
-        return f"cam{self.camera_id}-t{self.index:03d}"
+        return f"cam{self.camera_id}-{self.kind}{self.index:03d}"
 
+
+# ---- planning ------------------------------------------------------------------------------------------------
 
 def plan_shards(project, camera_ids: list[int], time_shards: int = 1) -> list[Shard]:
-    """Split each camera's frames into `time_shards` runs of consecutive frames of (nearly) equal count."""
-    if time_shards < 1:
-        raise BadInputError(f"--time-shards must be at least 1 (got {time_shards}).", "")
+    """Mining: split each camera's frames into `time_shards` runs of consecutive frames of (nearly) equal count."""
+    _check_count(time_shards, "--time-shards")
     shards = []
     for cam in camera_ids:
         times = np.asarray(project.frame_table(cam).times, float)
@@ -56,11 +70,67 @@ def plan_shards(project, camera_ids: list[int], time_shards: int = 1) -> list[Sh
     return shards
 
 
-def _mine_shard_work(project_root: str, shard: dict, settings: dict, out_dir: str) -> str:
-    """One shard of mining, on any worker: read the project, write `out_dir` atomically. Returns out_dir."""
+def plan_track_shards(project, stage: str, camera_ids: list[int], settings, shards: int = 1) -> list[Shard]:
+    """Fitting: each camera's fittable tracks (in the unsharded stage's order) in `shards` runs of near-equal size."""
+    from .reconstruct.fit_shards import check_calibrated, person_tracks, vehicle_tracks
+
+    _check_count(shards, "--shards")
+    pick = vehicle_tracks if stage == "fit-vehicles" else person_tracks
+    out = []
+    for cam in camera_ids:
+        tracks = pick(project, cam, settings)
+        if not tracks:
+            continue
+        check_calibrated(project, cam, stage)   # refused before any work, as the unsharded stage does
+        for i, chunk in enumerate(np.array_split(np.asarray(tracks, int), min(shards, len(tracks)))):
+            out.append(Shard(cam, i, tracks=tuple(int(t) for t in chunk), kind="tr"))
+    return out
+
+
+def plan_composite_shards(camera_ids: list[int], n: int, shards: int = 1) -> list[Shard]:
+    """Compositing: each camera's composite indices 0..n-1 in `shards` consecutive ranges."""
+    _check_count(shards, "--shards")
+    out = []
+    for cam in camera_ids:
+        for i, idx in enumerate(np.array_split(np.arange(n), min(shards, n)) if n else []):
+            out.append(Shard(cam, i, first=int(idx[0]), stop=int(idx[-1]) + 1, kind="c"))
+    return out
+
+
+def _check_count(n: int, flag: str) -> None:
+    if n < 1:
+        raise BadInputError(f"{flag} must be at least 1 (got {n}).", "")
+
+
+# ---- one shard, on any worker --------------------------------------------------------------------------------
+
+def _work(stage: str):
+    if stage == "mine":
+        return _mine_work
+    if stage == "fit-vehicles":
+        from .reconstruct.fit_shards import vehicle_shard_work
+        return vehicle_shard_work
+    if stage == "fit-people":
+        from .reconstruct.fit_shards import people_shard_work
+        return people_shard_work
+    from .composite.shards import composite_shard_work
+    return composite_shard_work
+
+
+def _mine_work(project, shard: Shard, settings, out_dir: Path) -> dict:
+    from .mining.mine import mine_shard
+
+    res = mine_shard(project, shard.camera_id, settings, start=shard.start, end=shard.end, out_dir=out_dir,
+                     write=True)
+    return {"frames": len(res.frame_ids), "detections": len(res.detections)}
+
+
+def shard_task(stage: str, project_root: str, shard: Shard, settings, out_dir: str) -> dict:
+    """One shard of STAGE: open the project read-only, write `out_dir` atomically (via `out_dir.tmp`). Returns
+    {"out", "counts", "cpu_s"} or {"error": [type, message, hint]} for an error a user can fix (raised again by
+    the driver with its hint)."""
     import os
 
-    from .mining.mine import MineSettings, mine_shard
     from .store import Project
 
     kill_marker = Path(out_dir + ".kill-once")  # tests: a worker that dies on its first attempt
@@ -69,76 +139,196 @@ def _mine_shard_work(project_root: str, shard: dict, settings: dict, out_dir: st
         os._exit(1)
     out, tmp = Path(out_dir), Path(out_dir + ".tmp")
     if out.exists():          # finished by an earlier attempt whose result was lost
-        return out_dir
+        return {"out": out_dir, "counts": {}, "cpu_s": 0.0, "reused": True}
     shutil.rmtree(tmp, ignore_errors=True)
-    with Project.open(project_root, readonly=True) as p:
-        mine_shard(p, shard["camera_id"], _settings(settings), start=shard["start"], end=shard["end"],
-                   out_dir=tmp, write=True)
+    if stage != "mine":       # mining makes its own folder
+        tmp.mkdir(parents=True)
+    c0 = time.process_time()
+    try:
+        with Project.open(project_root, readonly=True) as p:
+            counts = _work(stage)(p, shard, settings, tmp)
+    except Walt3DError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return {"error": [type(e).__name__, e.message, e.hint]}
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     tmp.rename(out)
-    return out_dir
+    return {"out": out_dir, "counts": counts, "cpu_s": time.process_time() - c0}
 
 
-def _settings(d: dict):
-    """MineSettings back from its `to_dict` (what travels to a worker)."""
-    from .mining.mine import MineSettings
-    from .mining.occlusion import RuleSettings
-    from .mining.tracker import TrackerSettings
+def _raise_if_error(res: dict) -> dict:
+    if "error" in res:
+        from . import errors
 
-    d = dict(d)
-    return MineSettings(**{**d, "rule": RuleSettings(**d["rule"]), "tracker": TrackerSettings(**d["tracker"])})
+        kind, message, hint = res["error"]
+        cls = getattr(errors, kind, None)
+        raise (cls if isinstance(cls, type) and issubclass(cls, Walt3DError) else BadInputError)(message, hint)
+    return res
+
+
+# ---- the driver ----------------------------------------------------------------------------------------------
+
+def default_settings(stage: str):
+    if stage == "mine":
+        from .mining.mine import MineSettings
+        return MineSettings()
+    if stage == "fit-vehicles":
+        from .reconstruct.vehicle_fit import VehicleFitSettings
+        return VehicleFitSettings()
+    if stage == "fit-people":
+        from .reconstruct.people_fit import PeopleFitSettings
+        return PeopleFitSettings()
+    from .composite.make import CompositeSettings
+    return CompositeSettings()
 
 
 def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, cameras: list[str] | None = None,
-              time_shards: int = 1, ray_address: str | None = None, use_ray: bool = False, workers: int | None = None,
-              shards_dir: str | Path | None = None, ctx: JobContext | None = None) -> dict:
-    """Run STAGE over shards (Ray tasks when `use_ray`), merge them into the project, stitch tracks at time
-    boundaries. Returns counts: shards, merged, detections, tracks stitched, seconds."""
-    from .mining.mine import MineSettings, merge_shard
+              time_shards: int = 1, shards: int = 1, ray_address: str | None = None, use_ray: bool = False,
+              workers: int | None = None, backend: str | None = None, shards_dir: str | Path | None = None,
+              ctx: JobContext | None = None) -> dict:
+    """Run STAGE over shards and merge them into the project. `backend`: 'inline' (this process, one shard after
+    another), 'processes' (`workers` local processes) or 'ray'; by default Ray when `use_ray`, processes when
+    `workers` > 1, else inline. Returns counts: shards, merged, seconds, the shard folder, the workers' CPU seconds
+    and the stage's own figures."""
     from .store import Project
-    from .store.stitch import stitch_at
 
     if stage not in STAGES:
-        raise BadInputError(f"The stage {stage!r} cannot run sharded yet.", f"Stages: {', '.join(STAGES)}.")
+        raise BadInputError(f"The stage {stage!r} cannot run sharded.", f"Stages: {', '.join(STAGES)}.")
+    backend = backend or ("ray" if use_ray else "processes" if workers and workers > 1 else "inline")
+    if backend not in ("inline", "processes", "ray"):
+        raise BadInputError(f"Unknown backend {backend!r}.", "Use inline, processes or ray.")
     ctx = ctx or silent()
-    root = Path(project_root)
-    settings = settings or MineSettings()
+    root = Path(project_root).resolve()
+    settings = settings or default_settings(stage)
+    if stage == "composite":
+        settings.check()
     t0 = time.perf_counter()
-    with Project.open(root, readonly=True) as p:
+    with Project.open(root, readonly=stage != "composite") as p:
         cams = [p.camera(c).id for c in cameras] if cameras else [c.id for c in p.cameras()]
-        shards = plan_shards(p, cams, time_shards)
-    if not shards:
-        raise BadInputError("No frames to work on.", "Add footage first (walt3d add-source).")
+        if stage == "composite" and getattr(settings, "camera_id", None) is not None:
+            cams = [settings.camera_id]
+        if stage == "mine":
+            plan = plan_shards(p, cams, time_shards)
+        elif stage == "composite":
+            _prepare_crops(p, cams, settings, ctx)
+            plan = plan_composite_shards(cams, settings.n, shards)
+        else:
+            plan = plan_track_shards(p, stage, cams, settings, shards)
+    if not plan:
+        raise BadInputError("Nothing to work on for this stage.",
+                            "Add footage first (walt3d add-source)" if stage == "mine" else
+                            "Mine usable tracks first (walt3d mine)" if stage.startswith("fit") else
+                            "Ask for at least one composite (--n).")
     run_dir = Path(shards_dir) if shards_dir else root / "shards" / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}-" \
                                                                   f"{uuid.uuid4().hex[:6]}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    outs = {s: str(run_dir / s.name) for s in shards}
-    ctx.progress(0, len(shards) * 2, f"{len(shards)} shards")
-    if use_ray:
-        finished = _run_on_ray(root, shards, settings.to_dict(), outs, ray_address, workers, ctx)
-    else:
-        finished = []
-        for s in shards:
-            finished.append(_mine_shard_work(str(root), asdict(s), settings.to_dict(), outs[s]))
-            ctx.progress(len(finished), len(shards) * 2, f"shard {s.name}")
-    merged, detections, stitched = 0, 0, 0
+    (run_dir / "plan.json").write_text(json.dumps({"stage": stage, "shards": [s.name for s in plan]}, indent=1))
+    outs = {s: str(run_dir / s.name) for s in plan}
+    total = len(plan) + 1
+    ctx.progress(0, total, f"{len(plan)} shards on {backend}")
+    results = _run(backend, stage, root, plan, settings, outs, ray_address, workers, ctx)
+    cpu = sum(r.get("cpu_s", 0.0) for r in results.values())
+    work_s = time.perf_counter() - t0
     with Project.open(root) as p:
-        for i, s in enumerate(sorted(shards, key=lambda s: (s.camera_id, s.index))):
-            marker = Path(outs[s] + ".merged")
-            if marker.exists():
-                continue  # merged before this run was interrupted: never twice
-            rep = merge_shard(p, Path(outs[s]))
-            marker.write_text(json.dumps({"merged_at": time.time()}))
-            merged += 1
-            detections += rep.n_detections if hasattr(rep, "n_detections") else 0
-            if s.index > 0:
-                stitched += stitch_at(p, s.camera_id, s.start)
-            ctx.progress(len(shards) + i + 1, len(shards) * 2, f"merged {s.name}")
-    return {"shards": len(shards), "merged": merged, "stitched": stitched, "detections": detections,
-            "seconds": round(time.perf_counter() - t0, 2), "folder": str(run_dir)}
+        parts = [(s, Path(outs[s])) for s in plan]
+        key = str(run_dir.resolve())
+        if stage == "mine":
+            out = _merge_mine(p, plan, outs)
+        elif stage == "composite":
+            from .composite.shards import merge_composites
+            out = dict(merge_composites(p, f"composite-{settings.method}", settings, parts, key))
+        else:
+            from .reconstruct.fit_shards import merge_fits
+            out = merge_fits(p, stage, settings, parts, key)
+    ctx.progress(total, total, "merged")
+    return {**out, "stage": stage, "backend": backend, "shards": len(plan), "seconds": round(time.perf_counter() - t0, 2),
+            "work_seconds": round(work_s, 2), "worker_cpu_s": round(cpu, 2), "folder": str(run_dir)}
 
 
-def _run_on_ray(root: Path, shards: list[Shard], settings: dict, outs: dict, address: str | None,
-                workers: int | None, ctx: JobContext) -> list[str]:
+def _prepare_crops(project, cams: list[int], settings, ctx) -> None:
+    """Compositing needs the crops of objects marked unoccluded after mining; `load_pools` writes the missing ones,
+    which a read-only worker cannot, so the driver writes them first (those of every usable mined object)."""
+    from .mining.crops import ensure_crops
+    from .store.detections import mined_objects
+
+    for cam in cams:
+        dets = mined_objects(project, cam, usable_only=True, min_mined_frames=settings.min_mined_frames)
+        missing = [int(dets.id[k]) for k in range(len(dets)) if not dets.crop_path[k]]
+        if missing:
+            ensure_crops(project, missing, ctx)
+
+
+def _merge_mine(p, plan: list[Shard], outs: dict) -> dict:
+    from .mining.mine import merge_shard
+    from .store.stitch import stitch_at
+
+    merged, detections, stitched = 0, 0, 0
+    for s in sorted(plan, key=lambda s: (s.camera_id, s.index)):
+        marker = Path(outs[s] + ".merged")
+        if marker.exists():
+            continue  # merged before this run was interrupted: never twice
+        rep = merge_shard(p, Path(outs[s]))
+        marker.write_text(json.dumps({"merged_at": time.time()}))
+        merged += 1
+        detections += getattr(rep, "detections", 0)
+        if s.index > 0:
+            stitched += stitch_at(p, s.camera_id, s.start)
+    return {"merged": merged, "stitched": stitched, "detections": detections}
+
+
+def _run(backend, stage, root, plan, settings, outs, address, workers, ctx) -> dict:
+    done: dict = {}
+
+    def finished(s: Shard, res: dict) -> None:
+        done[s] = _raise_if_error(res)
+        ctx.progress(len(done), len(plan) + 1, f"shard {s.name}")
+
+    if backend == "inline":
+        for s in plan:
+            finished(s, shard_task(stage, str(root), s, settings, outs[s]))
+    elif backend == "processes":
+        _run_on_processes(stage, root, plan, settings, outs, workers, ctx, finished)
+    else:
+        _run_on_ray(stage, root, plan, settings, outs, address, workers, ctx, finished)
+    return done
+
+
+def _run_on_processes(stage, root, plan, settings, outs, workers, ctx, finished) -> None:
+    """Local worker processes (spawned: a clean interpreter each, like a cluster node). A worker that dies breaks
+    the pool; the finished shards are kept, the pool is rebuilt and the rest resubmitted (up to RETRIES times)."""
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    todo, tries = list(plan), {s: 0 for s in plan}
+    n = max(1, min(workers or os.cpu_count() or 1, len(plan)))
+    while todo:
+        pool = ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=mp.get_context("spawn"))
+        futures = {pool.submit(shard_task, stage, str(root), s, settings, outs[s]): s for s in todo}
+        todo, ok = [], False
+        try:
+            for fut in as_completed(futures):
+                s = futures[fut]
+                try:
+                    res = fut.result()
+                except BrokenProcessPool:
+                    tries[s] += 1
+                    if tries[s] > RETRIES:
+                        raise RuntimeError(f"shard {s.name}: its worker died {tries[s]} times") from None
+                    todo.append(s)
+                    continue
+                finished(s, res)
+            ok = True
+        finally:
+            if not ok:  # an error or a cancel: stop the workers now rather than let them finish
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_on_ray(stage, root, plan, settings, outs, address, workers, ctx, finished) -> None:
     try:
         import ray
     except ImportError:
@@ -152,43 +342,61 @@ def _run_on_ray(root: Path, shards: list[Shard], settings: dict, outs: dict, add
             kwargs["num_cpus"] = workers or None
         ray.init(**kwargs)
     try:
-        task = ray.remote(max_retries=3)(_mine_shard_work)
-        refs = {task.remote(str(root), asdict(s), settings, outs[s]): s for s in shards}
-        done: list[str] = []
+        task = ray.remote(max_retries=RETRIES)(shard_task)
+        refs = {task.remote(stage, str(root), s, settings, outs[s]): s for s in plan}
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
             for r in ready:
-                done.append(ray.get(r))
-                ctx.progress(len(done), len(shards) * 2, f"shard {refs[r].name}")
+                finished(refs[r], ray.get(r))
             if ctx.cancelled:
                 for r in pending:
                     ray.cancel(r, force=True)
                 ctx.check()
-        return done
     finally:
         if started_here:
             ray.shutdown()
 
 
+# ---- command line --------------------------------------------------------------------------------------------
+
 def register(sub) -> None:
-    s = sub.add_parser("run", help="run a stage over shards (camera x time range), on Ray when asked, and merge")
+    s = sub.add_parser("run", help="run a stage over shards (in parallel: local processes or Ray) and merge")
     s.add_argument("stage", choices=STAGES)
     s.add_argument("project")
     s.add_argument("--camera", action="append", help="a camera (repeat; default: all)")
-    s.add_argument("--time-shards", type=int, default=1, help="shards per camera, in time (tracks are stitched)")
+    s.add_argument("--time-shards", type=int, default=1, help="mine: shards per camera in time (tracks are stitched)")
+    s.add_argument("--shards", type=int, default=1,
+                   help="fit-vehicles, fit-people: track shards per camera; composite: index ranges per camera")
     s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run the shards as Ray tasks; without an address Ray starts locally")
-    s.add_argument("--workers", type=int, help="CPUs for a local Ray (default: all)")
+    s.add_argument("--workers", type=int,
+                   help="without --ray: local worker processes (default 1: one shard after another in this process);"
+                        " with --ray: CPUs for a local Ray (default: all)")
+    c = s.add_argument_group("composite")
+    c.add_argument("--method", choices=("walt3d", "walt2d", "walt2d-bottom"), default="walt3d")
+    c.add_argument("--n", type=int, default=100, help="composites per camera")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--include-unreviewed", action="store_true",
+                   help="also use fits flagged 'needs review' that no person accepted")
     s.set_defaults(func=_cmd_run)
 
 
 def _cmd_run(args) -> int:
     from .cli import progress_bar
 
-    with progress_bar(f"{args.stage} shards", args.quiet, unit="step") as ctx:
-        r = run_stage(args.project, args.stage, cameras=args.camera, time_shards=args.time_shards,
-                      use_ray=args.ray is not None, ray_address=args.ray or None, workers=args.workers, ctx=ctx)
-    print(f"{r['shards']} shard(s) run, {r['merged']} merged, {r['stitched']} track(s) stitched across time shards "
-          f"in {r['seconds']:.1f} s (shard folders in {r['folder']})")
+    settings = None
+    if args.stage == "composite":
+        from .composite.make import CompositeSettings
+        settings = CompositeSettings(method=args.method, n=args.n, seed=args.seed,
+                                     include_unreviewed=args.include_unreviewed)
+    with progress_bar(f"{args.stage} shards", args.quiet, unit="shard") as ctx:
+        r = run_stage(args.project, args.stage, settings=settings, cameras=args.camera, time_shards=args.time_shards,
+                      shards=args.shards, use_ray=args.ray is not None, ray_address=args.ray or None,
+                      workers=args.workers, ctx=ctx)
+    extra = {"mine": lambda: f", {r['stitched']} track(s) stitched across time shards",
+             "composite": lambda: f", {r['composites']} composites with {r['objects']} objects"}.get(
+        r["stage"], lambda: f", {r['tracks']} track fit(s) {r['by_status']}")()
+    print(f"{r['shards']} shard(s) run on {r['backend']}, {r['merged']} merge(s){extra} in {r['seconds']:.1f} s "
+          f"(shard folders in {r['folder']})")
     return 0

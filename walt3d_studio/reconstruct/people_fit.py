@@ -268,7 +268,7 @@ def fit_people(project, camera_id: int | None = None, ctx: JobContext | None = N
     """Fit bodies to every usable person track of a camera (or of every camera); store each camera's results
     in one transaction. Returns a summary (counts by status, heights per track, estimator, body model)."""
     from ..store.body_models import body_model_name, model_dir
-    from ..store.fits import TrackFit, save_track_fits
+    from ..store.fits import save_track_fits
 
     ctx = ctx or silent()
     settings = settings or PeopleFitSettings()
@@ -287,29 +287,9 @@ def fit_people(project, camera_id: int | None = None, ctx: JobContext | None = N
     done = 0
     cache = _PoseCache()
     for cid, tracks in plan:
-        cam = cameras[cid]
-        ids = sorted(tracks)
-        ctx.progress(done, total, f"estimating {len(ids)} track(s)")
-        if hasattr(estimator, "estimate_tracks"):
-            ests = estimator.estimate_tracks(cam, [tracks[t] for t in ids], body_model)
-        else:
-            ests = [estimator.estimate_track(cam, tracks[t], body_model) for t in ids]
-        fits, props = [], []
-        for tid, est in zip(ids, ests):
-            ctx.progress(done, total, f"judging track {tid}")
-            dets = tracks[tid]
-            masks = {d.detection_id: _decode(d.mask_rle, (cam.image_size[1], cam.image_size[0])) for d in dets}
-            det_fits, p, tq, status, reason = judge_track(cam, dets, est, settings, cache, masks)
-            shape = dict(est.shape)
-            if body_model != "proxy":  # where the converted model is, for renderers that have no project
-                shape["npz_path"] = str(model_dir(project) / f"{body_model.rsplit(':', 1)[1]}.npz")
-            fits.append(TrackFit(tid, "person", getattr(estimator, "name", settings.estimator), status=status,
-                                 shape=shape, quality=tq, reason=reason, detections=det_fits,
-                                 settings={**settings.to_dict(), "estimator_settings":
-                                           getattr(estimator, "settings", {})}))
-            if settings.proposals:
-                props += [(d, s, pts, f"fit:{fits[-1].method}") for d, s, pts in p]
-            done += 1
+        fits, props = fit_camera_tracks(project, cameras[cid], tracks, estimator, body_model, settings, cache, ctx,
+                                        done, total)
+        done += len(tracks)
         ctx.check()  # a cancel up to here leaves the store untouched
         counts: dict = {}
         for f in fits:
@@ -330,6 +310,41 @@ def fit_people(project, camera_id: int | None = None, ctx: JobContext | None = N
                 summary["detections_by_status"][d.status] = summary["detections_by_status"].get(d.status, 0) + 1
     ctx.report(total, total, "done")  # stored already: a late cancel changes nothing
     return summary
+
+
+def fit_camera_tracks(project, cam, tracks: dict, estimator, body_model: str, settings: PeopleFitSettings,
+                      cache: _PoseCache | None = None, ctx: JobContext | None = None, done: int = 0,
+                      total: int = 0) -> tuple[list, list]:
+    """(TrackFits, keypoint proposals) of one camera's person tracks ({track_id: [PersonDetection]}), nothing
+    stored: what `fit_people` saves per camera and what a track shard of `walt3d run fit-people` writes."""
+    from ..store.body_models import model_dir
+    from ..store.fits import TrackFit
+
+    ctx = ctx or silent()
+    cache = cache or _PoseCache()
+    ids = sorted(tracks)
+    ctx.progress(done, total, f"estimating {len(ids)} track(s)")
+    if hasattr(estimator, "estimate_tracks"):
+        ests = estimator.estimate_tracks(cam, [tracks[t] for t in ids], body_model)
+    else:
+        ests = [estimator.estimate_track(cam, tracks[t], body_model) for t in ids]
+    fits, props = [], []
+    for tid, est in zip(ids, ests):
+        ctx.progress(done, total, f"judging track {tid}")
+        dets = tracks[tid]
+        masks = {d.detection_id: _decode(d.mask_rle, (cam.image_size[1], cam.image_size[0])) for d in dets}
+        det_fits, p, tq, status, reason = judge_track(cam, dets, est, settings, cache, masks)
+        shape = dict(est.shape)
+        if body_model != "proxy":  # where the converted model is, for renderers that have no project
+            shape["npz_path"] = str(model_dir(project) / f"{body_model.rsplit(':', 1)[1]}.npz")
+        fits.append(TrackFit(tid, "person", getattr(estimator, "name", settings.estimator), status=status,
+                             shape=shape, quality=tq, reason=reason, detections=det_fits,
+                             settings={**settings.to_dict(), "estimator_settings":
+                                       getattr(estimator, "settings", {})}))
+        if settings.proposals:
+            props += [(d, s, pts, f"fit:{fits[-1].method}") for d, s, pts in p]
+        done += 1
+    return fits, props
 
 
 class FitSummary(dict):

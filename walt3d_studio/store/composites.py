@@ -129,23 +129,29 @@ def save_composites(project, composites: list[Composite], run_id: int | None = N
     with project.transaction() as c:
         for comp in composites:
             comp.run_id = run_id if run_id is not None else comp.run_id
-            comp.created_at = now
-            comp.id = c.execute(
-                "INSERT INTO composites (run_id, camera_id, split, method, seed, window_key, image_path, arrays_path,"
-                " n_objects, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (comp.run_id, comp.camera_id, comp.split, comp.method, int(comp.seed), comp.window_key,
-                 comp.image_path, comp.arrays_path, comp.n_objects, now)).lastrowid
-            c.executemany(
-                "INSERT INTO composite_objects (composite_id, idx, detection_id, track_id, kind, amodal_rle,"
-                " visible_rle, amodal_box_json, visible_box_json, occlusion, depth_rank, keypoints_json, pose_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(comp.id, o.idx, o.detection_id, o.track_id, o.kind, json.dumps(o.amodal_rle),
-                  json.dumps(o.visible_rle), json.dumps([float(v) for v in o.amodal_box]),
-                  json.dumps([float(v) for v in o.visible_box]), float(o.occlusion), int(o.depth_rank),
-                  None if o.keypoints is None else json.dumps([float(v) for v in o.keypoints]),
-                  json.dumps(o.pose)) for o in comp.objects])
-            ids.append(comp.id)
+            comp.created_at, comp.id = now, None
+            ids.append(_insert_composite(c, comp))
     return ids
+
+
+def _insert_composite(c, comp: Composite) -> int:
+    """Insert one composite and its objects inside the caller's transaction; `comp.id` when set is the id it
+    takes (a sharded merge places the files under their ids first). Returns (and sets) the id."""
+    comp.id = c.execute(
+        "INSERT INTO composites (id, run_id, camera_id, split, method, seed, window_key, image_path, arrays_path,"
+        " n_objects, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (comp.id, comp.run_id, comp.camera_id, comp.split, comp.method, int(comp.seed), comp.window_key,
+         comp.image_path, comp.arrays_path, comp.n_objects, comp.created_at)).lastrowid
+    c.executemany(
+        "INSERT INTO composite_objects (composite_id, idx, detection_id, track_id, kind, amodal_rle,"
+        " visible_rle, amodal_box_json, visible_box_json, occlusion, depth_rank, keypoints_json, pose_json)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(comp.id, o.idx, o.detection_id, o.track_id, o.kind, json.dumps(o.amodal_rle),
+          json.dumps(o.visible_rle), json.dumps([float(v) for v in o.amodal_box]),
+          json.dumps([float(v) for v in o.visible_box]), float(o.occlusion), int(o.depth_rank),
+          None if o.keypoints is None else json.dumps([float(v) for v in o.keypoints]),
+          json.dumps(o.pose)) for o in comp.objects])
+    return comp.id
 
 
 def _composite(r: dict) -> Composite:
