@@ -41,8 +41,8 @@ def test_vehicle_track_shards_store_what_the_unsharded_fit_stores(tmp_path):
 
     cam = vehicle_synth.test_cameras()["high_near"]
     p = build_vehicles(tmp_path, cam, tracks_for(cam, 5, n=4, n_frames=6, noise_px=1.0, with_masks=True))
+    base = p.root
     p.close()
-    base = tmp_path / "v"
     single, sharded = _copy(base, tmp_path / "single"), _copy(base, tmp_path / "sharded")
     with Project.open(single) as q:
         fit_vehicles(q)
@@ -62,8 +62,8 @@ def test_people_track_shards_store_what_the_unsharded_fit_stores(tmp_path):
     cam = PEOPLE_CAMERAS["street"]
     p, _ = build_people(tmp_path, cam, [{"walking": True, "height": 1.75}, {"walking": False, "height": 1.3},
                                         {"walking": True, "height": 1.6}], n=5)
+    base = p.root
     p.close()
-    base = tmp_path / "p"
     single, sharded = _copy(base, tmp_path / "single"), _copy(base, tmp_path / "sharded")
     s = PeopleFitSettings(silhouette="parts")
     with Project.open(single) as q:
@@ -75,9 +75,10 @@ def test_people_track_shards_store_what_the_unsharded_fit_stores(tmp_path):
 
 def test_fit_shards_refuse_an_uncalibrated_camera_before_any_work(tmp_path):
     cam = vehicle_synth.test_cameras()["high_near"]
-    build_vehicles(tmp_path, cam, tracks_for(cam, 1, n=1, n_frames=5), calibrate=False).close()
+    p = build_vehicles(tmp_path, cam, tracks_for(cam, 1, n=1, n_frames=5), calibrate=False)
+    p.close()
     with pytest.raises(CalibrationError, match="no calibration"):
-        run_stage(tmp_path / "v", "fit-vehicles", shards=2, shards_dir=tmp_path / "s")
+        run_stage(p.root, "fit-vehicles", shards=2, shards_dir=tmp_path / "s")
     assert not (tmp_path / "s").exists()
 
 
