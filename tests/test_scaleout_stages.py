@@ -150,7 +150,6 @@ def test_ray_composite_shards_equal_the_unsharded_run(fitted_demo, tmp_path, cap
     with Project.open(single) as p:
         make_composites(p, settings=CompositeSettings(method="walt2d", n=4, seed=1, include_unreviewed=True))
     assert main(["--quiet", "run", "composite", str(sharded), "--ray", "--workers", "2", "--shards", "2", "--n", "4",
-                 "--method", "walt2d",
-                 "--seed", "1", "--include-unreviewed"]) == 0
+                 "--method", "walt2d", "--seed", "1", "--include-unreviewed"]) == 0
     assert "4 shard(s) run on ray" in capsys.readouterr().out
     assert _composites(sharded) == _composites(single)
