@@ -153,3 +153,25 @@ def test_ray_composite_shards_equal_the_unsharded_run(fitted_demo, tmp_path, cap
                  "--method", "walt2d", "--seed", "1", "--include-unreviewed"]) == 0
     assert "4 shard(s) run on ray" in capsys.readouterr().out
     assert _composites(sharded) == _composites(single)
+
+
+def test_a_cancel_on_local_processes_stops_the_workers_and_merges_nothing(tmp_path):
+    from walt3d_studio.errors import Cancelled
+    from walt3d_studio.jobs import JobContext
+
+    cam = vehicle_synth.test_cameras()["high_near"]
+    p = build_vehicles(tmp_path, cam, tracks_for(cam, 6, n=3, n_frames=5, with_masks=True))
+    p.close()
+    seen = []
+
+    def on_progress(done, total, message):
+        seen.append(message)
+        if message.startswith("shard "):   # the first shard is back: the user presses Cancel
+            ctx.cancel()
+
+    ctx = JobContext(on_progress)
+    with pytest.raises(Cancelled):
+        run_stage(p.root, "fit-vehicles", shards=3, workers=2, shards_dir=tmp_path / "s", ctx=ctx)
+    assert any(m.startswith("shard ") for m in seen) and not any(m == "merged" for m in seen)
+    with Project.open(p.root, readonly=True) as q:
+        assert q.conn.execute("SELECT COUNT(*) FROM track_fits").fetchone()[0] == 0

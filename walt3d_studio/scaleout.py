@@ -299,7 +299,7 @@ def _run_on_processes(stage, root, plan, settings, outs, workers, ctx, finished)
     the pool; the finished shards are kept, the pool is rebuilt and the rest resubmitted (up to RETRIES times)."""
     import multiprocessing as mp
     import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     todo, tries = list(plan), {s: 0 for s in plan}
@@ -309,17 +309,21 @@ def _run_on_processes(stage, root, plan, settings, outs, workers, ctx, finished)
         futures = {pool.submit(shard_task, stage, str(root), s, settings, outs[s]): s for s in todo}
         todo, ok = [], False
         try:
-            for fut in as_completed(futures):
-                s = futures[fut]
-                try:
-                    res = fut.result()
-                except BrokenProcessPool:
-                    tries[s] += 1
-                    if tries[s] > RETRIES:
-                        raise RuntimeError(f"shard {s.name}: its worker died {tries[s]} times") from None
-                    todo.append(s)
-                    continue
-                finished(s, res)
+            pending = set(futures)
+            while pending:
+                ready, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                ctx.check()   # a cancel stops the workers within a second, not when a shard ends
+                for fut in ready:
+                    s = futures[fut]
+                    try:
+                        res = fut.result()
+                    except BrokenProcessPool:
+                        tries[s] += 1
+                        if tries[s] > RETRIES:
+                            raise RuntimeError(f"shard {s.name}: its worker died {tries[s]} times") from None
+                        todo.append(s)
+                        continue
+                    finished(s, res)
             ok = True
         finally:
             if not ok:  # an error or a cancel: stop the workers now rather than let them finish
