@@ -5,7 +5,7 @@ Each measurement runs in a fresh child interpreter, so every side pays its own i
 child's CPU time from RUSAGE_CHILDREN (which includes the worker processes it spawned and reaped; Ray's daemons and
 workers are not reaped by the child, so for Ray only the shards' own CPU, summed inside the tasks, is known). Two
 walls are printed: the child process's (start to exit, what a user waits for) and the stage call's alone (no
-interpreter start or imports on the driver). The demo is small: it shows the fixed costs honestly; see docs/benchmarks.md.
+interpreter start or imports on the driver). The demo is small: it shows the fixed costs honestly (docs/benchmarks.md).
 
     python bench/bench_scaleout_stages.py [--ray] [--n 25]
 """
