@@ -175,3 +175,33 @@ def test_a_cancel_on_local_processes_stops_the_workers_and_merges_nothing(tmp_pa
     assert any(m.startswith("shard ") for m in seen) and not any(m == "merged" for m in seen)
     with Project.open(p.root, readonly=True) as q:
         assert q.conn.execute("SELECT COUNT(*) FROM track_fits").fetchone()[0] == 0
+
+
+def test_background_window_shards_store_the_unsharded_medians(tmp_path):
+    import numpy as np
+
+    from conftest import GIF
+    from walt3d_studio.background_job import compute_backgrounds
+    from walt3d_studio.timelapse import parse_user_time
+
+    base = tmp_path / "base.walt3d"
+    with Project.create(base) as p:
+        for name, start in (("east", "2024-05-01T08:59:58"), ("west", "2024-05-02T09:00:00")):
+            p.add_source(GIF, p.add_camera(name, "UTC"), start=parse_user_time(start, "UTC"))
+    single, sharded = _copy(base, tmp_path / "single.walt3d"), _copy(base, tmp_path / "sharded.walt3d")
+    with Project.open(single) as p:
+        for cam in p.cameras():
+            compute_backgrounds(p, cam.id, hours_per_window=1)
+    r = run_stage(sharded, "background", workers=2, shards_dir=tmp_path / "s")
+
+    def state(root):
+        with Project.open(root, readonly=True) as p:
+            rows = p.conn.execute("SELECT camera_id, window_key, n_frames, first_time, last_time, array_path,"
+                                  " settings_json FROM backgrounds ORDER BY camera_id, window_key").fetchall()
+            return rows, [p.load_background(c, k) for c, k, *_ in rows]
+
+    (rows, arrays), (rows1, arrays1) = state(sharded), state(single)
+    # the east camera's clip starts 2 s before 09:00, so it has two hour windows: 3 shards in all
+    assert r["shards"] == 3 and r["windows"] == 3 and rows == rows1 and len(rows) == 3
+    assert all(np.array_equal(a, b) for a, b in zip(arrays, arrays1))
+    assert run_stage(sharded, "background", shards_dir=tmp_path / "s")["merged"] == 0

@@ -3,6 +3,7 @@
 Every stage has the same shape (DESIGN: scale-out): shards that read the project read-only and write a folder of
 their own, and a merge that folds the folders into the single SQLite store (one writer). The heavy stages shard as:
 
+  background     one camera x one time window (every window of `--hours-per-window`, or `--all` frames)
   mine           one camera x a time range (`--time-shards`); tracks cut at a boundary are stitched at merge
   fit-vehicles   some of one camera's usable vehicle tracks (`--shards` per camera)
   fit-people     some of one camera's usable person tracks (`--shards` per camera)
@@ -33,7 +34,7 @@ import numpy as np
 from .errors import BadInputError, Walt3DError
 from .jobs import JobContext, silent
 
-STAGES = ("mine", "fit-vehicles", "fit-people", "composite")
+STAGES = ("background", "mine", "fit-vehicles", "fit-people", "composite")
 RETRIES = 3
 
 
@@ -46,6 +47,7 @@ class Shard:
     tracks: tuple = ()         # fits: the camera's tracks this shard fits, in the unsharded order
     first: int | None = None   # composite: indices [first, stop) of the camera's composites
     stop: int | None = None
+    window: str | None = None  # background: the window's key
     kind: str = "t"
 
     @property
@@ -97,6 +99,14 @@ def plan_composite_shards(camera_ids: list[int], n: int, shards: int = 1) -> lis
     return out
 
 
+def plan_window_shards(project, camera_ids: list[int], hours_per_window: int | None) -> list[Shard]:
+    """Backgrounds: one shard per camera and time window."""
+    from .background_shards import windows
+
+    return [Shard(cam, i, window=key, kind="bg")
+            for cam in camera_ids for i, key in enumerate(sorted(windows(project, cam, hours_per_window)))]
+
+
 def _check_count(n: int, flag: str) -> None:
     if n < 1:
         raise BadInputError(f"{flag} must be at least 1 (got {n}).", "")
@@ -105,6 +115,9 @@ def _check_count(n: int, flag: str) -> None:
 # ---- one shard, on any worker --------------------------------------------------------------------------------
 
 def _work(stage: str):
+    if stage == "background":
+        from .background_shards import background_shard_work
+        return background_shard_work
     if stage == "mine":
         return _mine_work
     if stage == "fit-vehicles":
@@ -170,6 +183,8 @@ def _raise_if_error(res: dict) -> dict:
 # ---- the driver ----------------------------------------------------------------------------------------------
 
 def default_settings(stage: str):
+    if stage == "background":
+        return {"hours_per_window": 1}
     if stage == "mine":
         from .mining.mine import MineSettings
         return MineSettings()
@@ -208,7 +223,9 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
         cams = [p.camera(c).id for c in cameras] if cameras else [c.id for c in p.cameras()]
         if stage == "composite" and getattr(settings, "camera_id", None) is not None:
             cams = [settings.camera_id]
-        if stage == "mine":
+        if stage == "background":
+            plan = plan_window_shards(p, cams, settings["hours_per_window"])
+        elif stage == "mine":
             plan = plan_shards(p, cams, time_shards)
         elif stage == "composite":
             _prepare_crops(p, cams, settings, ctx)
@@ -217,7 +234,7 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
             plan = plan_track_shards(p, stage, cams, settings, shards)
     if not plan:
         raise BadInputError("Nothing to work on for this stage.",
-                            "Add footage first (walt3d add-source)" if stage == "mine" else
+                            "Add footage first (walt3d add-source)" if stage in ("mine", "background") else
                             "Mine usable tracks first (walt3d mine)" if stage.startswith("fit") else
                             "Ask for at least one composite (--n).")
     run_dir = Path(shards_dir) if shards_dir else root / "shards" / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}-" \
@@ -233,7 +250,10 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
     with Project.open(root) as p:
         parts = [(s, Path(outs[s])) for s in plan]
         key = str(run_dir.resolve())
-        if stage == "mine":
+        if stage == "background":
+            from .background_shards import merge_backgrounds
+            out = merge_backgrounds(p, settings, parts, key)
+        elif stage == "mine":
             out = _merge_mine(p, plan, outs)
         elif stage == "composite":
             from .composite.shards import merge_composites
@@ -377,6 +397,9 @@ def register(sub) -> None:
     s.add_argument("--workers", type=int,
                    help="without --ray: local worker processes (default 1: one shard after another in this process);"
                         " with --ray: CPUs for a local Ray (default: all)")
+    b = s.add_argument_group("background")
+    b.add_argument("--hours-per-window", type=int, default=1, help="window length in hours of day (default 1)")
+    b.add_argument("--all", action="store_true", help="one background over all frames")
     c = s.add_argument_group("composite")
     c.add_argument("--method", choices=("walt3d", "walt2d", "walt2d-bottom"), default="walt3d")
     c.add_argument("--n", type=int, default=100, help="composites per camera")
@@ -390,6 +413,8 @@ def _cmd_run(args) -> int:
     from .cli import progress_bar
 
     settings = None
+    if args.stage == "background":
+        settings = {"hours_per_window": None if args.all else args.hours_per_window}
     if args.stage == "composite":
         from .composite.make import CompositeSettings
         settings = CompositeSettings(method=args.method, n=args.n, seed=args.seed,
@@ -398,7 +423,8 @@ def _cmd_run(args) -> int:
         r = run_stage(args.project, args.stage, settings=settings, cameras=args.camera, time_shards=args.time_shards,
                       shards=args.shards, use_ray=args.ray is not None, ray_address=args.ray or None,
                       workers=args.workers, ctx=ctx)
-    extra = {"mine": lambda: f", {r['stitched']} track(s) stitched across time shards",
+    extra = {"background": lambda: f", {r['windows']} window(s) stored",
+             "mine": lambda: f", {r['stitched']} track(s) stitched across time shards",
              "composite": lambda: f", {r['composites']} composites with {r['objects']} objects"}.get(
         r["stage"], lambda: f", {r['tracks']} track fit(s) {r['by_status']}")()
     print(f"{r['shards']} shard(s) run on {r['backend']}, {r['merged']} merge(s){extra} in {r['seconds']:.1f} s "

@@ -76,3 +76,9 @@ def merge_composites(project, stage: str, settings, shard: dict, composites, fir
             comp.run_id, comp.created_at, comp.id = run_id, now, first_id + i
             _insert_composite(c, comp)
     return run_id
+
+
+def record_merged_run(project, stage: str, settings, shard: dict, counts: dict, started_at: float) -> int:
+    """The run row of a merge whose writes are idempotent upserts (backgrounds): recorded once they are all in."""
+    with project.transaction() as c:
+        return _insert_run(c, stage, settings, shard, counts, None, started_at)
