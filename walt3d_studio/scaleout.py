@@ -263,7 +263,8 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
             out = merge_fits(p, stage, settings, parts, key)
     ctx.progress(total, total, "merged")
     return {**out, "stage": stage, "backend": backend, "shards": len(plan),
-            "seconds": round(time.perf_counter() - t0, 2), "work_seconds": round(work_s, 2), "worker_cpu_s": round(cpu, 2), "folder": str(run_dir)}
+            "seconds": round(time.perf_counter() - t0, 2), "work_seconds": round(work_s, 2),
+            "worker_cpu_s": round(cpu, 2), "folder": str(run_dir)}
 
 
 def _prepare_crops(project, cams: list[int], settings, ctx) -> None:
