@@ -12,13 +12,14 @@ their own, and a merge that folds the folders into the single SQLite store (one 
 
 Backends: in this process one after another (`--workers 1`, the default), local worker processes (`--workers N`),
 or Ray tasks (`--ray`, an existing cluster with `--ray ADDRESS`). The result is the unsharded run's, whatever the
-backend and the number of shards (tests/test_scaleout.py).
+backend and the number of shards (tests/test_scaleout.py, tests/test_scaleout_stages.py).
 
 Safety: a shard writes into `<folder>.tmp` and renames it when complete, so a worker killed midway leaves nothing a
 merge could pick up; the task is retried (Ray: `max_retries`; local processes: a broken pool is rebuilt and the
 unfinished shards resubmitted). Mining merges each shard once (a `.merged` marker; the store refuses frames mined
-twice); the other stages write their rows and their run row in one transaction keyed by the shard folder
-(store/shard_merge.py), so running the same shards again merges nothing.
+twice); fits and composites write their rows and their run row in one transaction keyed by the shard folder
+(store/shard_merge.py), backgrounds are upserts followed by that run row; running the same shards again merges
+nothing.
 """
 from __future__ import annotations
 
