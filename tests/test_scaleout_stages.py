@@ -205,3 +205,14 @@ def test_background_window_shards_store_the_unsharded_medians(tmp_path):
     assert r["shards"] == 3 and r["windows"] == 3 and rows == rows1 and len(rows) == 3
     assert all(np.array_equal(a, b) for a, b in zip(arrays, arrays1))
     assert run_stage(sharded, "background", shards_dir=tmp_path / "s")["merged"] == 0
+
+
+def test_compositing_without_splits_is_refused_before_any_shard(tmp_path):
+    from walt3d_studio.errors import BadInputError
+
+    cam = vehicle_synth.test_cameras()["high_near"]
+    p = build_vehicles(tmp_path, cam, tracks_for(cam, 1, n=1, n_frames=5))
+    p.close()
+    with pytest.raises(BadInputError, match="no train/val/test split"):
+        run_stage(p.root, "composite", shards=2, workers=2, shards_dir=tmp_path / "s")
+    assert not (tmp_path / "s").exists()

@@ -48,7 +48,7 @@ def background_shard_work(project, shard, settings: dict, out_dir: Path) -> dict
     return {"frames": len(positions)}
 
 
-def merge_backgrounds(project, settings: dict, parts: list, key: str) -> dict:
+def merge_backgrounds(project, settings: dict, parts: list, key: str, started_at: float | None = None) -> dict:
     from .store.shard_merge import merged_keys, record_merged_run
 
     done = merged_keys(project, key)
@@ -60,7 +60,7 @@ def merge_backgrounds(project, settings: dict, parts: list, key: str) -> dict:
         part = f"camera {cid}"
         if part in done:
             continue
-        t0 = time.time()
+        t0 = started_at or time.time()   # the run row spans the sharded run, work included
         for folder in folders:
             w = json.loads((folder / "window.json").read_text(encoding="utf-8"))
             project.save_background(cid, w["window"], np.load(folder / "median.npy"), n_frames=w["n_frames"],

@@ -219,7 +219,7 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
     settings = settings or default_settings(stage)
     if stage == "composite":
         settings.check()
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     with Project.open(root, readonly=stage != "composite") as p:
         cams = [p.camera(c).id for c in cameras] if cameras else [c.id for c in p.cameras()]
         if stage == "composite" and getattr(settings, "camera_id", None) is not None:
@@ -229,6 +229,7 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
         elif stage == "mine":
             plan = plan_shards(p, cams, time_shards)
         elif stage == "composite":
+            _check_composite(p, cams, settings)
             _prepare_crops(p, cams, settings, ctx)
             plan = plan_composite_shards(cams, settings.n, shards)
         else:
@@ -253,19 +254,35 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
         key = str(run_dir.resolve())
         if stage == "background":
             from .background_shards import merge_backgrounds
-            out = merge_backgrounds(p, settings, parts, key)
+            out = merge_backgrounds(p, settings, parts, key, started)
         elif stage == "mine":
             out = _merge_mine(p, plan, outs)
         elif stage == "composite":
             from .composite.shards import merge_composites
-            out = dict(merge_composites(p, f"composite-{settings.method}", settings, parts, key))
+            out = dict(merge_composites(p, f"composite-{settings.method}", settings, parts, key, started))
         else:
             from .reconstruct.fit_shards import merge_fits
-            out = merge_fits(p, stage, settings, parts, key)
+            out = merge_fits(p, stage, settings, parts, key, started)
     ctx.progress(total, total, "merged")
     return {**out, "stage": stage, "backend": backend, "shards": len(plan),
             "seconds": round(time.perf_counter() - t0, 2), "work_seconds": round(work_s, 2),
             "worker_cpu_s": round(cpu, 2), "folder": str(run_dir)}
+
+
+def _check_composite(project, cams: list[int], settings) -> None:
+    """What `load_pools` refuses, refused before any shard starts (same messages)."""
+    from .store.composites import splits
+
+    for cam in cams:
+        if not splits(project, cam):
+            raise BadInputError("This camera's tracks have no train/val/test split yet.",
+                                "Split them first: walt3d splits PROJECT --by track (DESIGN: splits before "
+                                "compositing).")
+        if settings.method == "walt3d" and project.calibration(cam) is None:
+            raise BadInputError("This camera has no calibration.", "Calibrate it first (walt3d calibrate PROJECT).")
+        if not project.backgrounds(cam):
+            raise BadInputError("This camera has no median background.",
+                                "Compute it first: walt3d background PROJECT.")
 
 
 def _prepare_crops(project, cams: list[int], settings, ctx) -> None:

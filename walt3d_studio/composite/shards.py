@@ -98,7 +98,7 @@ def _place(src: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def merge_composites(project, stage: str, s, parts: list, key: str, ctx=None) -> dict:
+def merge_composites(project, stage: str, s, parts: list, key: str, started_at: float | None = None) -> dict:
     """Fold every shard into the store as one `make_composites` run: cameras in project order, each camera's
     composites in index order, ids from the next free one; files placed first, rows and the run row in one
     transaction (files removed again if it fails). Skipped when this key was merged before."""
@@ -112,7 +112,7 @@ def merge_composites(project, stage: str, s, parts: list, key: str, ctx=None) ->
     if "all" in merged_keys(project, key):
         summary["already_merged"] = True
         return summary
-    t0 = time.time()
+    t0 = started_at or time.time()   # the run row spans the sharded run, work included
     order = {c.id: i for i, c in enumerate(project.cameras())}
     names = {c.id: c.name for c in project.cameras()}
     docs: dict[int, list] = {}

@@ -109,7 +109,7 @@ def read_fits(out_dir: Path) -> tuple[list[TrackFit], list, dict]:
 
 # ---- merge (the driver, the only writer) -------------------------------------------------------------------------
 
-def merge_fits(project, stage: str, settings, parts: list, key: str, ctx=None) -> dict:
+def merge_fits(project, stage: str, settings, parts: list, key: str, started_at: float | None = None) -> dict:
     """Fold finished shards into the store: per camera, its shards in track order, one transaction with a run row
     (as the unsharded stage records: stage, settings, {"camera": id}, counts by status). A camera merged before
     under the same key is skipped. Returns {"merged": cameras merged, "tracks": n, "by_status": {...}}."""
@@ -125,7 +125,7 @@ def merge_fits(project, stage: str, settings, parts: list, key: str, ctx=None) -
         part = f"camera {cid}"
         if part in done:
             continue
-        t0 = time.time()
+        t0 = started_at or time.time()   # the run row spans the sharded run, work included
         fits, props, counts = [], [], {}
         for _, folder in items:
             f, p, c = read_fits(folder)
