@@ -7,7 +7,8 @@ workers are not reaped by the child, so for Ray only the shards' own CPU, summed
 walls are printed: the child process's (start to exit, what a user waits for) and the stage call's alone (no
 interpreter start or imports on the driver). The demo is small: it shows the fixed costs honestly (docs/benchmarks.md).
 
-    python bench/bench_scaleout_stages.py [--ray] [--n 25]
+    python bench/bench_scaleout_stages.py [--ray] [--n 25] [--shards 2]
+    python bench/bench_scaleout_stages.py --sweep      # compositing with 1, 2, 4, 8 shards per camera
 """
 import argparse
 import json
@@ -33,7 +34,7 @@ def build(out: Path) -> Path:
     return root
 
 
-def one(stage: str, mode: str, project: str, n: int) -> dict:
+def one(stage: str, mode: str, project: str, n: int, shards: int = 2) -> dict:
     """Run one stage one way in this (fresh) process; returns the stage call's wall seconds."""
     from walt3d_studio.composite.make import CompositeSettings, make_composites
     from walt3d_studio.reconstruct.people_fit import fit_people
@@ -53,7 +54,7 @@ def one(stage: str, mode: str, project: str, n: int) -> dict:
                 for m in methods:
                     make_composites(p, settings=CompositeSettings(method=m, n=n, include_unreviewed=True))
     else:
-        kw = {"workers": 2, "use_ray": mode == "ray", "shards": 2}
+        kw = {"workers": 2, "use_ray": mode == "ray", "shards": shards}
         if stage == "fits":
             runs += [run_stage(project, "fit-vehicles", **kw), run_stage(project, "fit-people", **kw)]
         else:
@@ -64,10 +65,11 @@ def one(stage: str, mode: str, project: str, n: int) -> dict:
     return {"call_s": time.perf_counter() - t0, "shard_cpu_s": sum(r["worker_cpu_s"] for r in runs) if runs else None}
 
 
-def measure(stage: str, mode: str, project: Path, n: int) -> dict:
+def measure(stage: str, mode: str, project: Path, n: int, shards: int = 2) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--one", stage, mode, str(project), "--n", str(n)],
+    out = subprocess.run([sys.executable, __file__, "--one", stage, mode, str(project), "--n", str(n),
+                          "--shards", str(shards)],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -80,10 +82,15 @@ def main():
     ap.add_argument("--one", nargs=3, metavar=("STAGE", "MODE", "PROJECT"))
     ap.add_argument("--n", type=int, default=25, help="composites per camera and method (the demo's 25)")
     ap.add_argument("--ray", action="store_true", help="also a local Ray with 2 workers")
+    ap.add_argument("--shards", type=int, default=2, help="shards per camera")
+    ap.add_argument("--sweep", action="store_true",
+                    help="compositing only, on 2 local workers with 1, 2, 4, 8 shards per camera (the replay's cost)")
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(*args.one, args.n)))
+        print(json.dumps(one(*args.one, args.n, args.shards)))
         return
+    if args.sweep:
+        return sweep(args.n)
     tmp = Path(tempfile.mkdtemp())
     base = build(tmp / "demo")
     fitted = tmp / "fitted.walt3d"
@@ -104,6 +111,26 @@ def main():
             shard_cpu = "-" if m["shard_cpu_s"] is None else f"{m['shard_cpu_s']:.1f}"
             print(f"{stage:<11}{mode:<12}{m['wall_s']:>15.1f}{m['call_s']:>12.1f}{m['cpu_s']:>8.1f}{shard_cpu:>12}"
                   f"{ratio:>18.2f}x")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sweep(n: int) -> None:
+    tmp = Path(tempfile.mkdtemp())
+    fitted = tmp / "fitted.walt3d"
+    shutil.copytree(build(tmp / "demo"), fitted)
+    measure("fits", "unsharded", fitted, n)
+    print(f"demo project, {n} composites per camera and method, compositing on 2 local workers")
+    print(f"{'shards/camera':>13}{'shards':>7}{'wall s':>8}{'CPU s':>7}{'shard CPU s':>12}{'shards/s':>9}")
+    for mode, k in (("unsharded", 1), ("processes", 1), ("processes", 2), ("processes", 4), ("processes", 8)):
+        proj = tmp / f"sweep-{mode}-{k}.walt3d"
+        shutil.copytree(fitted, proj)
+        m = measure("composites", mode, proj, n, k)
+        shutil.rmtree(proj)
+        total = 0 if mode == "unsharded" else 2 * 2 * k        # 2 cameras x 2 methods
+        label = "unsharded" if mode == "unsharded" else str(k)
+        shard_cpu = "-" if m["shard_cpu_s"] is None else f"{m['shard_cpu_s']:.1f}"
+        rate = f"{total / m['wall_s']:.2f}" if total else "-"
+        print(f"{label:>13}{total or '-':>7}{m['wall_s']:>8.1f}{m['cpu_s']:>7.1f}{shard_cpu:>12}{rate:>9}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
