@@ -216,3 +216,14 @@ def test_compositing_without_splits_is_refused_before_any_shard(tmp_path):
     with pytest.raises(BadInputError, match="no train/val/test split"):
         run_stage(p.root, "composite", shards=2, workers=2, shards_dir=tmp_path / "s")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_shard_folder_is_not_reused_for_another_plan(tmp_path):
+    from walt3d_studio.errors import BadInputError
+
+    cam = vehicle_synth.test_cameras()["high_near"]
+    p = build_vehicles(tmp_path, cam, tracks_for(cam, 2, n=2, n_frames=5, with_masks=True))
+    p.close()
+    run_stage(p.root, "fit-vehicles", shards=1, shards_dir=tmp_path / "s")
+    with pytest.raises(BadInputError, match="another run's shards"):
+        run_stage(p.root, "fit-vehicles", shards=2, shards_dir=tmp_path / "s")

@@ -242,7 +242,7 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
     run_dir = Path(shards_dir) if shards_dir else root / "shards" / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}-" \
                                                                   f"{uuid.uuid4().hex[:6]}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "plan.json").write_text(json.dumps({"stage": stage, "shards": [s.name for s in plan]}, indent=1))
+    _write_plan(run_dir, stage, plan, settings)
     outs = {s: str(run_dir / s.name) for s in plan}
     total = len(plan) + 1
     ctx.progress(0, total, f"{len(plan)} shards on {backend}")
@@ -267,6 +267,22 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
     return {**out, "stage": stage, "backend": backend, "shards": len(plan),
             "seconds": round(time.perf_counter() - t0, 2), "work_seconds": round(work_s, 2),
             "worker_cpu_s": round(cpu, 2), "folder": str(run_dir)}
+
+
+def _write_plan(run_dir: Path, stage: str, plan: list[Shard], settings) -> None:
+    """`plan.json` in the shard folder; a folder reused for a different plan is refused (its finished shards would
+    be taken for this plan's)."""
+    from dataclasses import asdict
+
+    from .store.runs import _jsonable
+
+    doc = json.loads(json.dumps({"stage": stage, "settings": _jsonable(settings),
+                                 "shards": [{"name": s.name, **asdict(s)} for s in plan]}, default=str))
+    path = run_dir / "plan.json"
+    if path.exists() and json.loads(path.read_text(encoding="utf-8")) != doc:
+        raise BadInputError(f"The shard folder {run_dir} holds another run's shards (a different stage, settings or "
+                            "shards).", "Give a new folder, or leave it out to get a fresh one.")
+    path.write_text(json.dumps(doc, indent=1))
 
 
 def _check_composite(project, cams: list[int], settings) -> None:
