@@ -263,7 +263,7 @@ def run_stage(project_root: str | Path, stage: str = "mine", *, settings=None, c
         else:
             from .reconstruct.fit_shards import merge_fits
             out = merge_fits(p, stage, settings, parts, key, started)
-    ctx.progress(total, total, "merged")
+    ctx.report(total, total, "merged")  # stored already: a late cancel changes nothing
     return {**out, "stage": stage, "backend": backend, "shards": len(plan),
             "seconds": round(time.perf_counter() - t0, 2), "work_seconds": round(work_s, 2),
             "worker_cpu_s": round(cpu, 2), "folder": str(run_dir)}
