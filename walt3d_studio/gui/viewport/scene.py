@@ -3,9 +3,16 @@ frustum, every fitted object at the current frame (vehicles: the shape model's m
 an actor transform per frame; people: the posed body mesh) coloured by class, and each track's ground
 trajectory with its current position marked.
 
-Rendered offscreen (vtkWindowToImageFilter) into an RGB array: the dock shows that image, so the same code runs
-on a desktop and headless (VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow, set by the dock when there is no
-display). Coordinates are DESIGN's world frame (`Camera.world_to_cam`: z up, origin at the camera's foot).
+Rendered offscreen into an RGB array (the back buffer read with GetPixelData): the dock shows that image, so the
+same code runs on a desktop and headless (VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow, set by the dock when
+there is no display). Coordinates are DESIGN's world frame (`Camera.world_to_cam`: z up, origin at the camera's foot).
+
+Through the camera (`camera_view`): VTK renders with the calibrated K as an explicit projection matrix (pixel
+centres at integer coordinates, like `camera.project`), into a window a little larger than the image when the
+lens distorts, and the render is then warped into the camera's distorted pixels (`CameraWarp`), so meshes land
+where `camera.project` puts them. A second pass in flat per-object colours gives each object's silhouette; its
+edge is drawn against the object's mined mask with the IoU written beside it. The silhouettes agree with the
+store's rasteriser (`reconstruct.silhouette.silhouette_mask`) to IoU >= 0.98 (tests/gui/test_viewport.py).
 """
 from __future__ import annotations
 
@@ -20,8 +27,19 @@ except ImportError:
     pass
 
 CLASS_COLOURS = {"vehicle": (0.30, 0.65, 1.0), "person": (1.0, 0.60, 0.20)}
+BACKGROUND = (0.12, 0.12, 0.14)
 GROUND = (0.22, 0.22, 0.24)
-GRID = (0.45, 0.45, 0.5)
+# the grid is drawn opaque in a colour between grid and background: a translucent actor would send every frame
+# through VTK's translucent pass (about 20 ms more per frame in software GL)
+GRID = tuple(0.6 * g + 0.4 * b for g, b in zip((0.45, 0.45, 0.5), BACKGROUND))
+MINED_EDGE = (255, 255, 255)      # the mined mask's outline in camera mode (RGB)
+
+
+def iou_colour(iou: float | None) -> tuple[int, int, int]:
+    """RGB of an IoU label: red below 0.5, amber below 0.7, green from 0.7 (grey when there is no mined mask)."""
+    if iou is None:
+        return (200, 200, 200)
+    return (240, 70, 60) if iou < 0.5 else (255, 190, 40) if iou < 0.7 else (90, 220, 110)
 
 
 def _polydata(points, faces=None, lines=None):
@@ -92,6 +110,77 @@ def frustum_lines(camera, depth: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     return P, np.array([[0, 1], [0, 2], [0, 3], [0, 4], [1, 2], [2, 3], [3, 4], [4, 1]])
 
 
+def projection_matrix(K, size, offset=(0, 0), near: float = 0.1, far: float = 2000.0) -> np.ndarray:
+    """OpenGL projection (VTK eye frame: x right, y up, looking down -z) of a pinhole camera K into a window of
+    `size` = (W, H) pixels whose column `x + offset[0]` / top-down row `y + offset[1]` holds camera pixel (x, y),
+    with pixel centres at integer camera coordinates (as `Camera.project` has them)."""
+    K = np.asarray(K, float)
+    W, H = size
+    ox, oy = offset
+    fx, s, cx, fy, cy = K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2]
+    P = np.zeros((4, 4))
+    P[0] = [2 * fx / W, -2 * s / W, 1 - 2 * (cx + ox + 0.5) / W, 0]
+    P[1] = [0, 2 * fy / H, 2 * (cy + oy + 0.5) / H - 1, 0]
+    P[2] = [0, 0, -(far + near) / (far - near), -2 * far * near / (far - near)]
+    P[3] = [0, 0, -1, 0]
+    return P
+
+
+class CameraWarp:
+    """Where each pixel of the camera's (distorted) image is in the undistorted pinhole render.
+
+    `size`/`offset`: the render window (W, H) and where camera pixel (0, 0) lies in it (a margin around the image
+    where barrel distortion pulls the image corners in from outside the pinhole frame), `K` the intrinsics to
+    render with. With distortion the render is made at `scale` (2) times the image's resolution, so that sampling
+    it back (nearest, for the per-object pass) moves an edge by at most a quarter pixel. `maps`: for every image
+    pixel the render's (x, y) (float32, for cv2.remap), or None for a camera without distortion (then the render
+    is the image, pixel for pixel)."""
+
+    MAX_MARGIN = 0.5  # of the image size on each side: beyond that, a lens model this strong is cut off
+
+    def __init__(self, camera, step: int = 8, scale: int = 2):
+        w, h = (int(v) for v in camera.image_size)
+        self.image_size = (w, h)
+        self.K = np.asarray(camera.K, float)
+        if camera.dist is None or not np.any(np.asarray(camera.dist)):
+            self.size, self.offset, self.maps = (w, h), (0, 0), None
+            return
+        from scipy.ndimage import map_coordinates
+
+        # undistort a coarse grid (exact, with the camera's own iteration) and interpolate it cubically: the
+        # distortion is smooth, and the whole image through undistort_pixels would take a second
+        gx = np.unique(np.r_[np.arange(0, w, step), w - 1]).astype(float)
+        gy = np.unique(np.r_[np.arange(0, h, step), h - 1]).astype(float)
+        X, Y = np.meshgrid(gx, gy)
+        U = camera.undistort_pixels(np.c_[X.ravel(), Y.ravel()]).reshape(len(gy), len(gx), 2)
+        lo = np.clip(np.floor(-U.reshape(-1, 2).min(axis=0)) + 2, 0, [self.MAX_MARGIN * w, self.MAX_MARGIN * h])
+        hi = np.clip(np.ceil(U.reshape(-1, 2).max(axis=0) - [w - 1, h - 1]) + 2, 0,
+                     [self.MAX_MARGIN * w, self.MAX_MARGIN * h])
+        ox, oy = int(lo[0]), int(lo[1])
+        # render pixel r holds camera (undistorted) coordinate u with r = scale * (u + offset) + (scale - 1) / 2:
+        # the centres of the scale x scale sub-pixels of camera pixel u are spread evenly around it
+        sh = (scale - 1) / 2
+        self.K = np.diag([scale, scale, 1.0]) @ self.K + np.array([[0, 0, sh], [0, 0, sh], [0, 0, 0]])
+        self.offset = (scale * ox, scale * oy)
+        self.size = (scale * (w + ox + int(hi[0])), scale * (h + oy + int(hi[1])))
+        ix = np.interp(np.arange(w, dtype=float), gx, np.arange(len(gx)))   # image pixel -> coarse grid index
+        iy = np.interp(np.arange(h, dtype=float), gy, np.arange(len(gy)))
+        IX, IY = np.meshgrid(ix, iy)
+        self.maps = tuple((scale * (map_coordinates(U[..., k], [IY, IX], order=3, mode="nearest") + o) + sh)
+                          .astype(np.float32) for k, o in ((0, ox), (1, oy)))
+
+    def warp(self, img: np.ndarray, nearest: bool = False) -> np.ndarray:
+        """A render of the window (top row first) -> the camera's image (H, W, ...)."""
+        import cv2
+
+        w, h = self.image_size
+        if self.maps is None:
+            ox, oy = self.offset
+            return img[oy:oy + h, ox:ox + w]
+        return cv2.remap(img, self.maps[0], self.maps[1], cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 class FitScene:
     """The viewport's VTK scene; `set_frame(frame_id)` moves the fitted objects, `render()` returns RGB."""
 
@@ -100,33 +189,48 @@ class FitScene:
 
         self.window = vtk.vtkRenderWindow()
         self.window.SetOffScreenRendering(1)
+        self.window.SetMultiSamples(0)   # 4x MSAA costs ~45 ms a frame in software GL (OSMesa)
         self.window.SetSize(*size)
         self.renderer = vtk.vtkRenderer()
-        self.renderer.SetBackground(0.12, 0.12, 0.14)
+        self.renderer.SetBackground(*BACKGROUND)
         self.window.AddRenderer(self.renderer)
+        self._pixels = vtk.vtkUnsignedCharArray()
         self.camera = None                       # the calibrated walt3d Camera
         self.R_cw = np.eye(3)
         self.t_cw = np.zeros(3)
         self.by_frame: dict[int, list] = {}       # frame id -> [(TrackFit, DetectionFit)]
+        self.fits: dict[int, object] = {}         # track id -> TrackFit
         self.actors: dict[int, object] = {}       # track id -> mesh actor
         self.markers: dict[int, object] = {}      # track id -> current-position marker
+        self.paths: dict[int, object] = {}        # track id -> ground trajectory actor
+        self.static: list = []                    # grid and frustum (hidden through the camera)
+        self.here: dict[int, tuple] = {}          # track id -> (TrackFit, DetectionFit) shown at this frame
         self.frame_id: int | None = None
         self.through_camera = False
-        self._backdrop = None
+        self.backdrop: np.ndarray | None = None   # the frame behind the meshes through the camera
+        self.warp: CameraWarp | None = None
+        self.only: set[int] | None = None         # show just these tracks (the "needs review" filter)
         self.selected: int | None = None          # track id highlighted (white edges)
+        self.mask_source = None                   # detection id -> bool (H, W) mined mask, or None
+        self.silhouettes: dict[int, dict] = {}    # through the camera: track -> {mask, mined, iou}
+        self.last_ids: np.ndarray | None = None   # through the camera: track index + 1 per pixel (0: none)
+        self._order: list[int] = []               # track ids of the last per-object pass, by index - 1
+        self.extent, self.centre = 30.0, np.zeros(2)
 
     # ------------------------------------------------------------------------------ content
     def load(self, camera, fits, frame_of_detection: dict[int, int]) -> None:
         """Build the static scene and index the fits by frame (`fits` with their detections)."""
         self.renderer.RemoveAllViewProps()
-        self.actors.clear()
-        self.markers.clear()
-        self.by_frame.clear()
+        for d in (self.actors, self.markers, self.paths, self.by_frame, self.fits, self.here):
+            d.clear()
+        self.static = []
         self.camera = camera
+        self.warp = None
         R, t = camera.cam_to_world()
         self.R_cw, self.t_cw = np.asarray(R), np.asarray(t)
         ground = []
         for tf in fits:
+            self.fits[tf.track_id] = tf
             path = []
             for df in tf.detections:
                 fid = frame_of_detection.get(df.detection_id)
@@ -137,16 +241,20 @@ class FitScene:
             if len(path) > 1:
                 P = np.array(path)
                 P[:, 2] = 0.02                                   # on the ground, just above the grid
-                self.renderer.AddActor(_actor(_polydata(P, lines=np.c_[np.arange(len(P) - 1), np.arange(1, len(P))]),
-                                              CLASS_COLOURS.get(tf.kind, (1, 1, 1)), width=2.0))
+                a = _actor(_polydata(P, lines=np.c_[np.arange(len(P) - 1), np.arange(1, len(P))]),
+                           CLASS_COLOURS.get(tf.kind, (1, 1, 1)), width=2.0)
+                self.paths[tf.track_id] = a
+                self.renderer.AddActor(a)
             ground += path
         centre = np.mean(ground, axis=0)[:2] if ground else np.zeros(2)
         extent = float(np.clip(np.max(np.linalg.norm(np.array(ground)[:, :2], axis=1)) * 1.2 if ground else 30.0,
                                10.0, 150.0))
         P, L = grid_lines(extent, 1.0, centre * 0)          # around the camera's foot: its useful range
-        self.renderer.AddActor(_actor(_polydata(P, lines=L), GRID, opacity=0.6))
+        self.static.append(_actor(_polydata(P, lines=L), GRID))
         P, L = frustum_lines(camera, depth=min(3.0, extent / 5))
-        self.renderer.AddActor(_actor(_polydata(P, lines=L), (1.0, 1.0, 0.3), width=2.0))
+        self.static.append(_actor(_polydata(P, lines=L), (1.0, 1.0, 0.3), width=2.0))
+        for a in self.static:
+            self.renderer.AddActor(a)
         self.extent = extent
         self.centre = centre
         self.reset_view()
@@ -161,19 +269,33 @@ class FitScene:
     def _vehicle_actor(self, tf):
         from ...reconstruct.vehicle_shape import mesh_for_alpha
 
-        v, f = mesh_for_alpha(np.asarray(tf.shape.get("alpha", []), float))
+        # the same model as reconstruct.meshes.mesh_in_camera: cars and buses/trucks have their own PCA models
+        v, f = mesh_for_alpha(np.asarray(tf.shape.get("alpha", []), float), tf.shape.get("class", "car"))
         return _actor(_polydata(v, faces=f), CLASS_COLOURS["vehicle"])
+
+    def set_only(self, track_ids) -> None:
+        """Show just these tracks (None: all), e.g. those whose fit needs review."""
+        self.only = None if track_ids is None else {int(t) for t in track_ids}
+        self.set_frame(self.frame_id)
+
+    def shown(self, track_id: int) -> bool:
+        return self.only is None or track_id in self.only
 
     def set_frame(self, frame_id: int | None) -> None:
         """Show the fitted objects of one frame: vehicles move by their actor's transform, bodies are re-posed."""
         import vtk
 
         self.frame_id = frame_id
-        here = {tf.track_id: (tf, df) for tf, df in self.by_frame.get(frame_id, [])}
+        here = {tf.track_id: (tf, df) for tf, df in self.by_frame.get(frame_id, []) if self.shown(tf.track_id)}
+        self.here = here
         for tid, a in self.actors.items():
             a.SetVisibility(tid in here)
         for tid, m in self.markers.items():
-            m.SetVisibility(tid in here)
+            m.SetVisibility(tid in here and not self.through_camera)
+        for tid, p in self.paths.items():
+            p.SetVisibility(self.shown(tid) and not self.through_camera)
+        for a in self.static:
+            a.SetVisibility(not self.through_camera)
         for tid, (tf, df) in here.items():
             a = self.actors.get(tid)
             if tf.kind == "vehicle" and df.R is not None:
@@ -188,6 +310,8 @@ class FitScene:
                 try:
                     v, f = mesh_in_camera(tf, df)
                 except Walt3DError:  # an SMPL fit whose model file is not here: no mesh, the rest still shows
+                    if a is not None:
+                        a.SetVisibility(False)
                     continue
                 pd = _polydata(v @ self.R_cw.T + self.t_cw, faces=f)
                 if a is None:
@@ -195,11 +319,7 @@ class FitScene:
                     self.renderer.AddActor(a)
                 else:
                     a.GetMapper().SetInputData(pd)
-            iou = tf.quality.get("iou", tf.quality.get("silhouette_iou"))
-            base = np.array(CLASS_COLOURS.get(tf.kind, (1, 1, 1)))
-            q = 1.0 if iou is None else float(np.clip((iou - 0.3) / 0.6, 0, 1))
-            a.GetProperty().SetColor(*(base * (0.45 + 0.55 * q)))   # darker = worse fit
-            a.GetProperty().SetOpacity(0.5 if self.through_camera else 1.0)
+            a.GetProperty().SetColor(*self.shade(tf))
             a.GetProperty().SetEdgeVisibility(tid == self.selected)   # the selected track's mesh stands out
             a.GetProperty().SetEdgeColor(1.0, 1.0, 1.0)
             mk = self.markers.get(tid)
@@ -208,14 +328,29 @@ class FitScene:
                 s.SetRadius(0.25)
                 s.Update()
                 mk = self.markers[tid] = _actor(s.GetOutput(), (1, 1, 1))
+                mk.SetVisibility(not self.through_camera)
                 self.renderer.AddActor(mk)
             p = self.R_cw @ np.asarray(df.t, float) + self.t_cw
             mk.SetPosition(float(p[0]), float(p[1]), 0.05)
+
+    @staticmethod
+    def shade(tf) -> tuple:
+        """The class colour, darker for a lower silhouette IoU (the fit's own quality)."""
+        iou = tf.quality.get("iou", tf.quality.get("silhouette_iou"))
+        base = np.array(CLASS_COLOURS.get(tf.kind, (1, 1, 1)))
+        q = 1.0 if iou is None else float(np.clip((iou - 0.3) / 0.6, 0, 1))
+        return tuple(base * (0.45 + 0.55 * q))
 
     def pick(self, x: float, y: float) -> int | None:
         """The track whose mesh is under image point (x, y) of the last render (top-left origin), if any."""
         import vtk
 
+        if self.through_camera:  # the per-object pass of the last render says it exactly, distortion included
+            ids = self.last_ids
+            xi, yi = int(round(x)), int(round(y))
+            if ids is None or not (0 <= yi < ids.shape[0] and 0 <= xi < ids.shape[1]) or ids[yi, xi] == 0:
+                return None
+            return self._order[int(ids[yi, xi]) - 1]
         h = self.window.GetSize()[1]
         picker = vtk.vtkPropPicker()
         if not picker.Pick(float(x), float(h - 1 - y), 0.0, self.renderer):
@@ -224,6 +359,14 @@ class FitScene:
         return next((tid for tid, a in self.actors.items() if a is actor and a.GetVisibility()), None)
 
     # ------------------------------------------------------------------------------ views
+    def _leave_camera(self) -> None:
+        c = self.renderer.GetActiveCamera()
+        c.SetUseExplicitProjectionTransformMatrix(False)
+        c.SetWindowCenter(0.0, 0.0)
+        c.SetViewAngle(30.0)
+        self.through_camera = False
+        self.set_frame(self.frame_id)
+
     def reset_view(self) -> None:
         c = self.renderer.GetActiveCamera()
         cx, cy = (float(v) for v in self.centre)
@@ -231,8 +374,7 @@ class FitScene:
         c.SetFocalPoint(cx, cy, 0.0)
         c.SetPosition(cx - 0.35 * e, cy - 0.45 * e, 0.35 * e)  # over the objects, the grid fading behind
         c.SetViewUp(0, 0, 1)
-        self.through_camera = False
-        self._set_backdrop(None)
+        self._leave_camera()
         self.renderer.ResetCameraClippingRange()
 
     def top_view(self) -> None:
@@ -241,46 +383,49 @@ class FitScene:
         c.SetFocalPoint(cx, cy, 0.0)
         c.SetPosition(cx, cy, 2.2 * self.extent)
         c.SetViewUp(0, 1, 0)
-        self.through_camera = False
-        self._set_backdrop(None)
+        self._leave_camera()
         self.renderer.ResetCameraClippingRange()
 
+    def frame_track(self, track_id: int) -> bool:
+        """Orbit view centred on a track's mesh at this frame, close enough that it fills about half the view
+        (keeps the viewing direction; leaves the camera view). False when the track has no mesh here."""
+        a = self.actors.get(track_id)
+        if a is None or not a.GetVisibility():
+            return False
+        if self.through_camera:
+            self._leave_camera()
+        b = np.array(a.GetBounds(), float).reshape(3, 2)
+        centre = b.mean(axis=1)
+        radius = max(float(np.linalg.norm(b[:, 1] - b[:, 0])) / 2, 0.5)
+        c = self.renderer.GetActiveCamera()
+        d = np.array(c.GetDirectionOfProjection(), float)
+        if d[2] > -0.2:  # looking level or up (e.g. from under the grid): look down on it instead
+            d = np.array([0.45, 0.6, -0.65])
+            d /= np.linalg.norm(d)
+            c.SetViewUp(0, 0, 1)
+        dist = radius / np.sin(np.radians(c.GetViewAngle()) / 2) * 2.0
+        c.SetFocalPoint(*centre)
+        c.SetPosition(*(centre - d * dist))
+        c.OrthogonalizeViewUp()
+        self.renderer.ResetCameraClippingRange()
+        return True
+
     def camera_view(self, backdrop: np.ndarray | None = None) -> None:
-        """Through the calibrated camera: its pose and field of view, the frame as backdrop, meshes half-transparent.
-        (Lens distortion is not applied to the meshes here; the frame view's overlay has it.)"""
-        cam = self.camera
-        w, h = cam.image_size
-        self.window.SetSize(int(w), int(h))
+        """Through the calibrated camera: its pose and intrinsics (lens distortion included, by warping the render),
+        the frame as backdrop, meshes half-transparent, each object's silhouette edge against its mined mask."""
+        if self.warp is None:
+            self.warp = CameraWarp(self.camera)
         c = self.renderer.GetActiveCamera()
         centre = self.t_cw
         c.SetPosition(*centre)
         c.SetFocalPoint(*(centre + self.R_cw @ np.array([0, 0, 1.0])))
         c.SetViewUp(*(self.R_cw @ np.array([0, -1.0, 0])))
-        fy = float(cam.K[1, 1])
-        c.SetViewAngle(float(np.degrees(2 * np.arctan(h / 2 / fy))))
-        cx, cy = float(cam.K[0, 2]), float(cam.K[1, 2])
-        c.SetWindowCenter(-(cx - (w - 1) / 2) / (w / 2), (cy - (h - 1) / 2) / (h / 2))  # principal point offset
+        c.SetExplicitProjectionTransformMatrix(_matrix(projection_matrix(self.warp.K, self.warp.size,
+                                                                         self.warp.offset)))
+        c.SetUseExplicitProjectionTransformMatrix(True)
         self.through_camera = True
-        self._set_backdrop(backdrop)
+        self.backdrop = None if backdrop is None else np.asarray(backdrop)[..., :3]
         self.set_frame(self.frame_id)
-        c.SetClippingRange(0.1, 1000.0)
-
-    def _set_backdrop(self, rgb) -> None:
-        import vtk
-        from vtkmodules.util.numpy_support import numpy_to_vtk
-
-        if rgb is None:
-            self.renderer.TexturedBackgroundOff()
-            return
-        img = vtk.vtkImageData()
-        h, w = rgb.shape[:2]
-        img.SetDimensions(w, h, 1)
-        arr = numpy_to_vtk(np.ascontiguousarray(rgb[::-1]).reshape(-1, 3), deep=True)  # VTK rows go bottom-up
-        img.GetPointData().SetScalars(arr)
-        tex = vtk.vtkTexture()
-        tex.SetInputData(img)
-        self.renderer.SetBackgroundTexture(tex)
-        self.renderer.TexturedBackgroundOn()
 
     def orbit(self, d_azimuth: float, d_elevation: float) -> None:
         c = self.renderer.GetActiveCamera()
@@ -293,19 +438,91 @@ class FitScene:
         self.renderer.GetActiveCamera().Dolly(factor)
         self.renderer.ResetCameraClippingRange()
 
-    def render(self, size=None) -> np.ndarray:
-        """The scene as an RGB (H, W, 3) uint8 image, top row first."""
-        import vtk
+    # ------------------------------------------------------------------------------ rendering
+    def _read(self) -> np.ndarray:
+        """The back buffer as RGB (H, W, 3) uint8, top row first (GetPixelData: no re-render, unlike
+        vtkWindowToImageFilter)."""
         from vtkmodules.util.numpy_support import vtk_to_numpy
 
-        if size is not None and not self.through_camera:
+        w, h = self.window.GetSize()
+        self.window.GetPixelData(0, 0, w - 1, h - 1, 0, self._pixels, 0)
+        return vtk_to_numpy(self._pixels).reshape(h, w, 3)[::-1]
+
+    def render(self, size=None) -> np.ndarray:
+        """The scene as an RGB (H, W, 3) uint8 image, top row first (through the camera: the camera's image size,
+        whatever `size` says)."""
+        if self.through_camera:
+            return self._render_camera()
+        if size is not None:
             self.window.SetSize(int(size[0]), int(size[1]))
         self.window.Render()
-        f = vtk.vtkWindowToImageFilter()
-        f.SetInput(self.window)
-        f.ReadFrontBufferOff()
-        f.Update()
-        out = f.GetOutput()
-        w, h, _ = out.GetDimensions()
-        a = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(h, w, -1)[::-1, :, :3]
-        return np.ascontiguousarray(a)
+        return np.ascontiguousarray(self._read())
+
+    def _render_camera(self) -> np.ndarray:
+        import cv2
+
+        self.window.SetSize(*self.warp.size)
+        self.window.Render()
+        shaded = self.warp.warp(np.ascontiguousarray(self._read()))
+        ids = self.warp.warp(self._id_pass(), nearest=True)
+        w, h = self.warp.image_size
+        back = self.backdrop
+        if back is None or back.shape[:2] != (h, w):
+            back = np.full((h, w, 3), 60, np.uint8)
+        cover = ids > 0
+        out = back.copy()
+        out[cover] = (0.5 * back[cover] + 0.5 * shaded[cover]).astype(np.uint8)   # meshes half-transparent
+        self.last_ids = ids
+        self.silhouettes = {}
+        labels = []
+        for k, tid in enumerate(self._order, 1):
+            m = ids == k
+            if not m.any():
+                continue
+            tf, df = self.here[tid]
+            mined = self.mask_source(df.detection_id) if self.mask_source is not None else None
+            if mined is not None and mined.shape != m.shape:
+                mined = None
+            iou = None
+            if mined is not None:
+                from ...reconstruct.silhouette import mask_iou
+
+                iou = mask_iou(m, mined)
+                cs, _ = cv2.findContours(mined.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+                cv2.drawContours(out, cs, -1, MINED_EDGE, 1, cv2.LINE_AA)
+            cs, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            edge = tuple(int(255 * v) for v in CLASS_COLOURS.get(tf.kind, (1, 1, 1)))
+            cv2.drawContours(out, cs, -1, edge, 3 if tid == self.selected else 2, cv2.LINE_AA)
+            self.silhouettes[tid] = {"mask": m, "mined": mined, "iou": iou}
+            ys, xs = np.nonzero(m if mined is None else (m | mined))
+            labels.append((f"IoU {iou:.2f}" if iou is not None else "no mask", (int(xs.min()), int(ys.min()) - 5),
+                           iou_colour(iou)))
+        for text, (x, y), colour in labels:  # on top of every edge
+            y = max(y, 14)
+            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+        return out
+
+    def _id_pass(self) -> np.ndarray:
+        """Render every shown mesh opaque, unlit, in a flat colour that encodes its index: (H, W) int32, 0 = none."""
+        self._order = [tid for tid, a in self.actors.items() if a.GetVisibility()]
+        saved = []
+        for k, tid in enumerate(self._order, 1):
+            p = self.actors[tid].GetProperty()
+            saved.append((p.GetColor(), p.GetEdgeVisibility(), p.GetLighting()))
+            p.SetColor((k & 255) / 255.0, ((k >> 8) & 255) / 255.0, ((k >> 16) & 255) / 255.0)
+            p.SetEdgeVisibility(False)
+            p.LightingOff()
+        bg = self.renderer.GetBackground()
+        self.renderer.SetBackground(0, 0, 0)
+        try:
+            self.window.Render()
+            rgb = self._read().astype(np.int32)
+        finally:
+            self.renderer.SetBackground(*bg)
+            for tid, (colour, edges, lit) in zip(self._order, saved):
+                p = self.actors[tid].GetProperty()
+                p.SetColor(*colour)
+                p.SetEdgeVisibility(edges)
+                p.SetLighting(lit)
+        return np.ascontiguousarray(rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16))
