@@ -1,5 +1,7 @@
 """The 3D dock's Qt side: an image of the offscreen VTK render (`scene.FitScene`), buttons for the views
-(reset, top, through the camera), drag to orbit, wheel to zoom, and a hint line.
+(reset, top, through the camera), a "needs review" filter, drag to orbit, wheel to zoom, and a hint line.
+Keys while the render has focus (click it): F frames the selected track's mesh, Space selects the next fit that
+needs review; W / Shift+W (accept / reject the fit) are the window's own keys and work here too.
 
 The VTK render is shown as an image rather than through a native VTK widget: the same path works on a desktop,
 headless (offscreen Qt + OSMesa) and in tests, and a missing OpenGL only costs this dock (the error is shown in
@@ -10,9 +12,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QDockWidget, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
+                               QWidget)
 
 NO_FITS_HINT = ("No 3D fits on this camera yet: Reconstruct > Fit vehicles in 3D / Fit people in 3D (or "
                 "<code>walt3d fit vehicles PROJECT</code>); this view updates when the job ends.")
@@ -27,7 +30,9 @@ def _prepare_vtk_env() -> None:
 
 
 class RenderLabel(QLabel):
-    """Shows the scene's image; drag orbits, wheel zooms."""
+    """Shows the scene's image; drag orbits, wheel zooms; F and Space while it has focus."""
+
+    KEYS = (Qt.Key_F, Qt.Key_Space)
 
     def __init__(self, dock):
         super().__init__()
@@ -36,8 +41,26 @@ class RenderLabel(QLabel):
         self.setAlignment(Qt.AlignCenter)
         self.setMinimumSize(200, 150)
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
+        self.setFocusPolicy(Qt.ClickFocus)
+
+    def event(self, e):
+        # the frame view's window-wide F (fit frame) and Space (next unlabelled) would otherwise win: with the
+        # render focused, these keys are the 3D view's
+        if e.type() == QEvent.ShortcutOverride and e.key() in self.KEYS and not e.modifiers():
+            e.accept()
+            return True
+        return super().event(e)
+
+    def keyPressEvent(self, e):
+        if e.key() == Qt.Key_F and not e.modifiers():
+            self.dock.frame_selected()
+        elif e.key() == Qt.Key_Space and not e.modifiers():
+            self.dock.next_needs_review()
+        else:
+            super().keyPressEvent(e)
 
     def mousePressEvent(self, ev):
+        self.setFocus(Qt.MouseFocusReason)
         self._last = self._press = ev.position().toPoint()
 
     def image_point(self, pos) -> tuple[float, float] | None:
@@ -57,7 +80,7 @@ class RenderLabel(QLabel):
         d = p - self._last
         self._last = p
         self.dock.scene.orbit(-d.x() * 0.4, d.y() * 0.4)
-        self.dock.redraw()
+        self.dock.redraw_soon()  # mouse moves that come faster than frames are rendered share one render
 
     def mouseReleaseEvent(self, ev):
         self._last = None
@@ -71,7 +94,7 @@ class RenderLabel(QLabel):
         if self.dock.scene is None or self.dock.scene.through_camera:
             return
         self.dock.scene.zoom(1.1 if ev.angleDelta().y() > 0 else 1 / 1.1)
-        self.dock.redraw()
+        self.dock.redraw_soon()
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)
@@ -87,6 +110,11 @@ class ViewportDock(QDockWidget):
         self.error: str | None = None     # why there is no scene (no OpenGL, …)
         self._loaded_for = None           # (project, camera) the scene shows
         self.n_fits = 0
+        self._masks: dict[int, np.ndarray | None] = {}   # detection id -> mined mask (frames shown lately)
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(0)
+        self._redraw_timer.timeout.connect(self.redraw)
         body = QWidget()
         lay = QVBoxLayout(body)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -95,9 +123,16 @@ class ViewportDock(QDockWidget):
         self.btn_top = QPushButton("Top")
         self.btn_camera = QPushButton("Camera view")
         self.btn_camera.setCheckable(True)
-        for b in (self.btn_reset, self.btn_top, self.btn_camera):
+        self.btn_frame = QPushButton("Frame (F)")
+        self.btn_frame.setToolTip("Centre the 3D view on the selected track's mesh (F while the view has focus)")
+        for b in (self.btn_reset, self.btn_top, self.btn_camera, self.btn_frame):
             b.setFocusPolicy(Qt.NoFocus)
             row.addWidget(b)
+        self.needs_review = QCheckBox("Needs review only")
+        self.needs_review.setToolTip("Show only the fits flagged for review that nobody accepted or rejected yet; "
+                                     "Space (with the view focused) selects the next one")
+        self.needs_review.setFocusPolicy(Qt.NoFocus)
+        row.addWidget(self.needs_review)
         row.addStretch(1)
         lay.addLayout(row)
         self.image = RenderLabel(self)
@@ -108,12 +143,17 @@ class ViewportDock(QDockWidget):
         lay.addWidget(self.hint)
         self.legend = QLabel("<span style='color:#4da6ff'>■</span> vehicle &nbsp; "
                              "<span style='color:#ff9933'>■</span> person &nbsp; darker = lower silhouette IoU"
-                             " &nbsp; <span style='color:#ffff4d'>■</span> camera · drag: orbit · wheel: zoom")
+                             " &nbsp; <span style='color:#ffff4d'>■</span> camera · drag: orbit · wheel: zoom · "
+                             "F: frame selected · Space: next to review · camera view: white = mined mask, "
+                             "coloured edge = the fit's silhouette, IoU beside it")
+        self.legend.setWordWrap(True)
         lay.addWidget(self.legend)
         self.setWidget(body)
         self.btn_reset.clicked.connect(lambda: self._view("reset"))
         self.btn_top.clicked.connect(lambda: self._view("top"))
         self.btn_camera.toggled.connect(lambda on: self._view("camera" if on else "reset"))
+        self.btn_frame.clicked.connect(self.frame_selected)
+        self.needs_review.toggled.connect(lambda _: self._apply_filter())
         window.addDockWidget(Qt.RightDockWidgetArea, self)
         self.hide()
         self.visibilityChanged.connect(self._on_visible)
@@ -145,6 +185,7 @@ class ViewportDock(QDockWidget):
 
             self.scene = FitScene()
             self.scene.render((64, 48))       # fails here when there is no usable OpenGL
+            self.scene.mask_source = self.mined_mask
         except Exception as e:  # noqa: BLE001  VTK raises many kinds; any of them means: no 3D here
             self.scene = None
             self.error = (f"The 3D view needs OpenGL, which is not available here ({type(e).__name__}: {e}). "
@@ -182,21 +223,91 @@ class ViewportDock(QDockWidget):
         fits = [f for f in track_fits(w.project, camera_id=w.camera_id, with_detections=True) if f.status != "skipped"]
         dt = detection_table(w.project, camera_id=w.camera_id)
         frame_of = dict(zip(dt.id.tolist(), dt.frame_id.tolist()))
+        self._masks.clear()
         self.scene.load(camera, fits, frame_of)
         self.n_fits = len(fits)
+        self._apply_filter(redraw=False)
         self.hint.setText(NO_FITS_HINT if not fits else
                           f"{len(fits)} fitted track(s): "
                           f"{sum(f.kind == 'vehicle' for f in fits)} vehicle(s), "
                           f"{sum(f.kind == 'person' for f in fits)} person(s).")
         self._on_position(w.timeline.position)
 
+    def mined_mask(self, detection_id: int) -> np.ndarray | None:
+        """The detection's mined mask (bool, image size) from the store, or None; kept for the frames seen lately."""
+        if detection_id not in self._masks:
+            from ...store.detections import detection_rles
+            from ..review.overlays import decode_mask
+
+            if len(self._masks) > 512:
+                self._masks.clear()
+            rle = detection_rles(self.window_.project, [detection_id]).get(detection_id)
+            self._masks[detection_id] = None if rle is None else decode_mask(rle)
+        return self._masks[detection_id]
+
     def _on_selection(self) -> None:
         rc = getattr(self.window_, "review", None)
-        if self.scene is None or rc is None or not self.isVisible() or self.scene.selected == rc.track_id:
+        if self.scene is None or rc is None or not self.isVisible():
+            return
+        if self.needs_review.isChecked():
+            self._apply_filter(redraw=False)   # a verdict given: that fit may no longer need review
+        elif self.scene.selected == rc.track_id:
             return
         self.scene.selected = rc.track_id
         self.scene.set_frame(self.scene.frame_id)
         self.redraw()
+
+    # ------------------------------------------------------------------------------ review from the viewport
+    def tracks_needing_review(self) -> list[int]:
+        """Fitted tracks of the scene flagged 'needs review' that nobody accepted or rejected yet, by track id."""
+        rc = getattr(self.window_, "review", None)
+        if self.scene is None or rc is None:
+            return []
+        return sorted(t for t in self.scene.fits if rc.fits.state(t) == "needs_review")
+
+    def _apply_filter(self, redraw: bool = True) -> None:
+        if self.scene is None:
+            return
+        self.scene.set_only(self.tracks_needing_review() if self.needs_review.isChecked() else None)
+        if redraw:
+            self.redraw()
+
+    def next_needs_review(self) -> int | None:
+        """Select the next fit needing review after the selected track (wrapping), jump to its first frame and,
+        in the orbit view, frame its mesh. None (with a hint) when no fit needs review."""
+        rc = getattr(self.window_, "review", None)
+        todo = self.tracks_needing_review()
+        if rc is None or not todo:
+            self.hint.setText("No fit needs review on this camera." if self.scene is not None and self.scene.fits
+                              else self.hint.text())
+            return None
+        cur = rc.track_id
+        tid = next((t for t in todo if cur is None or t > cur), todo[0])
+        rc.select_track(tid, jump=True)       # the frame view, the table and this scene follow
+        if not self.scene.through_camera:
+            self.scene.frame_track(tid)
+        self.redraw()
+        self.hint.setText(f"Track {tid}: fit needs review ({todo.index(tid) + 1} of {len(todo)}). "
+                          "W accepts, Shift+W rejects, Space goes on.")
+        return tid
+
+    def frame_selected(self) -> bool:
+        """F: centre the orbit view on the selected track's mesh (leaving the camera view)."""
+        rc = getattr(self.window_, "review", None)
+        tid = rc.track_id if rc is not None else None
+        if self.scene is None or tid is None:
+            self.hint.setText("Select a track (click its mesh, or pick it in the review) to frame it with F.")
+            return False
+        if tid not in self.scene.actors or not self.scene.actors[tid].GetVisibility():
+            self.hint.setText(f"Track {tid} has no fitted mesh in this frame.")
+            return False
+        if self.btn_camera.isChecked():
+            self.btn_camera.blockSignals(True)
+            self.btn_camera.setChecked(False)
+            self.btn_camera.blockSignals(False)
+        ok = self.scene.frame_track(tid)
+        self.redraw()
+        return ok
 
     def pick(self, x: float, y: float) -> int | None:
         """Select the track whose mesh is at pixel (x, y) of the render, in the review panel and frame view."""
@@ -244,7 +355,12 @@ class ViewportDock(QDockWidget):
             self.scene.set_frame(self.scene.frame_id)  # opaque again
         self.redraw()
 
+    def redraw_soon(self) -> None:
+        """Redraw once the events waiting now are handled (a burst of drags costs one render)."""
+        self._redraw_timer.start()
+
     def redraw(self) -> None:
+        self._redraw_timer.stop()
         if self.scene is None or not self.isVisible():
             return
         size = self.image.size()

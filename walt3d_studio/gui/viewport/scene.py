@@ -32,6 +32,8 @@ GROUND = (0.22, 0.22, 0.24)
 # the grid is drawn opaque in a colour between grid and background: a translucent actor would send every frame
 # through VTK's translucent pass (about 20 ms more per frame in software GL)
 GRID = tuple(0.6 * g + 0.4 * b for g, b in zip((0.45, 0.45, 0.5), BACKGROUND))
+MESH_AMBIENT = 0.35
+MESH_ALPHA = 0.6                  # through the camera: how much of a pixel a mesh covers is the mesh's shade
 MINED_EDGE = (255, 255, 255)      # the mined mask's outline in camera mode (RGB)
 
 
@@ -65,7 +67,7 @@ def _polydata(points, faces=None, lines=None):
     return pd
 
 
-def _actor(pd, colour, width=1.0, opacity=1.0):
+def _actor(pd, colour, width=1.0, opacity=1.0, ambient=0.0):
     import vtk
 
     m = vtk.vtkPolyDataMapper()
@@ -73,6 +75,8 @@ def _actor(pd, colour, width=1.0, opacity=1.0):
     a = vtk.vtkActor()
     a.SetMapper(m)
     a.GetProperty().SetColor(*colour)
+    a.GetProperty().SetAmbient(ambient)   # meshes: a little ambient so faces turned from the light stay coloured
+    a.GetProperty().SetDiffuse(1.0 - 0.5 * ambient)
     a.GetProperty().SetLineWidth(width)
     a.GetProperty().SetOpacity(opacity)
     return a
@@ -234,10 +238,11 @@ class FitScene:
             path = []
             for df in tf.detections:
                 fid = frame_of_detection.get(df.detection_id)
-                if fid is None or df.status == "skipped" or df.t is None:
+                pos = self.position_cam(df)
+                if fid is None or df.status == "skipped" or pos is None:
                     continue
                 self.by_frame.setdefault(fid, []).append((tf, df))
-                path.append(self.R_cw @ np.asarray(df.t, float) + self.t_cw)
+                path.append(self.R_cw @ pos + self.t_cw)
             if len(path) > 1:
                 P = np.array(path)
                 P[:, 2] = 0.02                                   # on the ground, just above the grid
@@ -259,6 +264,14 @@ class FitScene:
         self.centre = centre
         self.reset_view()
 
+    @staticmethod
+    def position_cam(df) -> np.ndarray | None:
+        """Where a fitted object is in one frame (camera frame): a vehicle's t, a body's SMPL translation."""
+        if df.t is not None:
+            return np.asarray(df.t, float)
+        transl = (df.params or {}).get("transl")
+        return None if transl is None else np.asarray(transl, float)
+
     def world_from_object(self, df) -> np.ndarray:
         """4x4 object -> world of a vehicle's pose in one frame."""
         T = np.eye(4)
@@ -271,7 +284,7 @@ class FitScene:
 
         # the same model as reconstruct.meshes.mesh_in_camera: cars and buses/trucks have their own PCA models
         v, f = mesh_for_alpha(np.asarray(tf.shape.get("alpha", []), float), tf.shape.get("class", "car"))
-        return _actor(_polydata(v, faces=f), CLASS_COLOURS["vehicle"])
+        return _actor(_polydata(v, faces=f), CLASS_COLOURS["vehicle"], ambient=MESH_AMBIENT)
 
     def set_only(self, track_ids) -> None:
         """Show just these tracks (None: all), e.g. those whose fit needs review."""
@@ -315,7 +328,7 @@ class FitScene:
                     continue
                 pd = _polydata(v @ self.R_cw.T + self.t_cw, faces=f)
                 if a is None:
-                    a = self.actors[tid] = _actor(pd, CLASS_COLOURS.get(tf.kind, (1, 1, 1)))
+                    a = self.actors[tid] = _actor(pd, CLASS_COLOURS.get(tf.kind, (1, 1, 1)), ambient=MESH_AMBIENT)
                     self.renderer.AddActor(a)
                 else:
                     a.GetMapper().SetInputData(pd)
@@ -330,7 +343,7 @@ class FitScene:
                 mk = self.markers[tid] = _actor(s.GetOutput(), (1, 1, 1))
                 mk.SetVisibility(not self.through_camera)
                 self.renderer.AddActor(mk)
-            p = self.R_cw @ np.asarray(df.t, float) + self.t_cw
+            p = self.R_cw @ self.position_cam(df) + self.t_cw
             mk.SetPosition(float(p[0]), float(p[1]), 0.05)
 
     @staticmethod
@@ -403,7 +416,7 @@ class FitScene:
             d = np.array([0.45, 0.6, -0.65])
             d /= np.linalg.norm(d)
             c.SetViewUp(0, 0, 1)
-        dist = radius / np.sin(np.radians(c.GetViewAngle()) / 2) * 2.0
+        dist = radius / np.sin(np.radians(c.GetViewAngle()) / 2) * 1.3
         c.SetFocalPoint(*centre)
         c.SetPosition(*(centre - d * dist))
         c.OrthogonalizeViewUp()
@@ -471,7 +484,7 @@ class FitScene:
             back = np.full((h, w, 3), 60, np.uint8)
         cover = ids > 0
         out = back.copy()
-        out[cover] = (0.5 * back[cover] + 0.5 * shaded[cover]).astype(np.uint8)   # meshes half-transparent
+        out[cover] = ((1 - MESH_ALPHA) * back[cover] + MESH_ALPHA * shaded[cover]).astype(np.uint8)
         self.last_ids = ids
         self.silhouettes = {}
         labels = []
@@ -509,10 +522,12 @@ class FitScene:
         saved = []
         for k, tid in enumerate(self._order, 1):
             p = self.actors[tid].GetProperty()
-            saved.append((p.GetColor(), p.GetEdgeVisibility(), p.GetLighting()))
+            saved.append((p.GetColor(), p.GetEdgeVisibility(), p.GetLighting(), p.GetAmbient(), p.GetDiffuse()))
             p.SetColor((k & 255) / 255.0, ((k >> 8) & 255) / 255.0, ((k >> 16) & 255) / 255.0)
             p.SetEdgeVisibility(False)
-            p.LightingOff()
+            p.LightingOff()       # unlit, the fragment is ambient * colour + diffuse * colour: exactly the colour
+            p.SetAmbient(0.0)
+            p.SetDiffuse(1.0)
         bg = self.renderer.GetBackground()
         self.renderer.SetBackground(0, 0, 0)
         try:
@@ -520,9 +535,11 @@ class FitScene:
             rgb = self._read().astype(np.int32)
         finally:
             self.renderer.SetBackground(*bg)
-            for tid, (colour, edges, lit) in zip(self._order, saved):
+            for tid, (colour, edges, lit, ambient, diffuse) in zip(self._order, saved):
                 p = self.actors[tid].GetProperty()
                 p.SetColor(*colour)
                 p.SetEdgeVisibility(edges)
                 p.SetLighting(lit)
+                p.SetAmbient(ambient)
+                p.SetDiffuse(diffuse)
         return np.ascontiguousarray(rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16))
