@@ -28,10 +28,10 @@ class Key:
     bound: bool = True       # False: documented only (no QAction carries it)
 
 
-GENERAL, VIEW, TIMELINE, REVIEW, BRUSH, CALIB, KEYPOINTS, COMPOSITES = (
+GENERAL, VIEW, TIMELINE, REVIEW, BRUSH, CALIB, KEYPOINTS, COMPOSITES, VIEWPORT = (
     "Everywhere", "Frame view", "Timeline", "Occlusion review", "Static-occluder brush", "Calibrate by lines",
-    "Keypoint editor", "Composites")
-PANELS = (GENERAL, VIEW, TIMELINE, REVIEW, BRUSH, CALIB, KEYPOINTS, COMPOSITES)
+    "Keypoint editor", "Composites", "3D viewport")
+PANELS = (GENERAL, VIEW, TIMELINE, REVIEW, BRUSH, CALIB, KEYPOINTS, COMPOSITES, VIEWPORT)
 
 KEYS: tuple[Key, ...] = (
     # -- everywhere
@@ -126,6 +126,16 @@ KEYS: tuple[Key, ...] = (
     Key("comp.reject_object", COMPOSITES, ("R",), "Reject object", "Reject the object under the cursor (undoable)",
         bound=False),
     Key("comp.reject", COMPOSITES, ("Shift+R",), "Reject composite", "Reject the composite shown (undoable)",
+        bound=False),
+    # -- 3D viewport (keys work while the render has focus: click it)
+    Key("vp.mouse.orbit", VIEWPORT, ("Drag",), "Orbit", "Turn the view about its centre", bound=False),
+    Key("vp.mouse.zoom", VIEWPORT, ("Wheel",), "Zoom", "Move the view nearer or farther", bound=False),
+    Key("vp.mouse.pick", VIEWPORT, ("Click",), "Select track", "Select the track whose mesh is clicked",
+        bound=False),
+    Key("vp.frame", VIEWPORT, ("F",), "Frame selected mesh", "Centre the view on the selected track's mesh",
+        bound=False),
+    Key("vp.next", VIEWPORT, ("Space",), "Next fit to review",
+        "Select the next fit that needs review and go to its first frame (W / Shift+W accept / reject it)",
         bound=False),
 )
 
