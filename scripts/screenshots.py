@@ -185,6 +185,8 @@ FIGURES = {"vehicle-fit-*.png": "scripts/vehicle_fit_screenshots.py",
            "people_fit_demo.png": "scripts/people_fit_figure.py",
            # `python SCRIPT PROJECT [CAMERA] [OUT.png]`: fits-overlay.png (parking-lot), -top-down.png (top-down)
            "fits-overlay*.png": "scripts/screenshot_fits_overlay.py",
+           # `python SCRIPT PROJECT [CAMERA] [OUT_DIR]`: the 3D dock (orbit, through the camera, needs review)
+           "viewport-3d*.png": "scripts/screenshot_viewport.py",
            "composite-feather-gain.png": "bench/figure_feather_gain.py",
            "composites-contact-sheet.png": "bench/figure_contact_sheet.py",
            "demo-report.png": "scripts/report_screenshot.py",   # of demo-out/report.html after `walt3d demo`

@@ -314,7 +314,7 @@ def test_needs_review_filter_and_space_steps_through_them(qtbot, opened):
     vp.image.setFocus()
     qtbot.keyClick(vp.image, Qt.Key_Space)  # the next fit needing review: selected, its first frame shown
     assert rc.track_id == todo[0]
-    first = int(detection_table(w.project, track_id=todo[0]).frame_id[0])
+    first = min(vp.scene.track_frames[todo[0]])  # its first frame with a fitted pose
     assert w.timeline.position == positions(w, [first])[0]
     assert vp.scene.selected == todo[0] and vp.scene.actors[todo[0]].GetVisibility()
     assert "needs review (1 of 1)" in vp.hint.text()

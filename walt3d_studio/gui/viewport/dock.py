@@ -273,8 +273,8 @@ class ViewportDock(QDockWidget):
             self.redraw()
 
     def next_needs_review(self) -> int | None:
-        """Select the next fit needing review after the selected track (wrapping), jump to its first frame and,
-        in the orbit view, frame its mesh. None (with a hint) when no fit needs review."""
+        """Select the next fit needing review after the selected track (wrapping), jump to its first frame with a
+        fitted pose and, in the orbit view, frame its mesh. None (with a hint) when no fit needs review."""
         rc = getattr(self.window_, "review", None)
         todo = self.tracks_needing_review()
         if rc is None or not todo:
@@ -283,7 +283,10 @@ class ViewportDock(QDockWidget):
             return None
         cur = rc.track_id
         tid = next((t for t in todo if cur is None or t > cur), todo[0])
-        rc.select_track(tid, jump=True)       # the frame view, the table and this scene follow
+        frames = sorted(self.scene.track_frames.get(tid, []))
+        rc.select_track(tid, jump=not frames)  # the frame view, the table and this scene follow
+        if frames:  # its first frame with a fitted pose (a track's first detections may have none)
+            rc.go_to(rc.position_of(frames[0]))
         if not self.scene.through_camera:
             self.scene.frame_track(tid)
         self.redraw()

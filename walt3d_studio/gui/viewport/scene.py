@@ -219,6 +219,7 @@ class FitScene:
         self.t_cw = np.zeros(3)
         self.by_frame: dict[int, list] = {}       # frame id -> [(TrackFit, DetectionFit)]
         self.fits: dict[int, object] = {}         # track id -> TrackFit
+        self.track_frames: dict[int, list] = {}   # track id -> frame ids where it has a fitted pose
         self.actors: dict[int, object] = {}       # track id -> mesh actor
         self.markers: dict[int, object] = {}      # track id -> current-position marker
         self.paths: dict[int, object] = {}        # track id -> ground trajectory actor
@@ -244,7 +245,7 @@ class FitScene:
     def load(self, camera, fits, frame_of_detection: dict[int, int]) -> None:
         """Build the static scene and index the fits by frame (`fits` with their detections)."""
         self.renderer.RemoveAllViewProps()
-        for d in (self.actors, self.markers, self.paths, self.by_frame, self.fits, self.here):
+        for d in (self.actors, self.markers, self.paths, self.by_frame, self.fits, self.here, self.track_frames):
             d.clear()
         self.static = []
         self._merged, self._merged_key, self._merged_hides, self._moving = None, None, [], False
@@ -263,6 +264,7 @@ class FitScene:
                     continue
                 self.by_frame.setdefault(fid, []).append((tf, df))
                 path.append(self.R_cw @ pos + self.t_cw)
+                self.track_frames.setdefault(tf.track_id, []).append(fid)
             if len(path) > 1:
                 P = np.array(path)
                 P[:, 2] = 0.02                                   # on the ground, just above the grid
@@ -354,13 +356,19 @@ class FitScene:
                     self.renderer.AddActor(a)
                 else:
                     a.GetMapper().SetInputData(pd)
-            a.GetProperty().SetColor(*self.shade(tf))
-            a.GetProperty().SetEdgeVisibility(tid == self.selected)   # the selected track's mesh stands out
+            colour = np.array(self.shade(tf))
+            # the selected track's mesh stands out: white edges on a low-poly vehicle; a dense body mesh would turn
+            # all white, so it is drawn lighter instead
+            dense = a.GetMapper().GetInput().GetNumberOfPolys() > 1500
+            if tid == self.selected and dense:
+                colour = 0.45 * colour + 0.55
+            a.GetProperty().SetColor(*colour)
+            a.GetProperty().SetEdgeVisibility(tid == self.selected and not dense)
             a.GetProperty().SetEdgeColor(1.0, 1.0, 1.0)
             mk = self.markers.get(tid)
             if mk is None:
                 s = vtk.vtkSphereSource()
-                s.SetRadius(0.25)
+                s.SetRadius(0.25 if tf.kind == "vehicle" else 0.1)
                 s.Update()
                 mk = self.markers[tid] = _actor(s.GetOutput(), (1, 1, 1), ambient=MESH_AMBIENT)
                 mk.SetVisibility(not self.through_camera)
@@ -603,10 +611,11 @@ class FitScene:
             self.silhouettes[tid] = {"box": (y0, y1, x0, x1), "mask": m, "mined": mm, "iou": iou}
             labels.append((f"IoU {iou:.2f}" if iou is not None else "no mask", (int(x0), int(y0) - 5),
                            iou_colour(iou)))
+        size = 0.4 if w < 800 else 0.5   # small frames are shown enlarged: smaller letters
         for text, (x, y), colour in labels:  # on top of every edge
-            y = max(y, 14)
-            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+            y = max(y, 12)
+            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, colour, 1, cv2.LINE_AA)
         return out
 
     def silhouette(self, track_id: int) -> np.ndarray | None:
