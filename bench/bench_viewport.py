@@ -91,6 +91,8 @@ def orbit_fps(scene: FitScene, read, n=20, pixmap=False) -> float:
 
 OPEN = r"""
 import sys, time, tempfile
+if sys.argv[2] == "no-torch":  # what the dock costs without the torch preload (scene.py's segfault guard)
+    sys.modules["torchvision"] = None
 from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
@@ -112,7 +114,7 @@ print("OPEN_MS", 1000 * (time.perf_counter() - t0), w.viewport.n_fits)
 """
 
 
-def dock_open(runs=3) -> list[float]:
+def dock_open(runs=3) -> tuple[list[float], list[float]]:
     sys.path.insert(0, str(ROOT / "tests"))
     from gui.test_fit_review import body_params, vehicle_pose  # noqa: F401
     from gui.test_review_workflow import _build
@@ -135,21 +137,27 @@ def dock_open(runs=3) -> list[float]:
                                                                 shape={"alpha": [0.0]}))
             tf.detections.append(DetectionFit(int(dt.id[i]), R, t))
         save_track_fits(p, list(fits.values()))
-    out = []
+    out = {"torch": [], "no-torch": []}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for _ in range(runs):
-        r = subprocess.run([sys.executable, "-c", OPEN, str(root)], capture_output=True, text=True, env=env,
-                           timeout=300)
-        line = next(x for x in r.stdout.splitlines() if x.startswith("OPEN_MS"))
-        out.append(float(line.split()[1]))
-        nfits = int(line.split()[2])
-    print(f"  ({nfits} fitted tracks on the mined demo clip)")
-    return out
+        for mode in out:
+            r = subprocess.run([sys.executable, "-c", OPEN, str(root), mode], capture_output=True, text=True,
+                               env=env, timeout=300)
+            line = next(x for x in r.stdout.splitlines() if x.startswith("OPEN_MS"))
+            out[mode].append(float(line.split()[1]))
+            nfits = int(line.split()[2])
+    print(f"  ({nfits} fitted track(s) on the mined demo clip)")
+    return out["torch"], out["no-torch"]
 
 
 def main() -> None:
     from PySide6.QtWidgets import QApplication
 
+    if "--open-only" in sys.argv:
+        ms, bare = dock_open()
+        print(f"dock opened to its first frame: median {np.median(ms):.0f} ms ({', '.join(f'{m:.0f}' for m in ms)});"
+              f" without the torch preload: median {np.median(bare):.0f} ms ({', '.join(f'{m:.0f}' for m in bare)})")
+        return
     app = QApplication.instance() or QApplication([])  # noqa: F841
     cam, fits, frame_of = street()
     scene = FitScene((1280, 720))
@@ -211,9 +219,10 @@ def main() -> None:
     print(f"through the camera with distortion, {N} vehicles, 1280x720: {np.median(t) * 1e3:.0f} ms a frame "
           f"(render at 2x + per-object pass + warp + edges); the warp maps once per camera: {warp * 1e3:.0f} ms")
 
-    ms = dock_open()
+    ms, bare = dock_open()
     print(f"dock opened to its first frame (fresh process, VTK imported then): median {np.median(ms):.0f} ms "
-          f"({', '.join(f'{m:.0f}' for m in ms)})")
+          f"({', '.join(f'{m:.0f}' for m in ms)}); without the torch preload: median {np.median(bare):.0f} ms "
+          f"({', '.join(f'{m:.0f}' for m in bare)})")
 
 
 if __name__ == "__main__":
