@@ -356,3 +356,37 @@ def test_orbit_draws_the_same_picture_from_one_merged_actor():
     blue = img[..., 2].astype(int) > img[..., 0].astype(int) + 60
     ys, xs = np.nonzero(blue)
     assert scene.pick(xs[len(xs) // 2], ys[len(ys) // 2]) in {tf.track_id for tf in fits}
+
+
+def test_a_burst_of_drags_costs_one_render(qtbot, opened, monkeypatch):
+    """Orbiting: mouse moves that arrive before the next render share it (fewer re-renders), and the view turned."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    w = opened()
+    vp = w.viewport
+    vp.show()
+    qtbot.waitUntil(lambda: vp.scene is not None, timeout=60000)
+    w.settle()
+    calls = []
+    real = vp.scene.render
+    monkeypatch.setattr(vp.scene, "render", lambda *a, **k: calls.append(1) or real(*a, **k))
+    before = np.array(vp.scene.renderer.GetActiveCamera().GetPosition())
+    lab = vp.image
+
+    def send(kind, x, buttons):
+        p = QPointF(x, 60)
+        ev = QMouseEvent(kind, p, lab.mapToGlobal(QPoint(int(x), 60)).toPointF(), Qt.LeftButton, buttons,
+                         Qt.NoModifier)
+        QApplication.sendEvent(lab, ev)
+
+    send(QMouseEvent.Type.MouseButtonPress, 50, Qt.LeftButton)
+    for x in range(60, 160, 10):  # ten moves delivered back to back, before the event loop runs
+        send(QMouseEvent.Type.MouseMove, x, Qt.LeftButton)
+    assert calls == []
+    qtbot.waitUntil(lambda: len(calls) >= 1, timeout=10000)
+    QApplication.processEvents()
+    assert len(calls) == 1
+    send(QMouseEvent.Type.MouseButtonRelease, 160, Qt.NoButton)
+    assert not np.allclose(before, vp.scene.renderer.GetActiveCamera().GetPosition())  # the view turned
