@@ -2,7 +2,8 @@
 through the camera (each fit's silhouette edge against its mined mask, with the IoU), and the "needs review" filter
 with the first such fit selected (Space).
 
-    walt3d demo --project-only /tmp/vp && walt3d fit vehicles /tmp/vp/demo.walt3d && walt3d fit people /tmp/vp/demo.walt3d
+    walt3d demo --project-only /tmp/vp
+    walt3d fit vehicles /tmp/vp/demo.walt3d && walt3d fit people /tmp/vp/demo.walt3d
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot_viewport.py /tmp/vp/demo.walt3d [CAMERA] [OUT_DIR]
 
 Writes viewport-3d.png, viewport-3d-camera.png and viewport-3d-review.png (the window: frame view and 3D dock).

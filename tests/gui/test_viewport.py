@@ -253,7 +253,8 @@ def test_camera_mode_draws_the_silhouette_edge_against_the_mined_mask(qtbot, ope
     import cv2
 
     m8 = mask.astype(np.uint8)
-    ring = cv2.dilate(m8, np.ones((3, 3), np.uint8)).astype(bool) & ~cv2.erode(m8, np.ones((3, 3), np.uint8)).astype(bool)
+    k3 = np.ones((3, 3), np.uint8)
+    ring = cv2.dilate(m8, k3).astype(bool) & ~cv2.erode(m8, k3).astype(bool)
     edge = img[ring].astype(int)
     assert np.mean((edge[:, 2] > 200) & (edge[:, 0] < 140)) > 0.5  # mostly the vehicle blue (76, 165, 255)
     mr = mined.astype(np.uint8)
