@@ -103,11 +103,15 @@ def _pose(tf, df) -> dict:
     q = {"track": tf.quality, "detection": df.quality}
     if tf.kind == "vehicle":
         return {"R": np.asarray(df.R).tolist(), "t": np.asarray(df.t).tolist(),
-                "shape_coeffs": list(tf.shape.get("alpha", [])), "fit_quality": q}
+                "shape_coeffs": list(tf.shape.get("alpha", [])), "shape_class": tf.shape.get("class", "car"),
+                "fit_quality": q}
     p = df.params
     return {"global_orient": p.get("global_orient"), "body_pose": p.get("body_pose"),
             "betas": p.get("betas", tf.shape.get("betas")), "transl": p.get("transl"),
-            "body_model": tf.shape.get("body_model", p.get("body_model")), "fit_quality": q}
+            "body_model": tf.shape.get("body_model", p.get("body_model")),
+            # the track's whole body shape (proxy height, template): what the review's wireframe layer needs to
+            # rebuild the very mesh that was rendered (a local model path is left out of what is exported)
+            "body_shape": {k: v for k, v in (tf.shape or {}).items() if k != "npz_path"}, "fit_quality": q}
 
 
 def load_pools(project, camera_id: int, s: CompositeSettings, mesh_fn=None, ctx: RenderContext | None = None,

@@ -87,6 +87,7 @@ class CompositesDock(QDockWidget):
         self.layers = set(DEFAULT_LAYERS)
         self.hover_idx: int | None = None
         self._arrays = None
+        self.wire_note = ""
         body = QWidget()
         split = QSplitter(Qt.Horizontal)
         outer = QHBoxLayout(body)
@@ -289,7 +290,11 @@ class CompositesDock(QDockWidget):
         img = self.model.image(c)
         self._arrays = self.model.arrays(c)
         rej = self.model.rejected_objects(c) | ({o.idx for o in c.objects} if self.model.is_rejected(c) else set())
-        main = L.render(img, c.objects, self.layers, self._arrays, rejected=rej, scale=self._scale(img))
+        self.wire_note = ""
+        wires = None
+        if "wireframes" in self.layers:
+            wires, self.wire_note = self.model.wires(c)
+        main = L.render(img, c.objects, self.layers, self._arrays, rejected=rej, scale=self._scale(img), wires=wires)
         twin = self.model.twin(c)
         side, tscale = None, 1
         if twin is not None:
@@ -298,7 +303,7 @@ class CompositesDock(QDockWidget):
             side = L.render(timg, twin.objects, self.layers, self.model.arrays(twin),
                             rejected=self.model.rejected_objects(twin),
                             impossible=L.impossible_pairs(twin.objects) if twin.method != "walt3d" else (),
-                            scale=tscale)
+                            scale=tscale, wires=self.model.wires(twin)[0] if "wireframes" in self.layers else None)
         return main, self._scale(img), side, tscale
 
     def show_current(self) -> None:
@@ -331,7 +336,7 @@ class CompositesDock(QDockWidget):
         if o is None:
             if c is not None:
                 self.info.setText(f"{c.n_objects} objects; hover one for its facts. R rejects it, Shift+R the "
-                                  f"composite, ←/→ browse.")
+                                  f"composite, ←/→ browse." + (f" ({self.wire_note})" if self.wire_note else ""))
             return
         text = L.describe(o, o.idx in self.model.rejected_objects(c))
         if o.track_id in self.model.rejections["tracks"]:

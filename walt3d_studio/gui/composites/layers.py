@@ -2,8 +2,10 @@
 
 Plain numpy/OpenCV (no Qt), so tests check exact pixels. Layers, bottom to top: `depth`, `normals`, `instances`
 (array layers blended over the image), `amodal` (outline), `visible` (tinted fill), `boxes` (amodal solid,
-visible thin white), `keypoints` (filled = visible, hollow = occluded), then outlines of the rejected objects
-(red) and of WALT2D's impossible objects (magenta).
+visible thin white), `keypoints` (filled = visible, hollow = occluded), `wireframes` (each object's stored 3D fit
+through the camera: a vehicle's mesh edges thin and its 3D box thick, a person's silhouette outline and skeleton;
+see composite/wireframe.py), then outlines of the rejected objects (red) and of WALT2D's impossible objects
+(magenta).
 """
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-LAYERS = ("amodal", "visible", "boxes", "keypoints", "depth", "normals", "instances")
+LAYERS = ("amodal", "visible", "boxes", "keypoints", "wireframes", "depth", "normals", "instances")
 PALETTE = np.array([(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178),
                     (213, 94, 0), (204, 121, 167), (150, 150, 150)], np.uint8)  # Okabe-Ito, RGB
 VISIBLE_ALPHA = 0.45
 ARRAY_ALPHA = 0.7
 REJECTED = (255, 0, 0)
 IMPOSSIBLE = (255, 0, 255)
+WIRE = (255, 255, 0)         # a fit's 3D box / skeleton / outline: one bright colour over any picture
+WIRE_ALPHA = 0.6             # its thin mesh edges, blended (a car's mesh is dense)
 RADIUS_M = {"vehicle": 2.0, "person": 0.3}  # ground footprint radius for "two objects in one place"
 
 
@@ -96,8 +100,9 @@ def impossible_pairs(objects) -> set[tuple[int, int]]:
 
 
 def render(image: np.ndarray, objects, layers, arrays: dict | None = None, rejected=(), impossible=(),
-           scale: int = 1) -> np.ndarray:
-    """The composite (RGB uint8) with `layers` drawn, `scale` times larger (nearest neighbour: crisp pixels)."""
+           scale: int = 1, wires: dict | None = None) -> np.ndarray:
+    """The composite (RGB uint8) with `layers` drawn, `scale` times larger (nearest neighbour: crisp pixels).
+    `wires` {idx: object_drawing(...) or None} feeds the `wireframes` layer."""
     layers = set(layers)
     out = np.ascontiguousarray(image[..., :3]).copy()
     if arrays:
@@ -134,6 +139,8 @@ def render(image: np.ndarray, objects, layers, arrays: dict | None = None, rejec
                     continue
                 p = (int(round((x + 0.5) * s - 0.5)), int(round((y + 0.5) * s - 0.5)))
                 cv2.circle(out, p, r, c, -1 if v >= 2 else 1, lineType=cv2.LINE_AA)
+    if "wireframes" in layers and wires:
+        draw_wires(out, wires, s)
     flagged = {i for pair in impossible for i in pair}
     for o in objects:
         if o.idx in rejected:
@@ -141,6 +148,31 @@ def render(image: np.ndarray, objects, layers, arrays: dict | None = None, rejec
         elif o.idx in flagged:
             _outline(out, decode(o.amodal_rle), IMPOSSIBLE, s, thick + 1)
     return out
+
+
+def _zoom(pts, s: int) -> np.ndarray:
+    """Full-frame pixel coordinates (pixel centres at integers) -> the zoomed picture's, as cv2's fixed point."""
+    return np.round((np.asarray(pts, float) + 0.5) * s - 0.5).astype(np.int32)
+
+
+def draw_wires(out: np.ndarray, wires: dict, s: int) -> None:
+    """Each fit's thin mesh edges (blended), then its 3D box / skeleton and outline solid, in WIRE."""
+    thin = out.copy()
+    any_thin = False
+    for d in wires.values():
+        if d is not None and len(d["lines"]):
+            cv2.polylines(thin, list(_zoom(d["lines"], s)), False, WIRE, 1)
+            any_thin = True
+    if any_thin:
+        _blend(out, thin, WIRE_ALPHA, (thin != out).any(axis=2))
+    thick = max(1, s // 2)
+    for d in wires.values():
+        if d is None:
+            continue
+        if len(d["thick"]):
+            cv2.polylines(out, list(_zoom(d["thick"], s)), False, WIRE, thick)
+        for poly in d["polylines"]:
+            cv2.polylines(out, [_zoom(poly, s)], True, WIRE, thick)
 
 
 def _outline(out, mask, colour, scale, thick) -> None:

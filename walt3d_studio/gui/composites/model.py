@@ -28,9 +28,12 @@ class CompositesModel:
     shown: list = field(default_factory=list)
     rejections: dict = field(default_factory=lambda: {"composites": set(), "objects": set(), "tracks": set()})
     index: int = 0
+    mesh_fn: object = None          # (composite object) -> (vertices_cam, faces) or None; tests' synthetic shapes
+    _wires: dict = field(default_factory=dict)
 
     def reload(self) -> None:
         keep = self.current.id if self.current is not None else None
+        self._wires.clear()  # composites may have been re-made under the same ids
         self.all = store_comp.list_composites(self.project, with_objects=True) if self.project else []
         self.rejections = store_comp.rejections(self.project) if self.project else self.rejections
         self.apply(keep)
@@ -99,6 +102,40 @@ class CompositesModel:
             return None
         with np.load(p) as z:
             return {k: z[k] for k in ("depth", "normal", "instance") if k in z}
+
+    def wires(self, comp) -> tuple[dict, str]:
+        """({idx: pixel geometry of its stored 3D fit, or None}, a note on what could not be drawn) of a composite,
+        through its camera's calibration. Cached per composite (meshes are rebuilt from the stored poses)."""
+        from ...composite.wireframe import object_drawing
+
+        if comp.id in self._wires:
+            return self._wires[comp.id]
+        camera = self.project.calibration(comp.camera_id) if self.project is not None else None
+        if camera is None:
+            out = ({}, "no wireframes: this camera has no calibration")
+        else:
+            from ...keypoints.schema import load_schema
+
+            skeleton = load_schema("person17").skeleton
+            draw, missing, failed = {}, 0, []
+            for o in comp.objects:
+                try:
+                    mesh = self.mesh_fn(o) if self.mesh_fn is not None else None
+                    draw[o.idx] = object_drawing(camera, o.kind, o.pose or {}, mesh, skeleton)
+                except Exception as e:  # noqa: BLE001 -- one unreadable fit must not hide the others
+                    draw[o.idx] = None
+                    failed.append(f"#{o.idx}: {e}")
+                missing += draw[o.idx] is None
+            note = ""
+            if missing:
+                note = f"{missing} of {len(comp.objects)} objects have no 3D fit to draw"
+                if failed:
+                    note += " (" + "; ".join(failed[:2]) + ")"
+            out = (draw, note)
+        if len(self._wires) > 64:
+            self._wires.clear()
+        self._wires[comp.id] = out
+        return out
 
     def histogram(self, method: str = "walt3d") -> dict[str, np.ndarray]:
         """{split: counts per occlusion bucket} over unrejected objects of unrejected composites."""
