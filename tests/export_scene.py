@@ -142,6 +142,17 @@ def _walt2d_twin(p, comp, img, objs, n):
     rel = f"composites/cam1/walt2d/{n}.png"
     (p.root / rel).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(p.root / rel), img[..., ::-1])
+    arel = None
+    if comp.arrays_path:  # the maps of the picture as pasted: the car (12 m) drawn over the nearer person (8 m)
+        depth = np.full((H, W), 20.0, np.float32)
+        depth[:4] = np.nan
+        depth[person_vis], depth[car["amodal"]] = person["depth"], car["depth"]
+        inst = np.zeros((H, W), np.uint16)
+        inst[person_vis], inst[car["amodal"]] = 1, 2
+        normal = np.zeros((H, W, 3), np.float16)
+        normal[..., 1] = -1
+        arel = f"composites/cam1/walt2d/{n}.npz"
+        np.savez(p.root / arel, depth=depth, normal=normal, instance=inst)
     src = {o.kind: o for o in comp.objects}
     objects = []
     for idx, (o, amodal, visible, rank) in enumerate(((src["person"], person["amodal"], person_vis, 1),
@@ -149,8 +160,17 @@ def _walt2d_twin(p, comp, img, objs, n):
         objects.append(CompositeObject(idx=idx, kind=o.kind, amodal_rle=rle(amodal), visible_rle=rle(visible),
                                        amodal_box=box(amodal), visible_box=box(visible),
                                        occlusion=1 - visible.sum() / amodal.sum(), depth_rank=rank,
-                                       track_id=o.track_id, keypoints=o.keypoints, pose=o.pose))
-    return Composite(1, comp.split, "walt2d", comp.seed, comp.window_key, rel, None, objects=objects)
+                                       track_id=o.track_id, keypoints=_hide(o.keypoints, visible), pose=o.pose))
+    return Composite(1, comp.split, "walt2d", comp.seed, comp.window_key, rel, arel, objects=objects)
+
+
+def _hide(kp, visible):
+    """DESIGN's rule: a v = 2 keypoint off the object's visible pixels becomes 1."""
+    kp = list(kp)
+    for i in range(0, len(kp), 3):
+        if kp[i + 2] == 2 and not visible[int(kp[i + 1]), int(kp[i])]:
+            kp[i + 2] = 1
+    return kp
 
 
 def give_frames(p: Project, folder: Path) -> None:

@@ -214,3 +214,45 @@ def _with_mesh_fn(f):
     def wrapped(project, camera_id, s, mesh_fn_=None, *a, **k):
         return f(project, camera_id, s, mesh_fn, *a, **k)
     return wrapped
+
+
+def test_walt2d_maps_describe_the_picture_as_pasted(proj):
+    """WALT2D's depth / normal / instance maps: at every pixel the surface of the object pasted on top there (its
+    own mesh's depth where the mesh covers, else a billboard at its ground-contact depth), the ground elsewhere;
+    the instance map is exactly the visible masks. Where the paste order contradicts 3D, the depth map shows a
+    farther surface over a nearer one."""
+    from walt3d_studio.composite.render import Mesh, rasterize
+    from walt3d_studio.store.fits import track_fits
+
+    p, _ = proj
+    split_tracks(p, "track", 0.0, 0.0, seed=0)
+    make_composites(p, settings=CompositeSettings(method="walt2d", n=3, seed=2, objects_per_image=(8, 8)),
+                    mesh_fn=mesh_fn)
+    cam = p.calibration(1)
+    ctx = RenderContext(cam)
+    fits = {df.detection_id: (tf, df) for tf in track_fits(p, 1, with_detections=True) for df in tf.detections}
+    contradicted = 0
+    for c in list_composites(p, method="walt2d", with_objects=True):
+        with np.load(p.root / c.arrays_path) as z:
+            depth, normal, inst = z["depth"], z["normal"].astype(np.float32), z["instance"]
+        seen_any = np.zeros(depth.shape, bool)
+        for o in c.objects:
+            vis = decode_rle(o.visible_rle).astype(bool)
+            assert np.array_equal(inst == o.idx + 1, vis)
+            seen_any |= vis
+            if not vis.any():  # wholly covered by later pastes
+                continue
+            own = rasterize(ctx, [Mesh.outward(*mesh_fn(*fits[o.detection_id]))], ground=False)
+            on_mesh = vis & ~np.isnan(own.depth)
+            assert on_mesh.any()
+            np.testing.assert_allclose(depth[on_mesh], own.depth[on_mesh], rtol=1e-5)
+            off_mesh = vis & np.isnan(own.depth)   # mask pixels the mesh misses: the billboard facing the camera
+            assert np.isfinite(depth[off_mesh]).all()
+            assert np.allclose(normal[off_mesh], (0, 0, -1), atol=1e-3)
+            # under this object's visible pixels, another object's mesh nearer in 3D: the order contradicts depth
+            for b in c.objects:
+                if b.idx != o.idx:
+                    other = rasterize(ctx, [Mesh.outward(*mesh_fn(*fits[b.detection_id]))], ground=False).depth
+                    contradicted += int(np.count_nonzero(on_mesh & (other < own.depth - 0.05)))
+        np.testing.assert_allclose(depth[~seen_any], ctx.ground_depth[~seen_any], rtol=1e-6)  # ground elsewhere
+    assert contradicted > 0  # WALT2D's impossibility is visible in its depth map

@@ -73,8 +73,17 @@ CASES = {
     "splits": lambda ds: _edit(ds, "val", _track_leak),
     "splits ": lambda ds: _edit(ds, "test", _frame_leak),
     "keypoints": lambda ds: _edit(ds, "train", _kp_off),
+    "instances": lambda ds: _shift_instance(ds),
     "masks": lambda ds: _edit(ds, "train", lambda d: _car(d).update(segmentation=rle(rect(0, 0, 5, 5)[:H - 1]))),
 }
+
+
+def _shift_instance(ds):
+    with h5py.File(ds / "arrays" / "test.h5", "a") as f:
+        inst = f["images/48x64/instance"]
+        m = inst[0]
+        m[20, 2] = m[20, 12]  # a background pixel now claims to be the car's
+        inst[0] = m
 
 
 def _drop_h5_image(ds):
@@ -93,6 +102,17 @@ def test_each_corruption_is_caught(ds, check):
     problems = validate_dataset(ds)
     tags = {re.match(r"\[(.*?)\]", p).group(1) for p in problems}
     assert check.strip() in tags, problems
+
+
+def test_walt2d_twins_export_with_their_arrays(tmp_path):
+    """WALT2D composites carry maps too (the picture as pasted): exported beside WALT3D's, they validate."""
+    p = make_project(tmp_path / "p.walt3d", twins=True)
+    out = export_dataset(p, tmp_path / "ds", blur="none", methods=("walt3d", "walt2d"))
+    p.close()
+    assert out["images_without_arrays"] == 0 and out["counts"]["total"]["images"] == 12
+    assert validate_dataset(tmp_path / "ds") == []
+    with h5py.File(tmp_path / "ds" / "arrays" / "train.h5") as f:
+        assert len(f["images/48x64/image_id"]) == 4
 
 
 def test_missing_image_file(ds):

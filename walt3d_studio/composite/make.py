@@ -22,7 +22,7 @@ from ..jobs import JobContext, silent
 from .impossible import Impossible, measure
 from .order import paste_order
 from .paste import label_map, paste
-from .render import Mesh, RenderContext, render_maps
+from .render import Mesh, RenderContext, pasted_maps, render_maps
 from .sampling import Pool, SampleSettings, bucket, sample_walt2d, sample_walt3d
 from .scene import SceneObject, box_contact_depth, contact_depth, footprint
 from .visibility import instance_map, pseudo_gt
@@ -225,9 +225,10 @@ def compose(method: str, pool: Pool, background: np.ndarray, rng: np.random.Gene
         running[bucket(t.occlusion)] += 1
     made = Made(image, objs, order, truth, label, measure(objs, order, rctx, relation))
     if with_arrays and rctx is not None:
-        # WALT2D too (the exporter wants every image's maps): depth and normals are the 3D scene of the objects that
-        # have fits, the instance map is what was pasted -- where they disagree, that is WALT2D's own inconsistency
-        depth, normal, _ = render_maps(rctx, [objs[i].mesh for i in order if objs[i].mesh is not None])
+        if method == "walt3d":  # the 3D scene: the z-buffer of the fitted meshes agrees with the paste order
+            depth, normal, _ = render_maps(rctx, [objs[i].mesh for i in order if objs[i].mesh is not None])
+        else:  # WALT2D: the maps of the picture as pasted (each pixel the surface of the object on top there)
+            depth, normal = pasted_maps(rctx, objs, order, label)
         made.arrays = {"depth": depth, "normal": normal, "instance": instance_map(label)}
     return made
 

@@ -205,3 +205,47 @@ def render_maps(ctx: RenderContext, meshes: list[Mesh]) -> tuple[np.ndarray, np.
     """Full-frame (depth float32, normal float16 (H, W, 3), mesh index int32 (-1 = ground)) for a composite."""
     r = rasterize(ctx, meshes, normals="float16")
     return r.depth, r.normal, r.mesh_id
+
+
+BILLBOARD_NORMAL = (0.0, 0.0, -1.0)  # a fronto-parallel plane, facing the camera
+
+
+def pasted_maps(ctx: RenderContext, objs: list, order: list[int], label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Full-frame (depth float32, normal float16 (H, W, 3)) of a composite *as pasted* (WALT2D's baselines).
+
+    Each pixel shows the surface of the object the label map puts there -- the one pasted on top, whatever the 3D
+    scene says -- so depth, normals and the instance map describe the same picture (DESIGN: depth is the ground
+    plane's only where no object is). An object's surface is its own fitted mesh where the mesh covers its pasted
+    pixels; elsewhere (no fit, or mask pixels outside the mesh) it is WALT's 2D assumption made explicit: a
+    fronto-parallel billboard at the depth of its ground contact point (NaN when that lies above the horizon).
+    Where the paste order contradicts 3D depth, the depth map shows the contradiction: a farther surface drawn
+    over a nearer one."""
+    depth = ctx.ground_depth.copy()
+    normal = ctx.ground_normal.copy()
+    H, W = label.shape
+    for pos, i in enumerate(order):
+        o = objs[i]
+        x, y, bw, bh = o.box
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + bw), min(H, y + bh)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        seen = label[y0:y1, x0:x1] == pos
+        if not seen.any():
+            continue
+        if o.mesh is not None:
+            key = ("pasted_raster", id(ctx))
+            r = o.cache.get(key)
+            if r is None:  # an object is pasted in many composites: render its surface once per camera
+                r = o.cache[key] = rasterize(ctx, [o.mesh], window=(x0, y0, x1 - x0, y1 - y0), ground=False,
+                                             normals="float16")
+            d, n = r.depth.copy(), r.normal.copy()
+        else:
+            d = np.full(seen.shape, np.nan, np.float32)
+            n = np.full(seen.shape + (3,), np.nan, np.float16)
+        hole = np.isnan(d) & seen
+        if hole.any() and o.contact_depth is not None and np.isfinite(o.contact_depth):
+            d[hole] = o.contact_depth
+            n[hole] = BILLBOARD_NORMAL
+        depth[y0:y1, x0:x1][seen] = d[seen]
+        normal[y0:y1, x0:x1][seen] = n[seen]
+    return depth, normal

@@ -2,7 +2,8 @@
 
 Checks: pycocotools loads each split; ids unique (images, annotations, across splits); images exist with the
 sizes written; masks have the image's size; every visible mask lies inside its amodal mask; occlusion =
-1 − visible/amodal within 1 %; the HDF5 ids match the JSON; no track and no source frame in two splits;
+1 − visible/amodal within 1 %; the HDF5 ids match the JSON and each instance map is exactly its image's
+visible masks; no track and no source frame in two splits;
 keypoints marked visible (v = 2) lie on the visible mask. Returns a list of problems (empty = valid).
 """
 from __future__ import annotations
@@ -212,6 +213,8 @@ def _check_arrays(root: Path, split: str, images: dict, anns: list[dict], P: _Pr
             h_imgs = set(index)
             h_anns = {int(v) for v in f["annotations"]["id"][()]}
             ann_by_image: dict[int, set] = {}
+            by_id = {a["id"]: a for a in anns}
+            vis_key = _names(anns)[1]
             for a in anns:
                 ann_by_image.setdefault(a["image_id"], set()).add(a["id"])
             for iid in sorted(set(images) - h_imgs):
@@ -226,9 +229,28 @@ def _check_arrays(root: Path, split: str, images: dict, anns: list[dict], P: _Pr
                 if name != f"{im['height']}x{im['width']}":
                     P.add("arrays", f"{split}: image {iid}'s arrays are {name}, the image is "
                                     f"{im['height']}x{im['width']}")
-                ids = {int(v) for v in f["images"][name]["instance_ann_ids"][row][1:] if v}
+                id_row = f["images"][name]["instance_ann_ids"][row]
+                ids = {int(v) for v in id_row[1:] if v}
                 if ids != ann_by_image.get(iid, set()):
                     P.add("arrays", f"{split}: image {iid}'s instance ids {sorted(ids)} ≠ its annotations "
                                     f"{sorted(ann_by_image.get(iid, set()))}")
+                    continue
+                if name != f"{im['height']}x{im['width']}":
+                    continue
+                inst = f["images"][name]["instance"][row]
+                for k, aid in enumerate(id_row):
+                    a = by_id.get(int(aid)) if k and aid else None
+                    if a is None or a.get(vis_key) is None:
+                        continue
+                    try:
+                        vis = mask_utils.decode(_rle(a[vis_key])).astype(bool)
+                    except Exception:  # noqa: BLE001 -- the masks check reports an unreadable mask
+                        continue
+                    if vis.shape != inst.shape:
+                        continue
+                    bad = int(np.count_nonzero((inst == k) != vis))
+                    if bad:
+                        P.add("instances", f"{split}: image {iid}'s instance map and annotation {aid}'s visible "
+                                           f"mask differ at {bad} pixels")
     except (OSError, KeyError, ValueError) as e:
         P.add("arrays", f"{split}: {path.name} cannot be read: {e}")
