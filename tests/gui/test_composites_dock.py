@@ -185,3 +185,165 @@ def test_generate_from_the_dock(window, tmp_path, qtbot):
     assert wait_job(qtbot, job, timeout=120000)[0] == "finished"
     assert len(dock.model.all) == 3 and {c.seed for c in dock.model.all} == {5}
     assert dock.view.rgb is not None and dock.thumbs.count() == 3
+
+
+@pytest.fixture
+def real(window, tmp_path, qtbot):
+    """The dock on the real compositor's output (exact-truth project: calibrated camera, fitted boxes), both
+    methods of the same seed."""
+    from composite_project import build, mesh_fn
+    from walt3d_studio.composite.make import CompositeSettings, make_composites
+    from walt3d_studio.composite.splits import split_tracks
+
+    p, _ = build(tmp_path / "r")
+    split_tracks(p, "track", 0.0, 0.0, seed=0)
+    for m in ("walt3d", "walt2d"):
+        make_composites(p, settings=CompositeSettings(method=m, n=2, seed=3, objects_per_image=(4, 6)),
+                        mesh_fn=mesh_fn)
+    give_frames(p, tmp_path / "rframes")
+    root = p.root
+    p.close()
+    assert window.open_project(root)
+    window.resize(1280, 1000)
+    d = show_composites(window)
+    qtbot.waitExposed(d)
+    for name in L.LAYERS:
+        d.set_layer(name, False)
+    return d
+
+
+def test_wireframes_layer_draws_each_fit_through_the_camera(real):
+    """Each pasted vehicle's 3D box, rebuilt from its stored pose and shape and projected by the camera: its
+    ground corners' pixels turn the wire colour, in WALT3D's view and its WALT2D twin's; off again, they don't."""
+    from walt3d_studio.reconstruct.vehicle_shape import mesh_for_alpha
+
+    comp = real.model.current
+    cam = real.window.project.calibration(comp.camera_id)
+    plain = real.view.rgb.copy()
+    real.set_layer("wireframes", True)
+    assert real.layer_boxes["wireframes"].isChecked()
+    s, rgb = real.view.scale, real.view.rgb
+    v, _ = mesh_for_alpha([])
+    lo, hi = v.min(0), v.max(0)
+    hits = 0
+    cars = [o for o in comp.objects if o.kind == "vehicle"]
+    people = len(comp.objects) - len(cars)
+    assert cars and people  # the synthetic people are cylinders without SMPL parameters: nothing to draw
+    for o in cars:
+        assert o.pose["shape_class"] == "car"
+        R, t = np.asarray(o.pose["R"]), np.asarray(o.pose["t"])
+        for cx, cy in ((hi[0], lo[1]), (lo[0], hi[1])):
+            px = cam.project((np.array([cx, cy, lo[2]]) @ R.T + t)[None])[0]
+            x, y = np.round((px + 0.5) * s - 0.5).astype(int)
+            if 0 <= y < rgb.shape[0] and 0 <= x < rgb.shape[1]:
+                assert (rgb[y, x] == L.WIRE).all()
+                assert not (plain[y, x] == L.WIRE).all()
+                hits += 1
+    assert hits >= 2 * len(cars) - 1
+    twin = real.twin_view.rgb
+    assert (twin == L.WIRE).all(axis=2).sum() > 200          # the twin's fits drawn too
+    assert real.wire_note == f"{people} of {len(comp.objects)} objects have no 3D fit to draw"
+    assert real.wire_note in real.info.text()
+    real.set_layer("wireframes", False)
+    assert np.array_equal(real.view.rgb, plain)
+
+
+def test_wireframes_say_why_nothing_is_drawn(dock):
+    """The test scene's camera has no calibration: the layer draws nothing and the info line says why."""
+    before = dock.view.rgb.copy()
+    dock.set_layer("wireframes", True)
+    assert np.array_equal(dock.view.rgb, before)
+    assert "no calibration" in dock.info.text()
+
+
+def test_walt2d_twin_shows_its_own_arrays(real):
+    """The WALT2D twin has maps too: its depth layer changes its picture, and its instance layer colours exactly
+    its visible masks."""
+    twin = real.model.twin(real.model.current)
+    assert twin is not None and twin.arrays_path
+    plain = real.twin_view.rgb.copy()
+    real.set_layer("instances", True)
+    s = real.twin_view.scale
+    inst = real.model.arrays(twin)["instance"]
+    for o in twin.objects:
+        vis = L.decode(o.visible_rle)
+        assert np.array_equal(inst == o.idx + 1, vis)
+        ys, xs = np.nonzero(vis)
+        if len(ys):
+            y, x = ys[len(ys) // 2], xs[len(xs) // 2]
+            assert not np.array_equal(real.twin_view.rgb[y * s + s // 2, x * s + s // 2],
+                                      plain[y * s + s // 2, x * s + s // 2])
+    real.set_layer("instances", False)
+    real.set_layer("depth", True)
+    assert (real.twin_view.rgb != plain).any(axis=2).mean() > 0.5
+
+
+def test_histogram_per_class_against_the_compositors_target(real):
+    h_all = {k: v.copy() for k, v in real.hist_counts.items()}
+    real.h_class.setCurrentIndex(real.h_class.findData("person"))
+    h_person = real.hist_counts
+    real.h_class.setCurrentIndex(real.h_class.findData("vehicle"))
+    h_vehicle = real.hist_counts
+    for split in h_all:
+        assert (h_person[split] + h_vehicle[split] == h_all[split]).all()
+    assert sum(int(v.sum()) for v in h_person.values()) > 0 and sum(int(v.sum()) for v in h_vehicle.values()) > 0
+    target, source = real.model.target()
+    assert source == "the compositor's target" and np.allclose(target, 0.2)
+    total = sum(int(v.sum()) for v in h_vehicle.values())
+    assert np.allclose(real.hist_target, 0.2 * total / 3)  # expected count per bucket and split
+
+
+def test_export_dialog_runs_the_export_then_validates_it(dock, window, qtbot, tmp_path, monkeypatch):
+    """File > Export dataset…: the dialog's options reach the job (KINS names, no blur, both methods), the
+    dataset appears, and the validation job that follows finds it valid."""
+    import json
+
+    from walt3d_studio.gui.composites import export_action as ea
+
+    def fill(dlg):
+        dlg.path.setText(str(tmp_path / "ds"))
+        dlg.fmt.setCurrentIndex(dlg.fmt.findData("kins"))
+        for cb in dlg.blur.values():
+            cb.setChecked(False)
+        dlg.methods["walt2d"].setChecked(True)
+        assert dlg.problem() is None
+        return ea.QDialog.Accepted
+
+    monkeypatch.setattr(ea.ExportDialog, "exec", fill)
+    job = dock.export_button.click() or window.process_jobs.running()[-1]
+    assert "--format kins" in " ".join(job.args) and "--blur none" in " ".join(job.args)
+    assert wait_job(qtbot, job, timeout=60000)[0] == "finished"
+    val = window.last_validation
+    assert wait_job(qtbot, val, timeout=60000)[0] == "finished"
+    assert window.statusBar().currentMessage().endswith(": valid")
+    train = json.loads((tmp_path / "ds" / "annotations" / "train.json").read_text())
+    assert "a_segm" in train["annotations"][0] and len(train["images"]) == 4  # 2 WALT3D + 2 WALT2D
+
+
+def test_export_dialog_refuses_without_folder_or_method(window, dialogs):
+    from walt3d_studio.gui.composites.export_action import ExportDialog
+
+    dlg = ExportDialog(window)
+    assert dlg.problem() == "Choose a folder to export to."
+    dlg.path.setText("/tmp/x")
+    dlg.methods["walt3d"].setChecked(False)
+    assert "at least one" in dlg.problem()
+    dlg.accept()
+    assert dlg.result() != dlg.Accepted
+
+
+def test_cancelling_the_export_in_the_app_leaves_nothing(window, tmp_path, qtbot):
+    from walt3d_studio.gui.composites.export_action import export
+
+    p = make_project(tmp_path / "big.walt3d", n_per_split=150)
+    give_frames(p, tmp_path / "frames")
+    root = p.root
+    p.close()
+    assert window.open_project(root)
+    out = tmp_path / "ds"
+    job = export(window, out, validate=False)
+    cancelled = []
+    job.progress.connect(lambda *a: cancelled or (cancelled.append(1), job.cancel()))
+    assert wait_job(qtbot, job, timeout=60000)[0] == "cancelled"
+    assert cancelled and not out.exists()
+    assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".ds")] == []   # no temporary folder either

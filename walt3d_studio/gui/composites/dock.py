@@ -159,10 +159,24 @@ class CompositesDock(QDockWidget):
         rv.addWidget(self.info)
         import pyqtgraph as pg
 
+        hrow = QHBoxLayout()
+        hrow.addWidget(QLabel("Occlusion per split of"))
+        self.h_class = QComboBox()
+        for text, data in (("all classes", None), ("vehicles", "vehicle"), ("people", "person")):
+            self.h_class.addItem(text, data)
+        self.h_class.currentIndexChanged.connect(lambda _: self._draw_histogram())
+        hrow.addWidget(self.h_class)
+        self.export_button = QPushButton("Export dataset…")
+        self.export_button.setToolTip("Write the unrejected composites as a validated dataset (a job: progress and "
+                                      "Cancel in View > Jobs; nothing is left behind if cancelled)")
+        self.export_button.clicked.connect(self._export)
+        hrow.addStretch(1)
+        hrow.addWidget(self.export_button)
+        rv.addLayout(hrow)
         self.plot = pg.PlotWidget()
         self.plot.setMaximumHeight(170)
         self.plot.setBackground("w")
-        self.plot.setLabel("bottom", "occlusion bucket (unrejected WALT3D objects; dashed: uniform target)")
+        self.plot.setLabel("bottom", "occlusion bucket (unrejected WALT3D objects; dashed: target)")
         self.plot.addLegend(offset=(-5, 5))
         rv.addWidget(self.plot)
         split.addWidget(right)
@@ -347,7 +361,9 @@ class CompositesDock(QDockWidget):
         import pyqtgraph as pg
 
         self.plot.clear()
-        hist = self.model.histogram()
+        kind = self.h_class.currentData()
+        hist = self.model.histogram(kind=kind)
+        target, source = self.model.target()
         n = len(BUCKETS)
         colours = {"train": (0, 114, 178), "val": (230, 159, 0), "test": (0, 158, 115)}
         width = 0.8 / len(hist)
@@ -356,11 +372,20 @@ class CompositesDock(QDockWidget):
             x = np.arange(n) + (k - 1) * width
             self.plot.addItem(pg.BarGraphItem(x=x, height=counts, width=width, brush=colours[split],
                                               name=f"{split} ({int(counts.sum())})"))
+        # the target as expected counts per split: a dashed step over each bucket (what a split of this size
+        # would hold if the compositor had hit its target exactly)
+        self.hist_target = target * total / len(hist) if total else np.zeros(n)
         if total:
-            per = total / len(hist) / n
-            self.plot.plot([-0.5, n - 0.5], [per, per], pen=pg.mkPen((90, 90, 90), style=Qt.DashLine))
+            xs = np.repeat(np.arange(n + 1) - 0.5, 2)[1:-1]
+            self.plot.plot(xs, np.repeat(self.hist_target, 2), pen=pg.mkPen((90, 90, 90), width=2, style=Qt.DashLine),
+                           name=source)
         self.plot.getAxis("bottom").setTicks([[(i, bucket_label(b)) for i, b in enumerate(BUCKETS)]])
         self.hist_counts = hist
+
+    def _export(self) -> None:
+        from .export_action import ask_export
+
+        ask_export(self.window)
 
     # ---- generating -------------------------------------------------------------------------------------------
     def generate(self, method: str | None = None, n: int | None = None, seed: int | None = None, **kw):

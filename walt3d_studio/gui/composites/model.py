@@ -137,14 +137,35 @@ class CompositesModel:
         self._wires[comp.id] = out
         return out
 
-    def histogram(self, method: str = "walt3d") -> dict[str, np.ndarray]:
-        """{split: counts per occlusion bucket} over unrejected objects of unrejected composites."""
+    def histogram(self, method: str = "walt3d", kind: str | None = None) -> dict[str, np.ndarray]:
+        """{split: counts per occlusion bucket} over unrejected objects (of one class, or all) of unrejected
+        composites."""
         out = {s: np.zeros(len(BUCKETS), int) for s in store_comp.SPLITS}
         for c in self.all:
             if c.method != method or self.is_rejected(c):
                 continue
             rej = self.rejected_objects(c)
             for o in c.objects:
-                if o.idx not in rej:
+                if o.idx not in rej and (kind is None or o.kind == kind):
                     out[c.split][bucket_of(o.occlusion)] += 1
         return out
+
+    def target(self, method: str = "walt3d") -> tuple[np.ndarray, str]:
+        """(the occlusion histogram the compositor steered to, as fractions per bucket, and where it came from):
+        the `target` setting of the runs that made these composites; uniform when none is recorded or the runs
+        disagree (said so)."""
+        from ...store.runs import get_run
+
+        uniform = np.full(len(BUCKETS), 1.0 / len(BUCKETS))
+        targets = set()
+        for rid in sorted({c.run_id for c in self.all if c.method == method and c.run_id is not None}):
+            run = get_run(self.project, rid)
+            t = (run.settings or {}).get("target") if run is not None else None
+            if t is not None and len(t) == len(BUCKETS):
+                targets.add(tuple(float(v) for v in t))
+        if len(targets) == 1:
+            t = np.asarray(next(iter(targets)), float)
+            return t / max(t.sum(), 1e-12), "the compositor's target"
+        if len(targets) > 1:
+            return uniform, "runs had different targets: uniform shown"
+        return uniform, "uniform target"
