@@ -329,7 +329,7 @@ def test_export_dialog_refuses_without_folder_or_method(window, dialogs):
     dlg.methods["walt3d"].setChecked(False)
     assert "at least one" in dlg.problem()
     dlg.accept()
-    assert dlg.result() != dlg.Accepted
+    assert dlg.result() != ExportDialog.DialogCode.Accepted and "at least one" in dlg.why.text()
 
 
 def test_cancelling_the_export_in_the_app_leaves_nothing(window, tmp_path, qtbot):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLineEdit, QMessageBox, QPushButton)
+                               QLabel, QLineEdit, QMessageBox, QPushButton)
 
 from ...store.composites import METHODS
 
@@ -72,6 +72,9 @@ class ExportDialog(QDialog):
             cb.setChecked(m == "walt3d")
             mrow.addWidget(cb)
         form.addRow("Composites", mrow)
+        self.why = QLabel("")
+        self.why.setStyleSheet("color: #c0392b")
+        form.addRow(self.why)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         self.buttons.button(QDialogButtonBox.Ok).setText("Export")
         self.buttons.accepted.connect(self.accept)
@@ -100,8 +103,8 @@ class ExportDialog(QDialog):
 
     def accept(self) -> None:
         why = self.problem()
-        if why:
-            QMessageBox.warning(self, "Export dataset", why)
+        self.why.setText(why or "")
+        if why:  # said in the dialog, which stays open with what was filled in
             return
         super().accept()
 
