@@ -1,7 +1,9 @@
 """Screenshots of the Composites review dock, one per layer, into docs/screenshots/ (QT_QPA_PLATFORM=offscreen).
 
     PYTHONPATH=.:tests QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot_composites.py
-Uses the synthetic composites of the export tests (a car partly hidden by a person, with a WALT2D twin).
+Uses the synthetic composites of the export tests (a car partly hidden by a person, with a WALT2D twin), then the
+real compositor's output on the exact-truth project of its tests (calibrated camera: depth, normals, instances and
+the wireframes of the fits, WALT3D beside its WALT2D twin), and the export dialog.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def main() -> int:
         app.processEvents()
     dock.show_current()
     for name in LAYERS:
+        if name == "wireframes":  # this scene's camera has no calibration: its wireframes are the compositor's below
+            continue
         for other in LAYERS:
             dock.set_layer(other, other == name)
         app.processEvents()
@@ -65,12 +69,24 @@ def main() -> int:
     win.open_project(root)
     dock.refresh()
     for name, on in (("compositor", ("visible", "amodal", "boxes", "keypoints")), ("compositor-depth", ("depth",)),
-                     ("compositor-normals", ("normals",))):
+                     ("compositor-normals", ("normals",)), ("compositor-instances", ("instances",)),
+                     ("compositor-wireframes", ("wireframes", "amodal"))):
         for other in LAYERS:
             dock.set_layer(other, other in on)
         app.processEvents()
         dock.grab().save(str(out / f"composites-{name}.png"))
         print(out / f"composites-{name}.png")
+    # File > Export dataset… (also the dock's button): the options of the one-click export
+    from walt3d_studio.gui.composites.export_action import ExportDialog
+
+    dlg = ExportDialog(win)
+    dlg.path.setText("/data/datasets/walt3d-north")
+    dlg.methods["walt2d"].setChecked(True)
+    dlg.show()
+    app.processEvents()
+    dlg.grab().save(str(out / "composites-export-dialog.png"))
+    print(out / "composites-export-dialog.png")
+    dlg.close()
     win.close()
     return 0
 

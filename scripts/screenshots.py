@@ -177,7 +177,10 @@ OTHER_SCRIPTS = (("screenshot_composites.py", ("composites.png", "composites-vis
                                                "composites-depth.png", "composites-normals.png",
                                                "composites-instances.png", "composites-compositor.png",
                                                "composites-compositor-depth.png",
-                                               "composites-compositor-normals.png")),
+                                               "composites-compositor-normals.png",
+                                               "composites-compositor-instances.png",
+                                               "composites-compositor-wireframes.png",
+                                               "composites-export-dialog.png")),
                  ("screenshot_jobs_panel.py", ("jobs-panel.png",)),
                  ("screenshot_fit_job.py", ("fit-job.png", "fit-job-done.png")))
 # figures that need a project with 3D fits: `python SCRIPT PROJECT --out docs/screenshots`

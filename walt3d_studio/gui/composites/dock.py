@@ -372,9 +372,10 @@ class CompositesDock(QDockWidget):
             x = np.arange(n) + (k - 1) * width
             self.plot.addItem(pg.BarGraphItem(x=x, height=counts, width=width, brush=colours[split],
                                               name=f"{split} ({int(counts.sum())})"))
-        # the target as expected counts per split: a dashed step over each bucket (what a split of this size
-        # would hold if the compositor had hit its target exactly)
-        self.hist_target = target * total / len(hist) if total else np.zeros(n)
+        # the target as expected counts per split: a dashed step over each bucket (what an average split holding
+        # these objects would have if the compositor had hit its target exactly)
+        filled = sum(1 for v in hist.values() if v.sum()) or 1   # the splits that hold any of these objects
+        self.hist_target = target * total / filled if total else np.zeros(n)
         if total:
             xs = np.repeat(np.arange(n + 1) - 0.5, 2)[1:-1]
             self.plot.plot(xs, np.repeat(self.hist_target, 2), pen=pg.mkPen((90, 90, 90), width=2, style=Qt.DashLine),
