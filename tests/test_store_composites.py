@@ -63,3 +63,37 @@ def test_unknown_split_or_method_refused(project):
     with pytest.raises(BadInputError):
         save_composites(project, [Composite(1, "train", "magic", 0, "h", "x.png")])
     assert list_composites(project) == []
+
+
+def test_a_rejected_object_flags_its_tracks_fit_for_review(tmp_path):
+    """Rejecting an object in the composites review flags its track's fit in the tracks table ("review: rejected
+    in a composite") until a person gives the fit a verdict; undoing the rejection clears the flag."""
+    from composite_project import build, mesh_fn
+    from walt3d_studio.composite.make import CompositeSettings, make_composites
+    from walt3d_studio.composite.splits import split_tracks
+    from walt3d_studio.gui.review.tracks_model import COLUMN_KEYS, COMPOSITE_REJECTED, TracksModel
+    from walt3d_studio.store.detections import track_table
+    from walt3d_studio.store.fits import fit_summaries, set_fit_review
+
+    p, _ = build(tmp_path / "f")
+    split_tracks(p, "track", 0.0, 0.0, seed=0)
+    make_composites(p, settings=CompositeSettings(method="walt3d", n=1, seed=1, objects_per_image=(4, 4)),
+                    mesh_fn=mesh_fn)
+    comp = list_composites(p, with_objects=True)[0]
+    o = comp.objects[0]
+    assert not any(s["composite_rejected"] for s in fit_summaries(p, 1).values())
+    set_rejected(p, comp.id, o.idx, True, "me")
+    s = fit_summaries(p, 1)
+    assert {t for t, v in s.items() if v["composite_rejected"]} == {o.track_id}
+    m = TracksModel()
+    m.set_table(track_table(p, 1))
+    m.set_fits(s)
+    col = COLUMN_KEYS.index("fit_review")
+    row = m.row_of(o.track_id)
+    assert m.data(m.index(row, col)) == COMPOSITE_REJECTED
+    set_fit_review(p, o.track_id, "accept", "me")   # a person looked at the fit: their verdict shows
+    m.set_fits(fit_summaries(p, 1))
+    assert m.data(m.index(row, col)) == "accepted"
+    set_rejected(p, comp.id, o.idx, False, "me")
+    assert not fit_summaries(p, 1)[o.track_id]["composite_rejected"]
+    p.close()

@@ -348,3 +348,17 @@ def test_cancelling_the_export_in_the_app_leaves_nothing(window, tmp_path, qtbot
     assert wait_job(qtbot, job, timeout=60000)[0] == "cancelled"
     assert cancelled and not out.exists()
     assert [q.name for q in tmp_path.iterdir() if q.name.startswith(".ds")] == []   # no temporary folder either
+
+
+def test_rejecting_an_object_flags_its_track_in_the_tracks_table(real, window):
+    from walt3d_studio.gui.review.tracks_model import COLUMN_KEYS, COMPOSITE_REJECTED
+
+    comp = real.model.current
+    o = next(o for o in comp.objects if o.kind == "vehicle")
+    real.reject_object(o.idx)
+    window.review.fits.reload()  # the camera shown may be another; reload reads this camera's fits
+    m = window.review.panel.model
+    row = m.row_of(o.track_id)
+    assert row is not None and m.data(m.index(row, COLUMN_KEYS.index("fit_review"))) == COMPOSITE_REJECTED
+    window.undo()
+    assert m.data(m.index(row, COLUMN_KEYS.index("fit_review"))) != COMPOSITE_REJECTED

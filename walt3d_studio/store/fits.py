@@ -208,8 +208,8 @@ def fit_reviews(project, track_ids) -> dict[int, str | None]:
 
 def fit_summaries(project, camera_id: int | None = None, track_ids=None) -> dict[int, dict]:
     """Per fitted track (one camera, or some tracks): {kind, method, status, reproj_px, iou, review} (the
-    columns the app's tracks table shows), and its `reason` (why skipped / needs review) and, for people,
-    `height_m` / `height_flag`. With a vehicle and a person fit on one track, the vehicle's wins."""
+    columns the app's tracks table shows), and its `reason` (why skipped / needs review), `composite_rejected`
+    (an object of the track was rejected in the composites review) and, for people, `height_m` / `height_flag`. With a vehicle and a person fit on one track, the vehicle's wins."""
     out: dict[int, dict] = {}
     for f in track_fits(project, camera_id=camera_id, track_ids=None if track_ids is None else list(track_ids)):
         if f.track_id in out and out[f.track_id]["kind"] == "vehicle":
@@ -223,4 +223,9 @@ def fit_summaries(project, camera_id: int | None = None, track_ids=None) -> dict
                            "reason": f.reason, "height_m": q.get("height_m"), "height_flag": q.get("height_flag")}
     for tid, value in fit_reviews(project, list(out)).items():
         out[tid]["review"] = value
+    from .composites import rejections
+
+    flagged = rejections(project)["tracks"]  # an object of the track was rejected in a composite: review its fit
+    for tid, v in out.items():
+        v["composite_rejected"] = tid in flagged
     return out

@@ -221,8 +221,12 @@ class CompositesDock(QDockWidget):
         self.show_current()
 
     def edited(self, composite_id: int) -> None:
-        """A rejection changed (or was undone): show the composite it was made on."""
+        """A rejection changed (or was undone): show the composite it was made on; the tracks table's fit review
+        column flags (or unflags) the object's track."""
         self.model.reload()
+        fits = getattr(getattr(self.window, "review", None), "fits", None)
+        if fits is not None:
+            fits.reload()
         ids = [c.id for c in self.model.shown]
         if composite_id in ids:
             self.model.index = ids.index(composite_id)

@@ -46,13 +46,16 @@ COLUMNS = (
     Column("fit_method", "Fit", "3D fit method (keypoints+track, silhouette, …; empty: not fitted)"),
     Column("fit_px", "Reproj", "Fit's median keypoint reprojection error, pixels"),
     Column("fit_iou", "IoU", "Fit's median silhouette IoU (rendered mesh vs mined mask)"),
-    Column("fit_review", "Fit review", "accepted / rejected (your verdict, W / Shift+W), else the fitter's: "
+    Column("fit_review", "Fit review", "accepted / rejected (your verdict, W / Shift+W), else flagged when one of "
+                                       "its objects was rejected in the composites review, else the fitter's: "
                                        "needs review / ok / skipped"),
 )
 FIT_KEYS = ("fit_method", "fit_px", "fit_iou", "fit_review")
 REVIEW_TEXT = {"accept": "accepted", "reject": "rejected"}
 STATUS_TEXT = {"needs_review": "needs review", "ok": "ok", "skipped": "skipped", "failed": "failed"}
-REVIEW_COLOURS = {"accepted": (120, 200, 120), "rejected": (235, 90, 80), "needs review": (240, 200, 60)}
+COMPOSITE_REJECTED = "review: rejected in a composite"  # until a person accepts or rejects the fit (W / Shift+W)
+REVIEW_COLOURS = {"accepted": (120, 200, 120), "rejected": (235, 90, 80), "needs review": (240, 200, 60),
+                  COMPOSITE_REJECTED: (240, 200, 60)}
 COLUMN_KEYS = [c.key for c in COLUMNS]
 
 
@@ -130,7 +133,8 @@ class TracksModel(QAbstractTableModel):
                 continue
             self.fit_method[i] = s["method"]
             self.fit_px[i], self.fit_iou[i] = s["reproj_px"], s["iou"]
-            self.fit_review[i] = REVIEW_TEXT.get(s["review"]) or STATUS_TEXT.get(s["status"], s["status"])
+            self.fit_review[i] = REVIEW_TEXT.get(s["review"]) or (
+                COMPOSITE_REJECTED if s.get("composite_rejected") else STATUS_TEXT.get(s["status"], s["status"]))
         for k in FIT_KEYS:
             self._keys.pop(k, None)
         self._relayout()
