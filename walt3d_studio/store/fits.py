@@ -209,7 +209,8 @@ def fit_reviews(project, track_ids) -> dict[int, str | None]:
 def fit_summaries(project, camera_id: int | None = None, track_ids=None) -> dict[int, dict]:
     """Per fitted track (one camera, or some tracks): {kind, method, status, reproj_px, iou, review} (the
     columns the app's tracks table shows), and its `reason` (why skipped / needs review), `composite_rejected`
-    (an object of the track was rejected in the composites review) and, for people, `height_m` / `height_flag`. With a vehicle and a person fit on one track, the vehicle's wins."""
+    (an object of the track was rejected in the composites review) and, for people, `height_m` / `height_flag`.
+    With a vehicle and a person fit on one track, the vehicle's wins."""
     out: dict[int, dict] = {}
     for f in track_fits(project, camera_id=camera_id, track_ids=None if track_ids is None else list(track_ids)):
         if f.track_id in out and out[f.track_id]["kind"] == "vehicle":
