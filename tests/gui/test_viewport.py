@@ -391,3 +391,33 @@ def test_a_burst_of_drags_costs_one_render(qtbot, opened, monkeypatch):
     assert len(calls) == 1
     send(QMouseEvent.Type.MouseButtonRelease, 160, Qt.NoButton)
     assert not np.allclose(before, vp.scene.renderer.GetActiveCamera().GetPosition())  # the view turned
+
+
+def test_orbiting_draws_at_half_size_and_the_still_view_at_full_size(qtbot, opened):
+    """While the view moves it is rendered at half the widget's size and scaled up (fluid in software GL); when
+    the drag ends the picture is full size again, so picks and screenshots are exact."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    w = opened()
+    vp = w.viewport
+    vp.show()
+    qtbot.waitUntil(lambda: vp.scene is not None, timeout=60000)
+    w.settle()
+    lab = vp.image
+    full = (max(lab.height(), 48), max(lab.width(), 64))
+    assert vp.last_image.shape[:2] == full
+
+    def send(kind, x, buttons):
+        ev = QMouseEvent(kind, QPointF(x, 60), lab.mapToGlobal(QPoint(int(x), 60)).toPointF(), Qt.LeftButton,
+                         buttons, Qt.NoModifier)
+        QApplication.sendEvent(lab, ev)
+
+    send(QMouseEvent.Type.MouseButtonPress, 50, Qt.LeftButton)
+    send(QMouseEvent.Type.MouseMove, 90, Qt.LeftButton)
+    qtbot.waitUntil(lambda: vp.last_image.shape[:2] != full, timeout=10000)
+    assert vp.last_image.shape[:2] == (max(full[0] // 2, 48), max(full[1] // 2, 64))
+    assert lab.pixmap().width() >= full[1] - 1 or lab.pixmap().height() >= full[0] - 1  # scaled up to fill
+    send(QMouseEvent.Type.MouseButtonRelease, 90, Qt.NoButton)
+    assert vp.last_image.shape[:2] == full
