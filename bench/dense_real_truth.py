@@ -46,8 +46,8 @@ def scenes(n_road: int, n_lot: int, seed: int = 0):
                            gap_frames=(10, 40), speed_frames=(50, 80))
         out.append(("road", road.background, f, t))
     if n_lot:
-        f, t = build_scene(lot, n_lot, seed + 1, lanes=LOT_PATHS, group_sizes=(1, 2, 2), side_by_side=True,
-                           gap_frames=(20, 50), speed_frames=(150, 220))
+        f, t = build_scene(lot, n_lot, seed + 1, lanes=LOT_PATHS, group_sizes=(1, 1, 2), side_by_side=True,
+                           gap_frames=(5, 25), speed_frames=(70, 120))
         out.append(("lot", lot.background, f, t))
     return out
 

@@ -34,7 +34,7 @@ from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, frame_facts, mark_suspect, rule_verdict
 from .merge import MineReport, ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
 from .registry import RunInfo, create_detector
-from .size_prior import SizePrior, apply_size_prior
+from .size_prior import LearnedPriorSettings, SizePrior, apply_learned_prior, apply_size_prior, learn_size_prior
 from .tracker import SortTracker, TrackerSettings
 
 @dataclass
@@ -49,10 +49,13 @@ class MineSettings:
     use_classifier: bool = True             # use the active trained classifier, if there is one
     workers: int | None = None              # detection threads (None: CPUs, at most 4)
     size_prior: bool = True                 # with a calibration: too wide/tall for one object = merged
+    learned_prior: LearnedPriorSettings | None = field(default_factory=LearnedPriorSettings)
+                                            # without one: sizes learned from the camera's own single objects
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["rule"], d["tracker"] = self.rule.to_dict(), self.tracker.to_dict()
+        d["learned_prior"] = self.learned_prior.to_dict() if self.learned_prior is not None else None
         return d
 
 
@@ -227,6 +230,8 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 r["verdict"], r["decided_by"] = decide(r["rule_verdict"], r["p"], r["reasons"])
                 d = r.pop("det")
                 r["rle"] = d.rle(width, height)
+                if r["rule_verdict"] == "rejected":  # an area jump may be undone once merges are known
+                    r["_det"], r["_info"] = d, info
                 if crop_dir is not None and r["verdict"] == "unoccluded":
                     if frame is None and load_frame is not None:
                         frame = load_frame(info)
@@ -246,14 +251,54 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
         vote_track_classes(records)
         if settings.size_prior:
             apply_size_prior(records, SizePrior(), crop_dir)
+        if settings.learned_prior is not None:
+            apply_learned_prior(records, learn_size_prior(records, settings.learned_prior), settings.learned_prior,
+                                crop_dir)
+            for r in _recheck_area_jumps(records, rule):
+                if crop_dir is not None and load_frame is not None:
+                    name = f"{r['frame_id']}_{r['k']}.png"
+                    r["crop"] = str(crop_rel / name)
+                    write_png_rgba(crop_dir / name, rgba_crop(load_frame(r["_info"]), r["_det"]))
         for r in records:
             del r["n"], r["size"]
+            r.pop("_det", None), r.pop("_info", None)
     finally:
         close = getattr(frames, "close", None)
         if close:
             close()
         pool.shutdown(wait=True, cancel_futures=True)
     return records
+
+
+def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
+    """The area check again, now that merges are known: each track's running median of areas, over its
+    detections that hold one object (not merged, too large or two-lobed). A track that came into view as a
+    queue (one blob, never seen apart, so not "merged" while it was read) has a history of two cars' area, and
+    the single car left when the queue parts was rejected as an area jump. Records whose only reason to be
+    rejected was that jump and whose new ratio is within tolerance are mined (decided by the rule); returns them
+    (their crops are still to write). Area jumps are only taken back here, never added."""
+    hist: dict[str, list[float]] = {}
+    lifted = []
+    tol = rule.area_tolerance
+    for r in records:
+        flags = r["reasons"].get("flags", [])
+        h = hist.setdefault(r["track"], [])
+        ratio = r["area"] / float(np.median(h)) if h else 1.0
+        if not {"merged", "too_large", "two_lobes"} & set(flags):
+            h.append(r["area"])
+            if len(h) > rule.area_window:
+                del h[0]
+        if "area_jump" not in flags or not (1 - tol <= ratio <= 1 + tol):
+            continue
+        r["reasons"]["area_ratio_before_merges"] = r["reasons"].get("area_ratio")
+        r["reasons"]["area_ratio"] = round(float(ratio), 4)
+        flags.remove("area_jump")
+        if r["rule_verdict"] == "rejected" and not {"low_score", "suspect", "occluded", "truncated"} & set(flags):
+            r["rule_verdict"] = "unoccluded"
+            if r["decided_by"] == "rule" and r["verdict"] == "rejected" and "_det" in r:
+                r["verdict"] = "unoccluded"
+                lifted.append(r)
+    return lifted
 
 
 def _mark_suspects(records: list[dict], events, crop_dir: Path | None, window: int = 1) -> None:

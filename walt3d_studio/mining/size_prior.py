@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 # class -> (max width at the ground in metres, max upright height in metres; None: not checked).
 # "person" also holds cyclists (no bike class yet): a bicycle side-on is ~1.7-1.8 m long, so the width bound
 # is a cyclist's, not a walker's (1.1 m would catch walker pairs but flags the demo's lone cyclist).
@@ -42,23 +44,231 @@ def apply_size_prior(records: list[dict], prior: SizePrior, crop_dir=None) -> in
     """Mark records (with the track's class in "category" and the detector's metric "size") whose blob is too
     big for one object: rule verdict occluded, flag "too_large", reason under "size_prior". Mined ones are
     un-mined (their crops removed). Returns how many were marked."""
-    from pathlib import Path
-
     n = 0
     for r in records:
         why = prior.check(r["category"], r.get("size"))
         if why is None:
             continue
         n += 1
-        reasons = r["reasons"]
-        reasons["size_prior"] = why
-        if "too_large" not in reasons.setdefault("flags", []):
-            reasons["flags"].append("too_large")
-        if r["rule_verdict"] in ("unoccluded", "rejected", "truncated"):
-            r["rule_verdict"] = "occluded"
-        if r["decided_by"] == "rule" and r["verdict"] != "occluded":
-            r["verdict"] = "occluded"
-            if r.get("crop") and crop_dir is not None:
-                (Path(crop_dir) / Path(r["crop"]).name).unlink(missing_ok=True)
-            r["crop"] = None
+        _mark_too_large(r, why, crop_dir)
     return n
+
+
+# ------------------------------------------------------------------ learned prior (no calibration needed)
+
+
+@dataclass
+class LearnedPriorSettings:
+    """A size prior learned from the camera's own single objects, for cameras without a calibration.
+
+    On a ground plane seen in perspective an object's image size grows linearly with the image row of its
+    ground contact (the box bottom), so per class and per measure (box height, box width, sqrt of mask area) the
+    size of ONE object is a line s(row) = a * row + b. It is fitted on detections the rule already mined (not
+    merged, not two-lobed, not truncated) of tracks with at least `min_track` of them. Such tracks still include
+    blobs that were merged from their first frame (a queue entering the view), often more than half of them in
+    a dense scene, so the line is fitted to the *lowest* cluster: per row bin the `start_quantile` first, then
+    only points within `inlier` of the line (their median per bin), `iterations` times. Singles vary by their
+    type (a van is longer than a hatchback, a walker mid-stride is wider): the spread of the inliers' log-ratio
+    sets the bound, exp(`sigmas` * std), kept within [`min_ratio`, `max_ratio`]. A detection larger than the
+    bound on any measure is "too large" for one object at its row; so is one in a track whose median ratio is
+    over the bound while its own is over `track_ratio` (the frames where the queue happens to look short)."""
+    min_track: int = 5
+    min_tracks: int = 4          # per class; fewer: nothing is learned for it
+    min_points: int = 30
+    bins: int = 6
+    start_quantile: float = 0.25
+    inlier: float = 1.3
+    iterations: int = 3
+    sigmas: float = 3.0
+    min_ratio: float = 1.35
+    max_ratio: float = 1.7
+    track_ratio: float = 1.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+MEASURES = ("height", "width", "size")  # box height, box width, sqrt(mask area): pixels
+
+
+def _measures(r: dict) -> tuple[float, float, float, float]:
+    x, y, w, h = r["box"]
+    return y + h, h, w, float(r["area"]) ** 0.5
+
+
+@dataclass
+class LearnedPrior:
+    """Per class and measure: (a, b, bound) with size(row) = a * row + b and bound the largest ratio to it that
+    one object reaches; `tracks[class]` = how many tracks it was learned from."""
+    lines: dict = field(default_factory=dict)
+    tracks: dict = field(default_factory=dict)
+
+    def ratios(self, category: str, r: dict) -> dict[str, float] | None:
+        fits = self.lines.get(category)
+        if not fits:
+            return None
+        row, *vals = _measures(r)
+        out = {}
+        for m, v in zip(MEASURES, vals):
+            a, b, _ = fits[m]
+            out[m] = v / max(a * row + b, 1.0)
+        return out
+
+    def check(self, category: str, r: dict, track_median: dict | None, track_ratio: float) -> str | None:
+        q = self.ratios(category, r)
+        if q is None:
+            return None
+        fits = self.lines[category]
+        row = _measures(r)[0]
+        for m in MEASURES:
+            a, b, bound = fits[m]
+            own = q[m] > bound
+            trk = track_median is not None and track_median.get(m, 0) > bound and q[m] > track_ratio
+            if own or trk:
+                name = {"height": "tall", "width": "wide", "size": "large"}[m]
+                pred = a * row + b
+                how = f"{q[m]:.2f}" if own else f"{q[m]:.2f}, its track {track_median[m]:.2f}"
+                return (f"too {name} for one {category} at row {row:.0f}: {how} x the {pred:.0f} px "
+                        f"learned from {self.tracks[category]} tracks (bound {bound:.2f})")
+        return None
+
+
+def _fit_lowest(rows, vals, wts, st: LearnedPriorSettings):
+    """(a, b, bound): the line through the lowest cluster of (row, value) and how far one object reaches."""
+    edges = np.quantile(rows, np.linspace(0, 1, st.bins + 1))
+    idx = np.clip(np.searchsorted(edges, rows, side="right") - 1, 0, st.bins - 1)
+
+    def line(keep, q):
+        px, py, pw = [], [], []
+        for k in range(st.bins):
+            sel = keep & (idx == k)
+            if sel.sum() < 3:
+                continue
+            order = np.argsort(vals[sel])
+            cw = np.cumsum(wts[sel][order])
+            v = vals[sel][order][min(len(order) - 1, int(np.searchsorted(cw, q * cw[-1])))]
+            px.append(np.median(rows[sel]))
+            py.append(v)
+            pw.append(wts[sel].sum())
+        if len(px) < 2:
+            return 0.0, float(np.median(vals[keep])) if keep.any() else 1.0
+        a, b = np.polyfit(px, py, 1, w=np.sqrt(pw))
+        return float(a), float(b)
+
+    keep = np.ones(len(rows), bool)
+    a, b = line(keep, st.start_quantile)
+    for _ in range(st.iterations):
+        ratio = vals / np.maximum(a * rows + b, 1.0)
+        keep = (ratio < st.inlier) & (ratio > 1 / st.inlier)
+        if keep.sum() < 3:
+            break
+        a, b = line(keep, 0.5)
+    ratio = vals / np.maximum(a * rows + b, 1.0)
+    keep = (ratio < st.inlier) & (ratio > 1 / st.inlier)
+    lr = np.log(ratio[keep]) if keep.any() else np.zeros(1)
+    bound = float(np.clip(np.exp(st.sigmas * lr.std()), st.min_ratio, st.max_ratio))
+    return a, b, bound
+
+
+def learn_size_prior(records: list[dict], settings: LearnedPriorSettings | None = None) -> LearnedPrior:
+    """Learn the per-class lines from this run's own mined detections of long tracks (see the settings)."""
+    from collections import defaultdict
+
+    st = settings or LearnedPriorSettings()
+    by_track: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        if r["rule_verdict"] == "unoccluded":
+            by_track[r["track"]].append(r)
+    per_class: dict[str, list] = defaultdict(list)
+    n_tracks: dict[str, int] = defaultdict(int)
+    for recs in by_track.values():
+        if len(recs) < st.min_track:
+            continue
+        cat = recs[0]["category"]
+        n_tracks[cat] += 1
+        for r in recs:
+            per_class[cat].append((*_measures(r), 1.0 / len(recs)))
+    prior = LearnedPrior()
+    for cat, pts in per_class.items():
+        if cat == "other" or n_tracks[cat] < st.min_tracks or len(pts) < st.min_points:
+            continue
+        arr = np.array(pts, float)
+        rows, wts = arr[:, 0], arr[:, 4]
+        prior.lines[cat] = {m: _fit_lowest(rows, arr[:, 1 + k], wts, st) for k, m in enumerate(MEASURES)}
+        prior.tracks[cat] = n_tracks[cat]
+    return prior
+
+
+def size_class(prior: LearnedPrior, r: dict, tolerance: float = 1.35) -> str | None:
+    """The learned class whose one-object height at the record's row is nearest its own (within `tolerance`):
+    how an "other" blob is judged (a far car, or two walkers side by side, come out as "other")."""
+    best, cls = np.log(tolerance), None
+    for cat in prior.lines:
+        q = prior.ratios(cat, r)
+        if q is not None and abs(np.log(max(q["height"], 1e-9))) < best:
+            best, cls = abs(np.log(max(q["height"], 1e-9))), cat
+    return cls
+
+
+def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: LearnedPriorSettings | None = None,
+                        crop_dir=None) -> int:
+    """Mark records too large for one object of their (voted) class at their row, like `apply_size_prior`
+    (verdict occluded, flag "too_large", reason under "size_prior"). A record of a class with no learned line
+    ("other") is judged as the learned class its height fits (`size_class`), and a whole "other" track whose
+    detections mostly fit one class in every measure takes that class (reason "class_from_size"; the
+    detector's class stays under "detector_class"). Records with a metric size (a calibrated camera) are left to
+    the metric prior. Returns how many were marked too large."""
+    from collections import Counter, defaultdict
+
+    st = settings or LearnedPriorSettings()
+    if not prior.lines:
+        return 0
+    judged_as: dict[int, str] = {}
+    per_track: dict[str, list[dict]] = defaultdict(list)
+    fits_class: dict[str, Counter] = defaultdict(Counter)
+    for i, r in enumerate(records):
+        cat = r["category"] if r["category"] in prior.lines else size_class(prior, r)
+        if cat is None:
+            continue
+        judged_as[i] = cat
+        q = prior.ratios(cat, r)
+        if "merged" not in r["reasons"].get("flags", ()):
+            per_track[r["track"]].append(q)
+            if r["category"] not in prior.lines:
+                bounds = prior.lines[cat]
+                fits_class[r["track"]][cat if all(q[m] <= bounds[m][2] for m in MEASURES) else None] += 1
+    medians = {k: {m: float(np.median([q[m] for q in qs])) for m in MEASURES} for k, qs in per_track.items()}
+    relabel = {}
+    for k, c in fits_class.items():
+        cat, n = c.most_common(1)[0]
+        if cat is not None and n >= 0.6 * sum(c.values()):
+            relabel[k] = cat
+    n = 0
+    for i, r in enumerate(records):
+        if r["track"] in relabel and r["category"] != relabel[r["track"]]:
+            r["reasons"].setdefault("detector_class", r["category"])
+            r["reasons"]["class_from_size"] = relabel[r["track"]]
+            r["category"] = relabel[r["track"]]
+        if i not in judged_as or (r.get("size") and "width_m" in r["size"]):
+            continue
+        why = prior.check(judged_as[i], r, medians.get(r["track"]), st.track_ratio)
+        if why is not None:
+            _mark_too_large(r, why, crop_dir)
+            n += 1
+    return n
+
+
+def _mark_too_large(r: dict, why: str, crop_dir) -> None:
+    from pathlib import Path
+
+    reasons = r["reasons"]
+    reasons["size_prior"] = why
+    if "too_large" not in reasons.setdefault("flags", []):
+        reasons["flags"].append("too_large")
+    if r["rule_verdict"] in ("unoccluded", "rejected", "truncated"):
+        r["rule_verdict"] = "occluded"
+    if r["decided_by"] == "rule" and r["verdict"] != "occluded":
+        r["verdict"] = "occluded"
+        if r.get("crop") and crop_dir is not None:
+            (Path(crop_dir) / Path(r["crop"]).name).unlink(missing_ok=True)
+        r["crop"] = None
