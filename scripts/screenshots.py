@@ -192,6 +192,8 @@ FIGURES = {"vehicle-fit-*.png": "scripts/vehicle_fit_screenshots.py",
            "viewport-3d*.png": "scripts/screenshot_viewport.py",
            "composite-feather-gain.png": "bench/figure_feather_gain.py",
            "composites-contact-sheet.png": "bench/figure_contact_sheet.py",
+           # needs ../shared/data/footage/road-queues-bridge.avi (not shipped): `PYTHONPATH=. python SCRIPT`
+           "mined-road-contact-sheet.png": "bench/figure_mined_road.py",
            "demo-report.png": "scripts/report_screenshot.py",   # of demo-out/report.html after `walt3d demo`
            # `walt3d-studio --screenshot OUT --panel 3d|3d-camera PROJECT` on a fitted demo project
            "viewport-3d*.png": "walt3d_studio/gui/app.py",
