@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clip", type=Path, default=CLIPS["road"])
     ap.add_argument("--cell", type=int, default=120)
+    ap.add_argument("--flag", help="draw detections with this flag whose only other flag is 'occluded' instead of "
+                                   "mined ones (e.g. too_large: what the size prior took out)")
     a = ap.parse_args()
 
     from walt3d_studio.background_job import compute_backgrounds
@@ -52,6 +54,12 @@ def main() -> None:
             mine(p, cam)
             t = detection_table(p, camera_id=cam)
             idx = np.flatnonzero(t.mined)
+            if a.flag:
+                from walt3d_studio.store.detections import verdict_reasons
+
+                rs = verdict_reasons(p, [int(v) for v in t.id])
+                idx = np.array([i for i in range(len(t)) if a.flag in rs.get(int(t.id[i]), {}).get("flags", [])
+                                and set(rs[int(t.id[i])]["flags"]) <= {a.flag, "occluded"}], int)
             pick = np.sort(np.random.default_rng(a.seed).choice(idx, size=min(a.n, len(idx)), replace=False))
             rles = detection_rles(p, [int(t.id[i]) for i in pick])
             reader = p.frame_reader(cam)
@@ -80,7 +88,7 @@ def main() -> None:
     cols = 10
     rows = (len(cells) + cols - 1) // cols
     sheet = np.full((rows * (a.cell + 18) + 24, cols * (a.cell + 2), 3), 20, np.uint8)
-    cv2.putText(sheet, f"road clip: {len(cells)} of {n_mined} mined detections ({n_det} detections), seed {a.seed}",
+    cv2.putText(sheet, f"road clip: {len(cells)} of {n_mined} {a.flag or 'mined'} detections ({n_det} detections), seed {a.seed}",
                 (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     for k, (cell, text) in enumerate(cells):
         y0, x0 = 24 + (k // cols) * (a.cell + 18), (k % cols) * (a.cell + 2)

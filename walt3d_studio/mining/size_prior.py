@@ -82,6 +82,7 @@ class LearnedPriorSettings:
     sigmas: float = 3.0
     min_ratio: float = 1.35
     max_ratio: float = 1.7
+    min_ratio_height: float = 1.6  # height only: a van or a pickup seen head-on is ~1.5 cars tall (road clip)
     track_ratio: float = 1.2
 
     def to_dict(self) -> dict:
@@ -133,7 +134,7 @@ class LearnedPrior:
         return None
 
 
-def _fit_lowest(rows, vals, wts, st: LearnedPriorSettings):
+def _fit_lowest(rows, vals, wts, st: LearnedPriorSettings, min_ratio: float | None = None):
     """(a, b, bound): the line through the lowest cluster of (row, value) and how far one object reaches."""
     edges = np.quantile(rows, np.linspace(0, 1, st.bins + 1))
     idx = np.clip(np.searchsorted(edges, rows, side="right") - 1, 0, st.bins - 1)
@@ -166,7 +167,8 @@ def _fit_lowest(rows, vals, wts, st: LearnedPriorSettings):
     ratio = vals / np.maximum(a * rows + b, 1.0)
     keep = (ratio < st.inlier) & (ratio > 1 / st.inlier)
     lr = np.log(ratio[keep]) if keep.any() else np.zeros(1)
-    bound = float(np.clip(np.exp(st.sigmas * lr.std()), st.min_ratio, st.max_ratio))
+    lo = st.min_ratio if min_ratio is None else min_ratio
+    bound = float(np.clip(np.exp(st.sigmas * lr.std()), lo, max(lo, st.max_ratio)))
     return a, b, bound
 
 
@@ -194,7 +196,9 @@ def learn_size_prior(records: list[dict], settings: LearnedPriorSettings | None 
             continue
         arr = np.array(pts, float)
         rows, wts = arr[:, 0], arr[:, 4]
-        prior.lines[cat] = {m: _fit_lowest(rows, arr[:, 1 + k], wts, st) for k, m in enumerate(MEASURES)}
+        prior.lines[cat] = {m: _fit_lowest(rows, arr[:, 1 + k], wts, st,
+                                           st.min_ratio_height if m == "height" else None)
+                            for k, m in enumerate(MEASURES)}
         prior.tracks[cat] = n_tracks[cat]
     return prior
 
