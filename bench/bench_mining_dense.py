@@ -1,0 +1,132 @@
+"""Issue 12's speed targets: mining at 1280x720 with few objects (>= 100 frames/s) and a 768x576 scene with 30
+small objects a frame (>= 80 frames/s), each against OpenCV MOG2's `apply` on the same frames in the same process.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_mining_dense.py [--frames 200] [--rounds 3]
+    PYTHONPATH=/path/to/main .venv/bin/python bench/bench_mining_dense.py   # today's code on the same frames
+
+Frames (decoded once into memory, uint8 RGB):
+- few: the demo GIF (a car, a pedestrian, a cyclist) scaled to 1280x720, played back and forth (as bench_mining.py).
+- dense: the road clip's median background scaled to 768x576 and 30 real car crops from that clip (its long,
+  steady tracks; bench/real_crop_scenes.py) scaled to 18-26 px high, in 6 rows of 5 moving at 2-4 px a frame,
+  wrapping around, never touching -- 30 objects in every frame.
+Timed: the mining pipeline (`run_pipeline`: foreground detector on the thread pool, tracker, rule, RLE, crops of
+mined objects; no database) with the default settings; the same with issue 12's checks off (no merges from the
+tracker, no two-lobe shape test, no size priors: what they cost, measured in the same process); MOG2 `apply`.
+Interleaved rounds, best of each kept (the machine is shared).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT))  # the tree on PYTHONPATH wins
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def few_frames(n: int):
+    import av
+
+    with av.open(str(ROOT / "resources" / "footage" / "parking-lot-person-bicycle-car.gif")) as c:
+        base = [cv2.resize(f.to_ndarray(format="rgb24"), (1280, 720)) for f in c.decode(video=0)]
+    cycle = base + base[-2:0:-1]
+    frames = [cycle[i % len(cycle)] for i in range(n)]
+    return frames, np.median(np.stack(base), axis=0).astype(np.float32)
+
+
+def dense_frames(n: int, n_obj: int = 30, seed: int = 0):
+    from real_crop_scenes import crop_pool, scaled
+
+    from walt3d_studio.composite.paste import paste
+    from walt3d_studio.composite.scene import SceneObject
+
+    pool = crop_pool("road")
+    W, H = 768, 576
+    bg = cv2.resize(pool.background, (W, H), interpolation=cv2.INTER_LINEAR)
+    rng = np.random.default_rng(seed)
+    movers = []
+    speed = rng.uniform(2, 4, size=n_obj // 5 + 1)  # one speed a row: objects never touch
+    for k in range(n_obj):
+        row, col = divmod(k, 5)
+        rgb, mask = scaled(pool.crops[k % len(pool.crops)], float(rng.uniform(18, 26)))
+        movers.append((rgb, mask, 70 + row * 88 - mask.shape[0], col * ((W + 60) / 5) + rng.uniform(0, 30), speed[row] * (1 if row % 2 else -1)))
+    frames = []
+    for t in range(n):
+        objs = []
+        for i, (rgb, mask, y, x0, v) in enumerate(movers):
+            x = int((x0 + v * t) % (W + 60)) - 30
+            objs.append(SceneObject(i, "vehicle", (x, y, mask.shape[1], mask.shape[0]), mask,
+                                    np.dstack([rgb, mask.astype(np.uint8) * 255])))
+        frames.append(paste(bg, objs, list(range(len(objs)))))
+    return frames, bg.astype(np.float32)
+
+
+def settings_off(s):
+    """Issue 12's checks off: no tracker merges, no two-lobe test, no size priors."""
+    s = dataclasses.replace(s, tracker=dataclasses.replace(s.tracker, max_merge_age=0),
+                            rule=dataclasses.replace(s.rule, lobes=False), size_prior=False)
+    if hasattr(s, "learned_prior"):
+        s = dataclasses.replace(s, learned_prior=None)
+    return s
+
+
+def run_ours(frames, background, settings, out: Path):
+    from walt3d_studio.mining.detection import FrameInfo
+    from walt3d_studio.mining.foreground import ForegroundDetector
+    from walt3d_studio.mining.mine import run_pipeline
+    from walt3d_studio.mining.registry import RunInfo
+
+    H, W = frames[0].shape[:2]
+    det = ForegroundDetector(background=background)
+    det.start(RunInfo(None, 1, W, H, None, None))
+    infos = [FrameInfo(i, i + 1, 1, i, 1000.0 + i / 10) for i in range(len(frames))]
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    recs = run_pipeline(zip(infos, frames), det, W, H, settings, crop_dir=out, total=len(frames))
+    dt = time.perf_counter() - t0
+    return dt, len(recs), sum(r["verdict"] == "unoccluded" for r in recs)
+
+
+def run_mog2(frames):
+    mog = cv2.createBackgroundSubtractorMOG2()
+    t0 = time.perf_counter()
+    for f in frames:
+        mog.apply(f)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    from walt3d_studio.mining.mine import MineSettings
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (frames, bg) in (("1280x720, few objects", few_frames(a.frames)),
+                                   ("768x576, 30 small objects", dense_frames(a.frames))):
+            best = {"ours": np.inf, "checks off": np.inf, "mog2": np.inf}
+            info = {}
+            for _ in range(a.rounds):
+                for key, s in (("ours", MineSettings()), ("checks off", settings_off(MineSettings()))):
+                    dt, n, m = run_ours(frames, bg, s, Path(tmp) / "crops")
+                    best[key] = min(best[key], dt)
+                    info[key] = (n, m)
+                best["mog2"] = min(best["mog2"], run_mog2(frames))
+            fps = {k: len(frames) / v for k, v in best.items()}
+            print(f"{name}: {len(frames)} frames; ours {fps['ours']:.0f} frames/s ({info['ours'][0] / len(frames):.1f} "
+                  f"detections/frame, {info['ours'][1]} mined); checks off {fps['checks off']:.0f} frames/s "
+                  f"({info['checks off'][1]} mined); MOG2 apply {fps['mog2']:.0f} frames/s; "
+                  f"ours / MOG2 {fps['ours'] / fps['mog2']:.2f}x, ours / checks off {fps['ours'] / fps['checks off']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
