@@ -35,6 +35,7 @@ from .occlusion import AreaHistory, RuleSettings, decide, frame_facts, mark_susp
 from .merge import MineReport, ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
 from .registry import RunInfo, create_detector
 from .size_prior import LearnedPriorSettings, SizePrior, apply_learned_prior, apply_size_prior, learn_size_prior
+from .stitch import StitchSettings, stitch_tracks
 from .tracker import SortTracker, TrackerSettings
 
 @dataclass
@@ -51,11 +52,13 @@ class MineSettings:
     size_prior: bool = True                 # with a calibration: too wide/tall for one object = merged
     learned_prior: LearnedPriorSettings | None = field(default_factory=LearnedPriorSettings)
                                             # without one: sizes learned from the camera's own single objects
+    stitch: StitchSettings | None = field(default_factory=StitchSettings)  # join fragments across short gaps
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["rule"], d["tracker"] = self.rule.to_dict(), self.tracker.to_dict()
         d["learned_prior"] = self.learned_prior.to_dict() if self.learned_prior is not None else None
+        d["stitch"] = self.stitch.to_dict() if self.stitch is not None else None
         return d
 
 
@@ -217,7 +220,7 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                              "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
                              "area": d.area, "rule_verdict": rv, "reasons": reasons, "p": None,
                              "model_version": None, "crop": None, "det": d, "n": n,
-                             "size": d.extra.get("size")})
+                             "size": d.extra.get("size"), "_time": info.capture_time})
             if model is not None and recs:
                 if frame is None and load_frame is not None:
                     frame = load_frame(info)
@@ -248,6 +251,8 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
         while crop_jobs:
             crop_jobs.popleft().result()
         _mark_suspects(records, events, crop_dir)
+        if settings.stitch is not None:
+            stitch_tracks(records, settings.stitch, settings.tracker.max_gap_s)
         vote_track_classes(records)
         if settings.size_prior:
             apply_size_prior(records, SizePrior(), crop_dir)
@@ -261,7 +266,7 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                     write_png_rgba(crop_dir / name, rgba_crop(load_frame(r["_info"]), r["_det"]))
         for r in records:
             del r["n"], r["size"]
-            r.pop("_det", None), r.pop("_info", None)
+            r.pop("_det", None), r.pop("_info", None), r.pop("_time", None)
     finally:
         close = getattr(frames, "close", None)
         if close:

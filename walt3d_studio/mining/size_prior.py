@@ -210,8 +210,9 @@ def size_class(prior: LearnedPrior, r: dict, tolerance: float = 1.35) -> str | N
     """The learned class whose one-object height at the record's row is nearest its own (within `tolerance`):
     how an "other" blob is judged (a far car, or two walkers side by side, come out as "other")."""
     best, cls = np.log(tolerance), None
+    n_other = prior.tracks.get("other", 0)
     for cat in prior.lines:
-        if cat == "other":
+        if cat == "other" or prior.tracks[cat] < n_other:  # a class rarer than "other" here is not trusted
             continue
         q = prior.ratios(cat, r)
         if q is not None and abs(np.log(max(q["height"], 1e-9))) < best:
@@ -222,10 +223,12 @@ def size_class(prior: LearnedPrior, r: dict, tolerance: float = 1.35) -> str | N
 def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: LearnedPriorSettings | None = None,
                         crop_dir=None) -> int:
     """Mark records too large for one object of their (voted) class at their row, like `apply_size_prior`
-    (verdict occluded, flag "too_large", reason under "size_prior"). Each class with enough long tracks of its
-    own ("other" too: when a camera's small cars all come out "other", they are judged among themselves) is
-    judged by its own line. A record of a class with no line (too few tracks; typically "other" holding a few
-    odd blobs) is judged as the learned class its height fits (`size_class`), and a whole such track whose
+    (verdict occluded, flag "too_large", reason under "size_prior"). Each real class is judged by its own line.
+    An "other" record, or one of a class with no line (too few tracks), is judged as the learned class its
+    height fits (`size_class`; only classes with at least as many tracks as "other" here count: a "person"
+    line learned from 4 misclassified tracks must not judge 58 tracks of small "other" cars), else by the
+    "other" line when there is one (a camera whose small cars all come out "other" judges them among
+    themselves). A whole track judged as another class whose
     detections mostly fit one class in every measure takes that class (reason "class_from_size"; the
     detector's class stays under "detector_class"). Records with a metric size (a calibrated camera) are left to
     the metric prior. Returns how many were marked too large."""
@@ -238,14 +241,16 @@ def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: Lear
     per_track: dict[str, list[dict]] = defaultdict(list)
     fits_class: dict[str, Counter] = defaultdict(Counter)
     for i, r in enumerate(records):
-        cat = r["category"] if r["category"] in prior.lines else size_class(prior, r)
+        cat = r["category"]
+        if cat == "other" or cat not in prior.lines:
+            cat = size_class(prior, r) or (cat if cat in prior.lines else None)
         if cat is None:
             continue
         judged_as[i] = cat
         q = prior.ratios(cat, r)
         if "merged" not in r["reasons"].get("flags", ()):
             per_track[r["track"]].append(q)
-            if r["category"] not in prior.lines:
+            if cat != r["category"]:
                 bounds = prior.lines[cat]
                 fits_class[r["track"]][cat if all(q[m] <= bounds[m][2] for m in MEASURES) else None] += 1
     medians = {k: {m: float(np.median([q[m] for q in qs])) for m in MEASURES} for k, qs in per_track.items()}
