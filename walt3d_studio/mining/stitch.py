@@ -50,10 +50,14 @@ def stitch_tracks(records: list[dict], settings: StitchSettings | None = None,
         v = (_centre(last[-1]["box"]) - _centre(last[0]["box"])) / dn if dn > 0 else np.zeros(2)
         ends.append((key, recs[-1], v))
         starts.append((key, recs[0]))
+    by_start: dict[int, list] = {}
+    for kb, rb in starts:
+        by_start.setdefault(rb["n"], []).append((kb, rb))
     cands = []
-    for ka, ra, v in ends:
+    for ka, ra, v in ends:  # only the starts within the gap: linear in the number of tracks
         size_a = float(np.sqrt(max(ra["box"][2] * ra["box"][3], 1.0)))
-        for kb, rb in starts:
+        near = [s for n in range(ra["n"] + 1, ra["n"] + st.max_gap + 2) for s in by_start.get(n, ())]
+        for kb, rb in near:
             gap = rb["n"] - ra["n"] - 1
             if kb == ka or rb["source_id"] != ra["source_id"] or not 0 <= gap <= st.max_gap \
                     or rb.get("_time", 0.0) - ra.get("_time", 0.0) > max_gap_s:
