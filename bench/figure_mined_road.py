@@ -88,7 +88,8 @@ def main() -> None:
     cols = 10
     rows = (len(cells) + cols - 1) // cols
     sheet = np.full((rows * (a.cell + 18) + 24, cols * (a.cell + 2), 3), 20, np.uint8)
-    cv2.putText(sheet, f"road clip: {len(cells)} of {n_mined} {a.flag or 'mined'} detections ({n_det} detections), seed {a.seed}",
+    what = a.flag or "mined"
+    cv2.putText(sheet, f"road clip: {len(cells)} of {n_mined} {what} detections ({n_det} detections), seed {a.seed}",
                 (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     for k, (cell, text) in enumerate(cells):
         y0, x0 = 24 + (k // cols) * (a.cell + 18), (k % cols) * (a.cell + 2)

@@ -28,7 +28,7 @@ def test_chains_join_and_limits_hold():
     recs = (_path("s1:1", range(0, 10), 0, 5) + _path("s1:2", range(13, 20), 0, 5) + _path("s1:3", range(22, 30), 0, 5)
             + _path("s1:4", range(0, 10), 0, 5, y=160) + _path("s1:5", range(25, 30), 0, 5, y=160)   # gap 15: too long
             + _path("s1:6", range(0, 10), 0, 5, y=220) + _path("s1:8", range(12, 20), 0, -5, y=220)  # turned back
-            + _path("s2:1", range(12, 20), 0, 5, source=2))                                                # other source
+            + _path("s2:1", range(12, 20), 0, 5, source=2))                                   # other source
     stitch_tracks(recs, StitchSettings())
     assert {r["track"] for r in recs if r["box"][1] == 100.0 and r["source_id"] == 1} == {"s1:1"}
     assert {r["track"] for r in recs if r["box"][1] == 160} == {"s1:4", "s1:5"}
