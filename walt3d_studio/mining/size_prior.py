@@ -71,8 +71,8 @@ class LearnedPriorSettings:
     instead was tried: on the real-crop road scene, where queues outnumber single cars, it found the queues.)
     Fragments of objects (a car cut in two by a windscreen the colour of the road) pull the line down when
     they are many: on bench_mining_dense.py's scene of 30 small cars, 3.6 % of single cars are flagged.
-    Singles vary by their type (a van is longer than a hatchback, a walker mid-stride is wider): the spread of the inliers' log-ratio
-    sets the bound, exp(`sigmas` * std), kept within [`min_ratio`, `max_ratio`]. A detection larger than the
+    Singles vary by their type (a van is longer than a hatchback, a walker mid-stride is wider): the spread of
+    the inliers' log-ratio sets the bound, exp(`sigmas` * std), kept within [`min_ratio`, `max_ratio`]. A detection larger than the
     bound on any measure is "too large" for one object at its row; so is one in a track whose median ratio is
     over the bound while its own is over `track_ratio` (the frames where the queue happens to look short)."""
     min_track: int = 5
