@@ -124,3 +124,22 @@ def test_the_line_is_fitted_to_single_objects_even_when_most_tracks_are_pairs():
     assert a * 100 + b == pytest.approx(1.2 * 35, rel=0.1)
     ratios = [prior.ratios("car", r)["width"] for r in recs]
     assert all((q > bound) == (i >= 36) for i, q in enumerate(ratios))
+
+
+def test_a_roof_band_alone_is_not_mined_as_a_whole_car():
+    """A blob a third of a car's height and area at its row (a roof whose car's body matched the road) is a part:
+    rejected with flag too_small; a whole car at the same row is still mined."""
+    from walt3d_studio.mining.size_prior import apply_learned_prior
+
+    def rec(track, bottom, h, w, verdict="unoccluded"):
+        return {"track": track, "category": "car", "rule_verdict": verdict, "verdict": verdict,
+                "decided_by": "rule", "box": [100, bottom - h, w, h], "area": 0.9 * w * h, "reasons": {"flags": []}}
+
+    recs = [rec(f"s1:{k}", 40 + 15 * t, 0.25 * (40 + 15 * t) + 10, 1.2 * (0.25 * (40 + 15 * t) + 10))
+            for k in range(6) for t in range(10)]
+    prior = learn_size_prior(recs, LearnedPriorSettings())
+    roof, whole = rec("s1:50", 130, 14, 30), rec("s1:51", 130, 42, 50)
+    apply_learned_prior(recs + [roof, whole], prior)
+    assert roof["verdict"] == "rejected" and "too_small" in roof["reasons"]["flags"]
+    assert "too small for a whole car" in roof["reasons"]["size_prior"]
+    assert whole["verdict"] == "unoccluded" and all(r["verdict"] == "unoccluded" for r in recs)

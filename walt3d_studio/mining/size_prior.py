@@ -87,6 +87,7 @@ class LearnedPriorSettings:
     max_ratio: float = 1.7
     min_ratio_height: float = 1.6  # height only: a van or a pickup seen head-on is ~1.5 cars tall (road clip)
     track_ratio: float = 1.2
+    min_part: float = 0.5        # a blob under this fraction of one object in height AND sqrt(area) is a part
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -271,7 +272,30 @@ def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: Lear
         if why is not None:
             _mark_too_large(r, why, crop_dir)
             n += 1
+        elif r["rule_verdict"] == "unoccluded":
+            _check_part(prior, judged_as[i], r, st.min_part, crop_dir)
     return n
+
+
+def _check_part(prior: LearnedPrior, category: str, r: dict, min_part: float, crop_dir) -> None:
+    """A mined blob far smaller than one object at its row, in height and in area, is part of one (a roof or a
+    windscreen whose car's body matched the road): rejected, flag "too_small", never mined as a whole object."""
+    from pathlib import Path
+
+    q = prior.ratios(category, r)
+    if q is None or not (q["height"] < min_part and q["size"] < min_part):
+        return
+    row = _measures(r)[0]
+    a, b, _ = prior.lines[category]["height"]
+    r["reasons"]["size_prior"] = (f"too small for a whole {category} at row {row:.0f}: {q['height']:.2f} x the "
+                                  f"{a * row + b:.0f} px high learned from {prior.tracks[category]} tracks")
+    r["reasons"].setdefault("flags", []).append("too_small")
+    r["rule_verdict"] = "rejected"
+    if r["decided_by"] == "rule" and r["verdict"] == "unoccluded":
+        r["verdict"] = "rejected"
+        if r.get("crop") and crop_dir is not None:
+            (Path(crop_dir) / Path(r["crop"]).name).unlink(missing_ok=True)
+        r["crop"] = None
 
 
 def _mark_too_large(r: dict, why: str, crop_dir) -> None:
