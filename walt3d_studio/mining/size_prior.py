@@ -87,7 +87,8 @@ class LearnedPriorSettings:
     max_ratio: float = 1.7
     min_ratio_height: float = 1.6  # height only: a van or a pickup seen head-on is ~1.5 cars tall (road clip)
     track_ratio: float = 1.2
-    min_part: float = 0.5        # a blob under this fraction of one object in height AND sqrt(area) is a part
+    min_part: float = 0.5        # a blob under this fraction of one object's height at its row ...
+    min_part_size: float = 0.7   # ... and under this fraction of its sqrt(area) is a part (a roof band is wide)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -273,17 +274,28 @@ def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: Lear
             _mark_too_large(r, why, crop_dir)
             n += 1
         elif r["rule_verdict"] == "unoccluded":
-            _check_part(prior, judged_as[i], r, st.min_part, crop_dir)
+            _check_part(prior, judged_as[i], r, st.min_part, st.min_part_size, crop_dir)
+    # an "other" blob no class's height fits, but as wide as the camera's most common object there: a band of
+    # one (a roof or windscreen whose body matched the road)
+    real = [c for c in prior.lines if c != "other"]
+    if real:
+        main_cls = max(real, key=lambda c: prior.tracks[c])
+        for i, r in enumerate(records):
+            if i in judged_as or r["rule_verdict"] != "unoccluded" or r["category"] != "other":
+                continue
+            q = prior.ratios(main_cls, r)
+            if 0.5 <= q["width"] <= 1.5:
+                _check_part(prior, main_cls, r, st.min_part, st.min_part_size, crop_dir)
     return n
 
 
-def _check_part(prior: LearnedPrior, category: str, r: dict, min_part: float, crop_dir) -> None:
+def _check_part(prior: LearnedPrior, category: str, r: dict, min_part: float, min_size: float, crop_dir) -> None:
     """A mined blob far smaller than one object at its row, in height and in area, is part of one (a roof or a
     windscreen whose car's body matched the road): rejected, flag "too_small", never mined as a whole object."""
     from pathlib import Path
 
     q = prior.ratios(category, r)
-    if q is None or not (q["height"] < min_part and q["size"] < min_part):
+    if q is None or not (q["height"] < min_part and q["size"] < min_size):
         return
     row = _measures(r)[0]
     a, b, _ = prior.lines[category]["height"]
