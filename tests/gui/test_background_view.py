@@ -1,4 +1,7 @@
-"""Background > Compute as a job, and B showing the stored median of the window covering the frame."""
+"""Background > Compute as a child job, and B showing the stored median of the window covering the frame."""
+import os
+import signal
+
 import numpy as np
 from PySide6.QtCore import Qt
 
@@ -18,9 +21,14 @@ def test_compute_all_frames_then_toggle_with_b(qtbot, window, tmp_path):
     progress = []
     job = window.compute_background(None)
     job.progress.connect(lambda d, t, m: progress.append((d, t)))
-    assert not window.act_compute_bg.isEnabled() and not window.act_add_folder.isEnabled()  # job = only writer
+    # a child process: its camera is locked (no second background), the rest of the app stays usable
+    assert job in window.process_jobs.jobs and job.pid and job.pid != os.getpid()
+    assert not window.act_compute_bg.isEnabled() and window.act_add_folder.isEnabled()
+    assert "Background of" in window.lock_reason(window.camera_id)
     how, keys = wait_job(qtbot, job)
     assert how == "finished" and keys == ["all"]
+    assert window.lock_reason(window.camera_id) is None
+    assert not list((window.project.root / "shards").glob("*"))  # the shard folder is gone once stored
     assert progress and progress[-1][0] == progress[-1][1]
     assert window.act_compute_bg.isEnabled()
 
@@ -72,26 +80,38 @@ def test_b_without_background_says_so(qtbot, window, tmp_path):
     assert "Background > Compute" in window.statusBar().currentMessage()
 
 
-def test_cancel_background_from_panel_keeps_nothing(qtbot, window, tmp_path, monkeypatch):
-    import walt3d_studio.background_job as bj
+def test_cancel_background_from_jobs_panel_keeps_nothing(qtbot, window, tmp_path):
+    """Cancel from the Jobs panel while the child computes: it unwinds, nothing is stored, no shard is left."""
+    from walt3d_studio.store.runs import list_runs
 
     _project_with(qtbot, window, tmp_path, [GIF])
-    started = []
-
-    def slow(project, cam, hours, ctx=None):
-        for i in range(1000):
-            started.append(i)
-            ctx.progress(i, 1000, "slow")
-            import time
-            time.sleep(0.005)
-        return ["all"]
-
-    monkeypatch.setattr(bj, "compute_backgrounds", slow)
+    runs_before = len(list_runs(window.project))
     job = window.compute_background(None)
-    assert window.job_panel.isVisible()
-    qtbot.waitUntil(lambda: len(started) > 3)
-    qtbot.mouseClick(window.job_panel.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: job.done > 0, timeout=60000)  # the child is at work (its signal handlers are in)
+    os.killpg(job.pid, signal.SIGSTOP)  # hold it mid-run so the cancel surely lands before it is done
+    assert job.done < job.total and job.state == "running"
+    window.jobs_panel.show()
+    panel = window.jobs_panel
+    panel.tree.setCurrentItem(panel._items[id(job)])
+    assert panel.selected_job() is job and panel.cancel_button.isEnabled()
+    qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
+    os.killpg(job.pid, signal.SIGCONT)
     how, _ = wait_job(qtbot, job)
-    assert how == "cancelled"
-    assert not window.job_panel.isVisible()
-    assert window.display.backgrounds == [] and window.act_compute_bg.isEnabled()
+    assert how == "cancelled" and job.state == "cancelled"
+    assert window.project.backgrounds(window.camera_id) == [] and window.display.backgrounds == []
+    assert not (window.project.root / "arrays" / "backgrounds").exists() or \
+        not list((window.project.root / "arrays" / "backgrounds").glob("*.npz"))
+    assert not list((window.project.root / "shards").glob("*"))
+    assert len(list_runs(window.project)) == runs_before  # the read-only child records nothing
+    assert window.act_compute_bg.isEnabled() and window.lock_reason(window.camera_id) is None
+
+
+def test_background_child_crash_reports_and_keeps_nothing(qtbot, window, tmp_path, dialogs):
+    _project_with(qtbot, window, tmp_path, [GIF])
+    job = window.compute_background(None)
+    qtbot.waitUntil(lambda: job.pid is not None and job.state == "running", timeout=30000)
+    os.killpg(job.pid, signal.SIGKILL)
+    how, err = wait_job(qtbot, job)
+    assert how == "failed" and "was killed or crashed" in err.message
+    assert any("was killed or crashed" in text for text, _ in dialogs)
+    assert window.project.backgrounds(window.camera_id) == []

@@ -218,6 +218,8 @@ class MainWindow(QMainWindow):
             a.setEnabled(editable and not busy)
         for a in (self.act_load_cal, self.act_calibrate, self.act_compute_bg):
             a.setEnabled(has_frames and editable and not busy)
+        if self.lock_reason(self.camera_id):  # a child job writes this camera (e.g. its background)
+            self.act_compute_bg.setEnabled(False)
         self.act_save_cal.setEnabled(self.calibration is not None)
         self.act_background.setEnabled(has_frames)
         self.camera_combo.setEnabled(has_project and not busy and self.camera_combo.count() > 1)
@@ -415,15 +417,33 @@ class MainWindow(QMainWindow):
     def show_background(self) -> bool:
         return self.display.show_background
 
-    def compute_background(self, hours_per_window: int | None = 1) -> Job | None:
-        """Background > Compute: run `compute_backgrounds` as a job (None = one window over all frames)."""
-        if self.camera_id is None:
+    def compute_background(self, hours_per_window: int | None = 1):
+        """Background > Compute: `walt3d background --shard-out` in a child process (None = one window over
+        all frames); when it succeeds its medians are stored here in one transaction. The camera is locked
+        meanwhile; every other camera stays editable. Cancel or a crash stores nothing."""
+        if self.camera_id is None or not self.can_write():
             return None
-        from ..background_job import compute_backgrounds
+        import shutil
+        import uuid
 
         project, cam = self.project, self.camera_id
-        return self.run_job(lambda ctx: compute_backgrounds(project, cam, hours_per_window, ctx=ctx),
-                            "Computing background", lambda keys: self._after_background(cam, keys))
+        reason = self.lock_reason(cam)
+        if reason:
+            show_error(self, BadInputError("This camera is busy.", reason))
+            return None
+        from ..background_job import merge_background_shard
+
+        shard = project.root / "shards" / f"background-cam{cam}-{uuid.uuid4().hex[:8]}"
+        args = ["background", str(project.root), "--camera", project.camera(cam).name, "--shard-out", str(shard)]
+        args += ["--all"] if hours_per_window is None else ["--hours-per-window", str(int(hours_per_window))]
+
+        def merge(result):
+            return self.jobs.start(lambda ctx: merge_background_shard(project, Path(result["shard"]))[1],
+                                   "Storing backgrounds")
+
+        return self.run_process_job(args, f"Background of {project.camera(cam).name}", cam, on_success=merge,
+                                    on_done=lambda keys: self.project is project and self._after_background(cam, keys),
+                                    on_end=lambda: shutil.rmtree(shard, ignore_errors=True))
 
     def _after_background(self, cam: int, keys) -> None:
         if cam != self.camera_id:
