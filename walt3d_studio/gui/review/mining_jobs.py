@@ -200,6 +200,17 @@ class MiningJobs:
         return w.run_process_job(args, "Importing occlusion labels", on_success=result,
                                  on_done=lambda res: self._after_import(project, path, res))
 
+    def _after_import(self, project, path, result) -> None:
+        edit, matched, unmatched = result
+        if self.rc.window.project is not project:
+            return
+        if edit:
+            self.rc.undo_stack.push(AppliedEditCommand(self.rc, project, edit, self.rc.place(),
+                                                    f"Import {len(edit.changes)} labels"))
+        self.rc.reload()
+        self.rc.status(f"Imported {matched} labels from {Path(path).name} ({len(edit.changes)} changed, "
+                       f"{unmatched} matched no detection)", 10000)
+
     def _start_dir(self) -> str:
         w = self.rc.window
         if w.project is not None:
