@@ -339,6 +339,32 @@ def detection_columns(project, detection_ids, columns: tuple[str, ...] = ("frame
     return out
 
 
+def detections_without_crops(project, detection_ids) -> list[dict]:
+    """Those of the detections that have no crop yet: id, box (x, y, w, h), camera_id, frame_id, capture_time,
+    source_id, source_index (enough to decode their frames in order)."""
+    out: list[dict] = []
+    for chunk in _chunks(sorted({int(i) for i in detection_ids}), 500):
+        marks = ",".join("?" * len(chunk))
+        cur = project.conn.execute(
+            f"SELECT d.id, d.x, d.y, d.w, d.h, f.camera_id, f.id AS frame_id, f.capture_time, f.source_id,"
+            f" f.source_index FROM detections d JOIN frames f ON f.id = d.frame_id WHERE d.id IN ({marks})"
+            f" AND (d.crop_path IS NULL OR d.crop_path = '')", chunk)
+        names = [d[0] for d in cur.description]
+        out += [dict(zip(names, v)) for v in cur.fetchall()]
+    return out
+
+
+def detections_with_rule_verdicts(project, camera_id: int) -> list[dict]:
+    """Every detection of a camera with its rule verdict, in capture order: id, frame_id, x, y, w, h, category,
+    score, crop_path, rule_verdict (what the occlusion classifier needs to judge them)."""
+    cur = project.conn.execute(
+        "SELECT d.id, d.frame_id, d.x, d.y, d.w, d.h, d.category, d.score, d.crop_path, v.rule_verdict "
+        "FROM detections d JOIN frames f ON f.id = d.frame_id JOIN verdicts v ON v.detection_id = d.id "
+        "WHERE f.camera_id = ? ORDER BY f.capture_time, f.source_id, f.source_index, d.id", (int(camera_id),))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, v)) for v in cur.fetchall()]
+
+
 def apply_label_changes(project, changes: list[LabelChange], who: str, text: str) -> LabelEdit:
     now = time.time()
     with project.transaction() as c:

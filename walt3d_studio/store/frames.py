@@ -49,3 +49,11 @@ def frame_cameras(project) -> dict[int, int]:
     cur = project.conn.execute("SELECT id AS frame_id, camera_id FROM frames")
     names = [d[0] for d in cur.description]
     return {r["frame_id"]: r["camera_id"] for r in (dict(zip(names, v)) for v in cur.fetchall())}
+
+
+def source_frames(project, source_id: int) -> list[dict]:
+    """A source's frames in source order: source_index, file_name (image folders), pts (videos)."""
+    cur = project.conn.execute("SELECT source_index, file_name, pts FROM frames WHERE source_id = ?"
+                               " ORDER BY source_index", (int(source_id),))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, v)) for v in cur.fetchall()]
