@@ -45,6 +45,10 @@ class MainWindow(QMainWindow):
         # One undo history for every panel's edits; each command writes one transaction, and commands
         # belong to the project they edited, so the stack is cleared when the project changes.
         self.undo_stack = QUndoStack(self)
+        from .context import PanelContext
+
+        # what the panels share (project, camera, frame, selection, jobs, store-changed): they subscribe to it
+        self.context = PanelContext(self)
         self.frame_view = FrameView()
         self.display = CameraDisplay(self.frame_view, self)
         self.display.displayed.connect(lambda _: self._on_hover(*self._hover))
@@ -67,6 +71,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self.timeline.position_changed.connect(self._show_current)
+        self.timeline.position_changed.connect(self.context.position_changed)
         self.frame_view.hovered.connect(self._on_hover)
         self.frame_view.tool_changed.connect(self._update_actions)
         self.jobs.busy_changed.connect(lambda _: self._update_actions())
@@ -306,6 +311,7 @@ class MainWindow(QMainWindow):
         self._remember_recent(project.root)
         self._update_title()
         self._refresh_cameras()
+        self.context._project_switched()
         return True
 
     def close_project(self) -> None:
@@ -327,6 +333,7 @@ class MainWindow(QMainWindow):
         self.camera_combo.blockSignals(False)
         self._update_title()
         self._update_actions()
+        self.context._project_switched()
 
     def _refresh_cameras(self, select: int | None = None) -> None:
         """Re-read the cameras (after an import or a new camera) and show `select` or the current one."""
@@ -366,6 +373,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_table(self.reader.table if self.reader else None, tz, keep)
         self._update_actions()
         self.camera_changed.emit(camera_id)
+        self.context.camera_changed.emit(camera_id)
 
     @property
     def reader(self):
@@ -449,6 +457,7 @@ class MainWindow(QMainWindow):
         if cam != self.camera_id:
             return
         self.display.set_backgrounds(self.project.backgrounds(cam))
+        self.context.notify_store_changed("backgrounds", cam)
         self.statusBar().showMessage(f"Stored background(s): {', '.join(keys)}", 5000)
         self._show_current(self.timeline.position)
 

@@ -2,8 +2,8 @@
 the undo stack, and the keypoint jobs: training and prediction as child processes (`walt3d keypoints
 train|predict`, the Jobs panel), export and import on the window's JobRunner.
 
-The window says nothing when it opens or closes a project, but it always re-sets the timeline when it does,
-so the controller checks `window.project` whenever the playhead moves (and when a job ends).
+It follows the window through the shared panel context (`window.context`, gui/context.py): a project opened,
+switched or closed, the camera shown, and "the store changed" after a job (re-mined detections, proposals).
 """
 from __future__ import annotations
 
@@ -41,7 +41,10 @@ class KeypointEditorController(QObject):
         self.editor.hide()
         self._project = _UNSET
         self._build_menu()
-        window.timeline.position_changed.connect(self._on_position)
+        ctx = window.context  # the project, camera and store changes come from the shared panel context
+        ctx.project_changed.connect(lambda _p: self.sync_project())
+        ctx.position_changed.connect(self._on_position)
+        ctx.store_changed.connect(self._on_store_changed)
         window.jobs.busy_changed.connect(self._on_busy)
         self.sync_project()
 
@@ -101,8 +104,11 @@ class KeypointEditorController(QObject):
         self._update_actions()
 
     def _on_position(self, _pos: int) -> None:
-        self.sync_project()
         self.editor._update_overlay()
+
+    def _on_store_changed(self, what: str, _camera_id) -> None:
+        if what in ("detections", "keypoints", "orphans", "labels"):  # re-mined, proposals, re-attached, U/O/X
+            self.editor.revalidate()
 
     def _on_busy(self, _busy: bool) -> None:
         self.sync_project()
@@ -196,7 +202,7 @@ class KeypointEditorController(QObject):
         def done(r):
             if self.window.project is not project:
                 return
-            self.editor.refresh()
+            self.window.context.notify_store_changed("keypoints")
             self._message(f"Stored keypoint proposals for {r['stored']} vehicle(s) with {path.name}", 10000)
 
         return self._start_child(args, "Predicting keypoints", done)

@@ -74,8 +74,8 @@ class KeypointEditor(QDockWidget):
         self.diagram.clicked.connect(self.set_current)
         self.list.picked.connect(self.set_current)
         self.visibilityChanged.connect(lambda _: self._update_overlay())
-        if hasattr(window, "camera_changed"):
-            window.camera_changed.connect(self.follow_camera)
+        if hasattr(window, "context"):
+            window.context.camera_changed.connect(self.follow_camera)
 
     # ------------------------------------------------------------------------------ building
     def _build(self) -> None:

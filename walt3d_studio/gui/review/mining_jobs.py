@@ -122,18 +122,17 @@ class MiningJobs:
                                 "Storing mined detections")
 
         return w.run_process_job(args, title, cam, on_success=merge,
-                                 on_done=lambda report: self._after_mine(project, report),
+                                 on_done=lambda report: self._after_mine(project, report, cam),
                                  on_end=lambda: shutil.rmtree(shard, ignore_errors=True))
 
-    def _after_mine(self, project, report) -> None:
+    def _after_mine(self, project, report, cam: int | None = None) -> None:
         if self.rc.window.project is not project:
             return
         self.rc.undo_stack.clear()  # detections were replaced: old edits point at nothing
         self.rc.track_id = self.rc.detection_id = None
-        self.rc.reload()
+        # every panel re-reads what it shows (the review, its orphaned edits, the keypoint editor's vehicle)
+        self.rc.window.context.notify_store_changed("detections", cam)
         self.rc.status(f"Mined: {report.summary()}", 10000)
-        if report.carry is not None and hasattr(self.rc, "orphans"):
-            self.rc.orphans.reload()
 
     def train_classifier(self, **kwargs):
         """Mining > Train occlusion classifier: train on the labels (job), store and apply it."""
@@ -162,7 +161,7 @@ class MiningJobs:
         if self.rc.window.project is not project:
             return
         self.last_train_report = report
-        self.rc.reload()
+        self.rc.window.context.notify_store_changed("detections")  # new machine verdicts on every camera
         self.rc.status(report.summary(), 15000)
 
     def export_labels(self, path):
@@ -207,7 +206,7 @@ class MiningJobs:
         if edit:
             self.rc.undo_stack.push(AppliedEditCommand(self.rc, project, edit, self.rc.place(),
                                                     f"Import {len(edit.changes)} labels"))
-        self.rc.reload()
+        self.rc.window.context.notify_store_changed("labels")
         self.rc.status(f"Imported {matched} labels from {Path(path).name} ({len(edit.changes)} changed, "
                        f"{unmatched} matched no detection)", 10000)
 
