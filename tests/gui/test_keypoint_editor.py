@@ -466,6 +466,7 @@ def test_orphaned_keypoints_are_listed_apart_never_offered_as_fresh_work(qtbot, 
         seen.add(ed.detection.id)
     assert new not in seen and seen == {dets[0], dets[2], dets[3]}
     assert "1 orphaned keypoint set(s): tick “Orphaned keypoints”" in ed.status.text()
+    assert not ed.discard_orphan_button.isVisible()  # only with the orphaned keypoints
     assert ed.queue.orphans.text() == "Orphaned keypoints (1)"
 
 
@@ -480,6 +481,7 @@ def test_orphaned_keypoints_reattach_with_enter_and_undo(qtbot, window, editor):
     assert ed.orphan is not None and ed.detection.id == new
     assert "Orphaned keypoints of ann" in ed.canvas.banner.text()
     assert ed.act_accept.isEnabled() and ed.act_discard_orphan.isEnabled() and not ed.act_skip.isEnabled()
+    assert ed.discard_orphan_button.isVisible()
     focus(qtbot, window, ed)
     key(qtbot, ed, Qt.Key_Return)
     np.testing.assert_allclose(human(window, new), pts)

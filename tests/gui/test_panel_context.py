@@ -81,3 +81,23 @@ def test_a_finished_background_job_says_so_on_the_context(qtbot, opened):
     w, rc, kp, events = opened
     how, keys = wait_job(qtbot, w.compute_background(None), timeout=60000)
     assert how == "finished" and ("store", "backgrounds", w.camera_id) in events
+
+
+def test_panels_and_tools_open_as_tabs_and_the_window_keeps_its_size(qtbot, opened):
+    """Issue 11: opening the editor after a tool panel stacked it under the review dock and forced the window
+    past the screen. Every dock goes through gui/docks.add_dock now: tabs, and the window keeps its size."""
+    from PySide6.QtWidgets import QDockWidget
+
+    w, rc, kp, events = opened
+    w.resize(1280, 820)
+    qtbot.wait(50)
+    size = w.size()
+    assert rc.mining.paint_occluders() is not None
+    w.start_calibration_tool()
+    kp.open_editor()
+    qtbot.wait(50)
+    assert w.size().height() <= size.height() and w.size().width() <= size.width()
+    docks = [d for d in w.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()]
+    tabbed = set(w.tabifiedDockWidgets(rc.panel)) | {rc.panel}
+    assert kp.editor in tabbed and w.calibration_tool in tabbed and rc.mining.occluder_tool in tabbed
+    assert all(d in tabbed for d in docks if w.dockWidgetArea(d) == w.dockWidgetArea(rc.panel))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QVBoxLayout,
                                QWidget)
@@ -533,8 +533,11 @@ class MainWindow(QMainWindow):
 
         if self.calibration_tool is None:
             self.calibration_tool = CalibrationTool(self)
-            self.addDockWidget(Qt.RightDockWidgetArea, self.calibration_tool)
+            from .docks import add_dock
+
+            add_dock(self, self.calibration_tool)  # a tab beside the panels: the window never grows
         self.calibration_tool.start()
+        self.calibration_tool.raise_()
 
     # ------------------------------------------------------------------------------ dialogs
     def _start_dir(self) -> str:

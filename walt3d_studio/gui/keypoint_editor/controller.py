@@ -37,8 +37,9 @@ class KeypointEditorController(QObject):
         self.window = window
         self.undo_stack = window.undo_stack
         self.editor = KeypointEditor(window, self.undo_stack, schema)
-        window.addDockWidget(Qt.RightDockWidgetArea, self.editor)
-        self.editor.hide()
+        from ..docks import add_dock
+
+        add_dock(window, self.editor, visible=False)  # a tab beside the review panel, shown by Open editor
         self._project = _UNSET
         self._build_menu()
         ctx = window.context  # the project, camera and store changes come from the shared panel context
@@ -123,12 +124,16 @@ class KeypointEditorController(QObject):
             show_error(self.window, BadInputError("No project is open.", "Open a project with mined vehicles first."))
             return self.editor
         w = self.window
+        before = w.size()
         others = [d for d in w.findChildren(QDockWidget) if d is not self.editor and not d.isFloating()
                   and w.dockWidgetArea(d) == Qt.RightDockWidgetArea]
         if others and self.editor not in w.tabifiedDockWidgets(others[0]):
             w.tabifyDockWidget(others[0], self.editor)  # a tab beside the review panel, not a sliver under it
         self.editor.show()
         self.editor.raise_()
+        from ..docks import keep_size
+
+        keep_size(w, before)
         if self.editor.detection is None:
             self.editor.next_vehicle()
         self.editor.canvas.setFocus()

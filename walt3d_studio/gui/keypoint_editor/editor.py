@@ -151,10 +151,11 @@ class KeypointEditor(QDockWidget):
         self.act_discard_orphan = QAction("Discard orphan", self)
         self.act_discard_orphan.setToolTip("Drop the orphaned keypoint set on screen (undoable)")
         self.act_discard_orphan.triggered.connect(self.discard_orphan)
-        b = QToolButton()
+        b = self.discard_orphan_button = QToolButton()
         b.setObjectName("discardOrphan")
         b.setDefaultAction(self.act_discard_orphan)
         b.setFocusPolicy(Qt.NoFocus)
+        b.setVisible(False)  # shown with the orphaned keypoints
         self.button_rows[2].addWidget(b)
         for r in self.button_rows:
             r.addStretch(1)
@@ -440,7 +441,7 @@ class KeypointEditor(QDockWidget):
             a.setEnabled(ok and not orphan)  # an orphan is re-attached whole (then edited) or discarded
         self.act_accept.setEnabled(ok and prop is not None)
         self.act_discard_orphan.setEnabled(orphan and self._orphan_writable())
-        self.act_discard_orphan.setVisible(orphan or self.orphan_mode)
+        self.discard_orphan_button.setVisible(orphan or self.orphan_mode)
         self.act_full.setEnabled(self.detection is not None)
         self._update_status()
         self._update_overlay()

@@ -51,7 +51,9 @@ class ReviewController(QObject):
         self.undo_stack: QUndoStack = window.undo_stack
 
         self.panel = TracksPanel(window)
-        window.addDockWidget(Qt.RightDockWidgetArea, self.panel)
+        from ..docks import add_dock
+
+        add_dock(window, self.panel)
         self.overlay = DetectionOverlay(window.frame_view)
         self.mining = MiningJobs(self)
         from .orphans import install_orphans

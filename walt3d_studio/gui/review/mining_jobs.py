@@ -238,15 +238,16 @@ class MiningJobs:
         if w.camera_id is None:
             show_error(w, BadInputError("No camera is selected.", "Add a time-lapse first (File menu)."))
             return None
-        from PySide6.QtCore import Qt
-
         from .occluder_tool import OccluderTool
 
         if self.occluder_tool is None:
             self.occluder_tool = OccluderTool(w, learn=self.learn_occluders)
-            w.addDockWidget(Qt.RightDockWidgetArea, self.occluder_tool)
+            from ..docks import add_dock
+
+            add_dock(w, self.occluder_tool)  # a tab beside the review panel: the window never grows
         if not self.occluder_tool.start(w.project, w.camera_id):
             return None
+        self.occluder_tool.raise_()
         return self.occluder_tool
 
     def learn_occluders(self, min_seconds: float | None = None):
