@@ -257,7 +257,8 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
     counts, the impossible-configuration rates, the occlusion histogram and the settings."""
     from ..background import to_display
     from ..store.runs import recorded_run as recorded
-    from ..store.composites import Composite, delete_composites, list_composites, next_composite_id, save_composites
+    from ..store.composites import Composite, delete_composites, list_composites, save_composites
+    from ..store.shard_merge import next_composite_id
 
     s = settings or CompositeSettings(method=method, n=n, seed=seed, camera_id=camera_id)
     s.check()

@@ -154,12 +154,6 @@ def _insert_composite(c, comp: Composite) -> int:
     return comp.id
 
 
-def next_composite_id(project) -> int:
-    """The id the next inserted composite gets with one writer (file names are chosen before the insert)."""
-    r = _rows(project.conn, "SELECT COALESCE(MAX(id), 0) AS last FROM composites")[0]
-    return int(r["last"]) + 1
-
-
 def rename_composite_files(project, composite_id: int, paths: dict[str, str], move=None) -> None:
     """Point a composite at new file paths (`paths`: image_path / arrays_path -> new relative path), in one
     transaction; `move(column, new)` is called inside it first (the caller renames the file)."""
