@@ -108,7 +108,7 @@ class KeypointEditorController(QObject):
         self.editor._update_overlay()
 
     def _on_store_changed(self, what: str, _camera_id) -> None:
-        if what in ("detections", "keypoints", "orphans", "labels"):  # re-mined, proposals, re-attached, U/O/X
+        if what in ("detections", "keypoints", "orphans", "labels", "fits"):  # re-mined, proposals, U/O/X, fits
             self.editor.revalidate()
 
     def _on_busy(self, _busy: bool) -> None:
