@@ -60,14 +60,30 @@ def cmd_add_source(args) -> int:
 
 
 def cmd_background(args) -> int:
-    from .background_job import compute_backgrounds
+    from .background_job import compute_backgrounds, merge_background_shard
     from .store import Project
 
     from .store.runs import recorded_run
 
+    if args.merge:
+        with Project.open(args.project) as p:
+            cam, keys = merge_background_shard(p, args.merge)
+            with recorded_run(p, "background-merge", {}, {"camera": cam, "from": str(args.merge)}) as rec:
+                rec.counts["windows"] = len(keys)
+        print(f"Stored {len(keys)} background(s) from {args.merge}: {', '.join(keys)}")
+        return 0
+    hours = None if args.all else args.hours_per_window
+    if args.shard_out:  # the stage protocol: read the project, write a shard folder, the caller merges it
+        with Project.open(args.project, readonly=True) as p:
+            cam = _camera_id(p, args.camera)
+            with progress_bar("median background", args.quiet) as ctx:
+                keys = compute_backgrounds(p, cam, hours_per_window=hours, ctx=ctx, out_dir=args.shard_out)
+        progress.set_result(shard=str(Path(args.shard_out).resolve()), camera_id=cam, windows=keys)
+        print(f"Wrote background shard {args.shard_out}: {', '.join(keys)}. "
+              f"Store it with: walt3d background {args.project} --merge {args.shard_out}")
+        return 0
     with Project.open(args.project) as p:
         cam = _camera_id(p, args.camera)
-        hours = None if args.all else args.hours_per_window
         with recorded_run(p, "background", {"hours_per_window": hours}, {"camera": cam}) as rec, \
                 progress_bar("median background", args.quiet) as ctx:
             keys = compute_backgrounds(p, cam, hours_per_window=hours, ctx=ctx)
@@ -193,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--camera")
     s.add_argument("--hours-per-window", type=int, default=1, help="window length in hours of day (default 1)")
     s.add_argument("--all", action="store_true", help="one background over all frames")
+    s.add_argument("--shard-out", metavar="DIR", help="write the medians to DIR (project opened read-only) "
+                   "instead of storing them; store them later with --merge DIR")
+    s.add_argument("--merge", metavar="DIR", help="store the medians of a folder written with --shard-out")
     s.set_defaults(func=cmd_background)
 
     s = sub.add_parser("calibrate", help="calibrate a camera from lines, or load/save camera.json")

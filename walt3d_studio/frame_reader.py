@@ -18,17 +18,18 @@ class FrameReader:
     """
 
     def __init__(self, project, camera_id: int, cache_bytes: int = 512 << 20):
+        from .store.frames import source_frames
+
         self.table = project.frame_table(camera_id)
         self.cache = FrameCache(cache_bytes)
         self._sources = {}
         for s in project.sources(camera_id):
             entry = {"kind": s.kind, "path": Path(s.path), "lock": threading.Lock()}
-            rows = project.conn.execute("SELECT source_index, file_name, pts FROM frames WHERE source_id = ?"
-                                        " ORDER BY source_index", (s.id,)).fetchall()
+            rows = source_frames(project, s.id)
             if s.kind == "images":
-                entry["names"] = {i: n for i, n, _ in rows}
+                entry["names"] = {r["source_index"]: r["file_name"] for r in rows}
             else:
-                entry["decoder"] = VideoDecoder(s.path, [p for _, _, p in rows])
+                entry["decoder"] = VideoDecoder(s.path, [r["pts"] for r in rows])
             self._sources[s.id] = entry
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self._pending: set[int] = set()

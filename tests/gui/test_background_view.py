@@ -1,5 +1,9 @@
-"""Background > Compute as a job, and B showing the stored median of the window covering the frame."""
+"""Background > Compute as a child job, and B showing the stored median of the window covering the frame."""
+import os
+import signal
+
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from .gui_helpers import GIF, press, wait_job, write_frames
@@ -18,9 +22,14 @@ def test_compute_all_frames_then_toggle_with_b(qtbot, window, tmp_path):
     progress = []
     job = window.compute_background(None)
     job.progress.connect(lambda d, t, m: progress.append((d, t)))
-    assert not window.act_compute_bg.isEnabled() and not window.act_add_folder.isEnabled()  # job = only writer
+    # a child process: its camera is locked (no second background), the rest of the app stays usable
+    assert job in window.process_jobs.jobs and job.pid and job.pid != os.getpid()
+    assert not window.act_compute_bg.isEnabled() and window.act_add_folder.isEnabled()
+    assert "Background of" in window.lock_reason(window.camera_id)
     how, keys = wait_job(qtbot, job)
     assert how == "finished" and keys == ["all"]
+    assert window.lock_reason(window.camera_id) is None
+    assert not list((window.project.root / "shards").glob("*"))  # the shard folder is gone once stored
     assert progress and progress[-1][0] == progress[-1][1]
     assert window.act_compute_bg.isEnabled()
 
@@ -72,26 +81,61 @@ def test_b_without_background_says_so(qtbot, window, tmp_path):
     assert "Background > Compute" in window.statusBar().currentMessage()
 
 
-def test_cancel_background_from_panel_keeps_nothing(qtbot, window, tmp_path, monkeypatch):
-    import walt3d_studio.background_job as bj
+def _many_frames(folder, n=160, size=(480, 360)):
+    """JPEG frames one second apart: enough work that the child is surely mid-run when it is held."""
+    import cv2
 
-    _project_with(qtbot, window, tmp_path, [GIF])
-    started = []
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    w, h = size
+    for i in range(n):
+        img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+        cv2.imwrite(str(folder / f"cam_20240501_08{i // 60:02d}{i % 60:02d}.jpg"), img)
 
-    def slow(project, cam, hours, ctx=None):
-        for i in range(1000):
-            started.append(i)
-            ctx.progress(i, 1000, "slow")
-            import time
-            time.sleep(0.005)
-        return ["all"]
 
-    monkeypatch.setattr(bj, "compute_backgrounds", slow)
-    job = window.compute_background(None)
-    assert window.job_panel.isVisible()
-    qtbot.waitUntil(lambda: len(started) > 3)
-    qtbot.mouseClick(window.job_panel.cancel_button, Qt.LeftButton)
+def test_cancel_background_from_jobs_panel_keeps_nothing(qtbot, window, tmp_path):
+    """Cancel from the Jobs panel while the child computes: it unwinds, nothing is stored, no shard is left."""
+    from walt3d_studio.store.runs import list_runs
+
+    _many_frames(tmp_path / "many")
+    _project_with(qtbot, window, tmp_path, [tmp_path / "many"])
+    runs_before = len(list_runs(window.project))
+    for _attempt in range(3):  # a loaded machine may let the child finish before it is held: start it again
+        job = window.compute_background(None)
+        qtbot.waitUntil(lambda: job.done > 0 or not job.active, timeout=60000)  # at work, handlers installed
+        if job.active:
+            os.killpg(job.pid, signal.SIGSTOP)  # hold it mid-run so the cancel surely lands before it is done
+        if job.active and job.done < job.total:
+            break
+        if job.active:
+            os.killpg(job.pid, signal.SIGCONT)
+        wait_job(qtbot, job)
+        with window.project.transaction() as c:  # back to no background for the next attempt
+            c.execute("DELETE FROM backgrounds")
+        runs_before = len(list_runs(window.project))
+    else:
+        pytest.fail("the background child finished three times before it could be held")
+    assert job.state == "running"
+    window.jobs_panel.show()
+    panel = window.jobs_panel
+    panel.tree.setCurrentItem(panel._items[id(job)])
+    assert panel.selected_job() is job and panel.cancel_button.isEnabled()
+    qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
+    os.killpg(job.pid, signal.SIGCONT)
     how, _ = wait_job(qtbot, job)
-    assert how == "cancelled"
-    assert not window.job_panel.isVisible()
-    assert window.display.backgrounds == [] and window.act_compute_bg.isEnabled()
+    assert how == "cancelled" and job.state == "cancelled"
+    assert window.project.backgrounds(window.camera_id) == [] and window.display.backgrounds == []
+    assert not list((window.project.root / "shards").glob("*"))
+    assert len(list_runs(window.project)) == runs_before  # the read-only child records nothing
+    assert window.act_compute_bg.isEnabled() and window.lock_reason(window.camera_id) is None
+
+
+def test_background_child_crash_reports_and_keeps_nothing(qtbot, window, tmp_path, dialogs):
+    _project_with(qtbot, window, tmp_path, [GIF])
+    job = window.compute_background(None)
+    qtbot.waitUntil(lambda: job.pid is not None and job.state == "running", timeout=30000)
+    os.killpg(job.pid, signal.SIGKILL)
+    how, err = wait_job(qtbot, job)
+    assert how == "failed" and "was killed or crashed" in err.message
+    assert any("was killed or crashed" in text for text, _ in dialogs)
+    assert window.project.backgrounds(window.camera_id) == []

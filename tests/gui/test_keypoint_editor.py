@@ -438,11 +438,90 @@ def test_the_editor_follows_the_window_camera(qtbot, window, editor):
     assert ed.queue.camera.currentData() == first and "(of 4)" in ed.status.text()
 
 
-def test_orphaned_keypoints_are_counted_in_the_queue(qtbot, window, editor):
-    """Keypoints whose vehicle a re-run removed are not lost: the queue says where they wait."""
+def _orphan_with_a_successor(window, dets):
+    """A person's keypoints on vehicle dets[1]; a re-mine replaces it by a detection whose box moved a little
+    (no carry-over match, but the same car): the keypoints become an orphan lying on the new detection."""
+    pts = np.array([[60.0 + 5 * k, 50.0 + 3 * k, 2] for k in range(12)])
+    ks.set_human_keypoints(window.project, dets[1], pts, who="ann")
+    frame_id = ks.detection(window.project, dets[1]).frame_id
+    with window.project.transaction() as c:  # as a re-mine that found no close enough match for it
+        c.execute("DELETE FROM detections WHERE id = ?", (dets[1],))
+    new = _add_detection(window.project, frame_id, (52, 48, 100, 70))
+    return pts, new
+
+
+def test_orphaned_keypoints_are_listed_apart_never_offered_as_fresh_work(qtbot, window, editor):
+    """The vehicle an orphaned keypoint set lies on is left out of the queue; the set is counted apart."""
+    from walt3d_studio.store.orphans import orphan_claimed_detections
+
+    ctrl, ed, dets = editor
+    pts, new = _orphan_with_a_successor(window, dets)
+    assert orphan_claimed_detections(window.project, "vehicle12") == {new}
+    c = ks.queue_counts(window.project, schema="vehicle12")
+    assert (c.done, c.to_go, c.orphaned) == (0, 3, 1)  # dets[0], dets[2], the marked one; the orphan apart
+    assert new in ks.labelling_queue(window.project)  # the raw list still has it; the queue skips it
+    seen = set()
+    for _ in range(6):
+        ed.next_vehicle()
+        seen.add(ed.detection.id)
+    assert new not in seen and seen == {dets[0], dets[2], dets[3]}
+    assert "1 orphaned keypoint set(s): tick “Orphaned keypoints”" in ed.status.text()
+    assert not ed.discard_orphan_button.isVisible()  # only with the orphaned keypoints
+    assert ed.queue.orphans.text() == "Orphaned keypoints (1)"
+
+
+def test_orphaned_keypoints_reattach_with_enter_and_undo(qtbot, window, editor):
+    from walt3d_studio.store.orphans import list_orphans
+
+    ctrl, ed, dets = editor
+    pts, new = _orphan_with_a_successor(window, dets)
+    ed.next_vehicle()
+    ed.queue.orphans.setChecked(True)  # the orphan mode: N / P go through the orphaned sets
+    ed.settle()
+    assert ed.orphan is not None and ed.detection.id == new
+    assert "Orphaned keypoints of ann" in ed.canvas.banner.text()
+    assert ed.act_accept.isEnabled() and ed.act_discard_orphan.isEnabled() and not ed.act_skip.isEnabled()
+    assert ed.discard_orphan_button.isVisible()
+    focus(qtbot, window, ed)
+    key(qtbot, ed, Qt.Key_Return)
+    np.testing.assert_allclose(human(window, new), pts)
+    (o,) = list_orphans(window.project, include_resolved=True)
+    assert o.resolved == f"attached:{new}" and ks.queue_counts(window.project).orphaned == 0
+    assert ed.orphan is None and "No orphaned keypoints" in ed.canvas.placeholder.text()
+    window.undo()
+    assert human(window, new) is None and ed.orphan is not None and ed.detection.id == new
+    assert list_orphans(window.project)[0].resolved is None
+    window.redo()
+    np.testing.assert_allclose(human(window, new), pts)
+    # back to the plain queue: the vehicle, now labelled, counts as done
+    ed.queue.orphans.setChecked(False)
+    c = ks.queue_counts(window.project)
+    assert (c.done, c.to_go, c.orphaned) == (1, 3, 0)
+
+
+def test_orphaned_keypoints_discard_returns_the_vehicle_to_the_queue(qtbot, window, editor):
+    from walt3d_studio.store.orphans import list_orphans
+
+    ctrl, ed, dets = editor
+    pts, new = _orphan_with_a_successor(window, dets)
+    ed.queue.orphans.setChecked(True)
+    assert ed.orphan is not None
+    assert ed.discard_orphan()
+    assert list_orphans(window.project, include_resolved=True)[0].resolved == "discarded"
+    c = ks.queue_counts(window.project)
+    assert (c.to_go, c.orphaned) == (4, 0) and human(window, new) is None
+    window.undo()
+    assert ks.queue_counts(window.project).orphaned == 1 and ed.orphan is not None
+
+
+def test_an_orphan_without_a_vehicle_says_what_to_do(qtbot, window, editor):
     ctrl, ed, dets = editor
     ks.set_human_keypoints(window.project, dets[1], np.array([[110.0, 90.0, 2]] * 12), who="ann")
-    with window.project.transaction() as c:  # as a re-mine that found no match for it
+    with window.project.transaction() as c:  # as a re-mine that found nothing there
         c.execute("DELETE FROM detections WHERE id = ?", (dets[1],))
     ed.next_vehicle()
-    assert "1 orphaned keypoint set(s): Occlusion review > Orphaned edits" in ed.status.text()
+    assert "1 orphaned keypoint set(s)" in ed.status.text()
+    ed.queue.orphans.setChecked(True)
+    assert ed.orphan is not None and ed.detection is None
+    assert "no vehicle in their old frame" in ed.canvas.placeholder.text()
+    assert not ed.reattach_orphan() and ed.act_discard_orphan.isEnabled()

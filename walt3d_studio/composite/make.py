@@ -258,6 +258,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
     from ..background import to_display
     from ..store.runs import recorded_run as recorded
     from ..store.composites import Composite, delete_composites, list_composites, save_composites
+    from ..store.shard_merge import next_composite_id
 
     s = settings or CompositeSettings(method=method, n=n, seed=seed, camera_id=camera_id)
     s.check()
@@ -275,7 +276,7 @@ def make_composites(project, method: str = "walt3d", n: int = 100, seed: int = 0
         written: list[Path] = []
         comps: list[Composite] = []
         try:
-            next_id = int(project.conn.execute("SELECT COALESCE(MAX(id), 0) FROM composites").fetchone()[0]) + 1
+            next_id = next_composite_id(project)
             done = 0
             for cam in cams:
                 camera = project.calibration(cam.id)
@@ -346,15 +347,16 @@ def _object(made: Made, t) -> "CompositeObject":
 
 
 def _rename_files(project, comp, cid: int) -> None:
-    with project.transaction() as c:
-        for col in ("image_path", "arrays_path"):
-            rel = getattr(comp, col)
-            if not rel:
-                continue
-            new = str(Path(rel).with_name(f"{cid}{Path(rel).suffix}"))
-            (project.root / rel).replace(project.root / new)
-            c.execute(f"UPDATE composites SET {col} = ? WHERE id = ?", (new, cid))
-            setattr(comp, col, new)
+    from ..store.composites import rename_composite_files
+
+    paths = {col: str(Path(getattr(comp, col)).with_name(f"{cid}{Path(getattr(comp, col)).suffix}"))
+             for col in ("image_path", "arrays_path") if getattr(comp, col)}
+
+    def move(col: str, new: str) -> None:
+        (project.root / getattr(comp, col)).replace(project.root / new)
+        setattr(comp, col, new)
+
+    rename_composite_files(project, cid, paths, move)
 
 
 def delete_all(project, camera_id: int | None = None, method: str | None = None) -> int:

@@ -451,17 +451,12 @@ def import_keypoints(project, path: str | os.PathLike | None = None, *, dataset:
         else:
             dataset = read_coco(path)
     name = Path(path).stem if path is not None else "dataset"
-    frames = {}
+    from ..store.detections import detection_columns
+
     ids = [int(a.extra["detection_id"]) for a in dataset.annotations if isinstance(a.extra.get("detection_id"), int)]
-    for k in range(0, len(ids), 500):
-        chunk = ids[k:k + 500]
-        frames.update(project.conn.execute(f"SELECT id, frame_id FROM detections WHERE id IN ({','.join('?' * len(chunk))})",
-                                           chunk).fetchall())
-    categories = {}
-    for k in range(0, len(ids), 500):
-        chunk = ids[k:k + 500]
-        categories.update(project.conn.execute(
-            f"SELECT id, category FROM detections WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+    known = detection_columns(project, ids, ("frame_id", "category"))
+    frames = {d: r["frame_id"] for d, r in known.items()}
+    categories = {d: r["category"] for d, r in known.items()}
     to_write, external = [], []
     images = {im.id: im for im in dataset.images}
     for a in dataset.annotations:

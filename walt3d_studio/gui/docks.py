@@ -19,9 +19,14 @@ def add_dock(window: QMainWindow, dock: QDockWidget, area=Qt.RightDockWidgetArea
     window.addDockWidget(area, dock)
     if others:
         window.tabifyDockWidget(others[0], dock)
+        # shown later from its View-menu toggle: a tab only appears when it is the current one
+        dock.toggleViewAction().toggled.connect(lambda on: on and dock.raise_())
     dock.setVisible(visible)
-    if visible:
-        dock.raise_()
+    if not visible:
+        return  # a hidden dock takes no room
+    dock.raise_()
+    if not window.isVisible():
+        return  # being built: whoever shows the window sizes it afterwards (and a late keep_size would undo that)
     keep_size(window, before)
     QTimer.singleShot(0, lambda: keep_size(window, before))  # Qt may grow the window on its next layout pass
 

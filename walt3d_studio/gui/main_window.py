@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QVBoxLayout,
                                QWidget)
@@ -45,6 +45,10 @@ class MainWindow(QMainWindow):
         # One undo history for every panel's edits; each command writes one transaction, and commands
         # belong to the project they edited, so the stack is cleared when the project changes.
         self.undo_stack = QUndoStack(self)
+        from .context import PanelContext
+
+        # what the panels share (project, camera, frame, selection, jobs, store-changed): they subscribe to it
+        self.context = PanelContext(self)
         self.frame_view = FrameView()
         self.display = CameraDisplay(self.frame_view, self)
         self.display.displayed.connect(lambda _: self._on_hover(*self._hover))
@@ -67,6 +71,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self.timeline.position_changed.connect(self._show_current)
+        self.timeline.position_changed.connect(self.context.position_changed)
         self.frame_view.hovered.connect(self._on_hover)
         self.frame_view.tool_changed.connect(self._update_actions)
         self.jobs.busy_changed.connect(lambda _: self._update_actions())
@@ -218,6 +223,8 @@ class MainWindow(QMainWindow):
             a.setEnabled(editable and not busy)
         for a in (self.act_load_cal, self.act_calibrate, self.act_compute_bg):
             a.setEnabled(has_frames and editable and not busy)
+        if self.lock_reason(self.camera_id):  # a child job writes this camera (e.g. its background)
+            self.act_compute_bg.setEnabled(False)
         self.act_save_cal.setEnabled(self.calibration is not None)
         self.act_background.setEnabled(has_frames)
         self.camera_combo.setEnabled(has_project and not busy and self.camera_combo.count() > 1)
@@ -304,6 +311,7 @@ class MainWindow(QMainWindow):
         self._remember_recent(project.root)
         self._update_title()
         self._refresh_cameras()
+        self.context._project_switched()
         return True
 
     def close_project(self) -> None:
@@ -325,6 +333,7 @@ class MainWindow(QMainWindow):
         self.camera_combo.blockSignals(False)
         self._update_title()
         self._update_actions()
+        self.context._project_switched()
 
     def _refresh_cameras(self, select: int | None = None) -> None:
         """Re-read the cameras (after an import or a new camera) and show `select` or the current one."""
@@ -364,6 +373,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_table(self.reader.table if self.reader else None, tz, keep)
         self._update_actions()
         self.camera_changed.emit(camera_id)
+        self.context.camera_changed.emit(camera_id)
 
     @property
     def reader(self):
@@ -415,20 +425,39 @@ class MainWindow(QMainWindow):
     def show_background(self) -> bool:
         return self.display.show_background
 
-    def compute_background(self, hours_per_window: int | None = 1) -> Job | None:
-        """Background > Compute: run `compute_backgrounds` as a job (None = one window over all frames)."""
-        if self.camera_id is None:
+    def compute_background(self, hours_per_window: int | None = 1):
+        """Background > Compute: `walt3d background --shard-out` in a child process (None = one window over
+        all frames); when it succeeds its medians are stored here in one transaction. The camera is locked
+        meanwhile; every other camera stays editable. Cancel or a crash stores nothing."""
+        if self.camera_id is None or not self.can_write():
             return None
-        from ..background_job import compute_backgrounds
+        import shutil
+        import uuid
 
         project, cam = self.project, self.camera_id
-        return self.run_job(lambda ctx: compute_backgrounds(project, cam, hours_per_window, ctx=ctx),
-                            "Computing background", lambda keys: self._after_background(cam, keys))
+        reason = self.lock_reason(cam)
+        if reason:
+            show_error(self, BadInputError("This camera is busy.", reason))
+            return None
+        from ..background_job import merge_background_shard
+
+        shard = project.root / "shards" / f"background-cam{cam}-{uuid.uuid4().hex[:8]}"
+        args = ["background", str(project.root), "--camera", project.camera(cam).name, "--shard-out", str(shard)]
+        args += ["--all"] if hours_per_window is None else ["--hours-per-window", str(int(hours_per_window))]
+
+        def merge(result):
+            return self.jobs.start(lambda ctx: merge_background_shard(project, Path(result["shard"]))[1],
+                                   "Storing backgrounds")
+
+        return self.run_process_job(args, f"Background of {project.camera(cam).name}", cam, on_success=merge,
+                                    on_done=lambda keys: self.project is project and self._after_background(cam, keys),
+                                    on_end=lambda: shutil.rmtree(shard, ignore_errors=True))
 
     def _after_background(self, cam: int, keys) -> None:
         if cam != self.camera_id:
             return
         self.display.set_backgrounds(self.project.backgrounds(cam))
+        self.context.notify_store_changed("backgrounds", cam)
         self.statusBar().showMessage(f"Stored background(s): {', '.join(keys)}", 5000)
         self._show_current(self.timeline.position)
 
@@ -504,8 +533,11 @@ class MainWindow(QMainWindow):
 
         if self.calibration_tool is None:
             self.calibration_tool = CalibrationTool(self)
-            self.addDockWidget(Qt.RightDockWidgetArea, self.calibration_tool)
+            from .docks import add_dock
+
+            add_dock(self, self.calibration_tool)  # a tab beside the panels: the window never grows
         self.calibration_tool.start()
+        self.calibration_tool.raise_()
 
     # ------------------------------------------------------------------------------ dialogs
     def _start_dir(self) -> str:

@@ -110,6 +110,11 @@ def cmd_train(args) -> int:
                           include_external=not args.no_external, ctx=ctx)
             rec.counts.update(train=r.n_train, val=r.n_val)
             rec.message = f"{r.model_version} saved to {r.path}"
+    from ..progress import set_result
+
+    # the app runs training as a child process and reports this
+    set_result(model_version=r.model_version, path=str(r.path), n_train=r.n_train, n_val=r.n_val,
+               pck_val=r.pck_val.summary() if r.pck_val else None, pck_train=r.pck_train.summary())
     print(f"Trained {r.model_version} on {r.n_train} object(s) in {r.seconds:.0f} s; saved {r.path}")
     print(f"  held-out ({r.n_val}): {r.pck_val.summary() if r.pck_val else 'none (too few tracks)'}")
     print(f"  training:      {r.pck_train.summary()}")
@@ -132,6 +137,9 @@ def cmd_predict(args) -> int:
             n = predict_job(p, args.model, camera_id=cam, redo=args.redo,
                             min_confidence=args.min_confidence, device=args.device, ctx=ctx)
             rec.counts["stored"] = n
+    from ..progress import set_result
+
+    set_result(stored=n)
     print(f"Stored keypoint proposals for {n} object(s)")
     return 0
 

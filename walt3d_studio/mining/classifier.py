@@ -231,7 +231,9 @@ def training_set(project, ctx: JobContext | None = None):
     t = detection_table(project)
     keep = np.array([lab is not None for lab in t.label], bool)
     sizes = {c.id: (c.width, c.height) for c in project.cameras()}
-    cam_of = dict(project.conn.execute("SELECT id, camera_id FROM frames"))
+    from ..store.frames import frame_cameras
+
+    cam_of = frame_cameras(project)
     reasons = verdict_reasons(project, t.id[keep])
     patches, cues = [], []
     for i in np.flatnonzero(keep):
@@ -294,7 +296,8 @@ def apply_classifier(project, camera_id: int | None = None, model: OcclusionMode
                      ctx: JobContext | None = None) -> int:
     """Predict P(unoccluded) for every detection (decoding their frames once, in capture order), store it with
     the model version, let it decide over the rule, and write crops of newly mined objects. Returns the count."""
-    from ..store.detections import detection_rles, set_crop_paths, update_machine_verdicts, verdict_reasons
+    from ..store.detections import (detection_rles, detections_with_rule_verdicts, set_crop_paths,
+                                    update_machine_verdicts, verdict_reasons)
     from .crops import detection_from_row, write_png_rgba
     from .detection import rgba_crop
     from .occlusion import decide
@@ -306,37 +309,35 @@ def apply_classifier(project, camera_id: int | None = None, model: OcclusionMode
     cams = [project.camera(camera_id)] if camera_id is not None else project.cameras()
     total = 0
     for cam in cams:
-        rows = project.conn.execute(
-            "SELECT d.id, d.frame_id, d.x, d.y, d.w, d.h, d.category, d.score, d.crop_path, v.rule_verdict "
-            "FROM detections d JOIN frames f ON f.id = d.frame_id JOIN verdicts v ON v.detection_id = d.id "
-            "WHERE f.camera_id = ? ORDER BY f.capture_time, f.source_id, f.source_index, d.id", (cam.id,)).fetchall()
+        rows = detections_with_rule_verdicts(project, cam.id)
         if not rows:
             continue
-        reasons = verdict_reasons(project, [r[0] for r in rows])
+        reasons = verdict_reasons(project, [r["id"] for r in rows])
         reader = project.frame_reader(cam.id, cache_bytes=0)
         pos_of = {int(f): i for i, f in enumerate(reader.table.ids)}
         updates, crops = [], {}
         try:
             by_frame: dict[int, list] = {}
             for r in rows:
-                by_frame.setdefault(r[1], []).append(r)
+                by_frame.setdefault(r["frame_id"], []).append(r)
             frame_ids = list(by_frame)
             positions = [pos_of[f] for f in frame_ids]
             for n, (fid, frame) in enumerate(zip(frame_ids, reader.iter_frames(positions))):
                 items = by_frame[fid]
-                rles = detection_rles(project, [r[0] for r in items])
-                dets = [detection_from_row(r[2:6], rles.get(r[0]), r[6], r[7]) for r in items]
-                rs = [reasons.get(r[0], {}) for r in items]
+                rles = detection_rles(project, [r["id"] for r in items])
+                dets = [detection_from_row((r["x"], r["y"], r["w"], r["h"]), rles.get(r["id"]), r["category"],
+                                           r["score"]) for r in items]
+                rs = [reasons.get(r["id"], {}) for r in items]
                 p = model.predict(frame, dets, rs, cam.width, cam.height)
                 for r, d, reason, pi in zip(items, dets, rs, p):
-                    verdict, by = decide(r[9] or "rejected", float(pi))
+                    verdict, by = decide(r["rule_verdict"] or "rejected", float(pi))
                     reason = dict(reason)
                     reason["classifier"] = {"p": round(float(pi), 4), "version": model.version}
-                    updates.append((r[0], verdict, by, float(pi), model.version, reason))
-                    if verdict == "unoccluded" and not r[8]:
-                        rel = Path("arrays") / "crops" / f"cam{cam.id}" / "extra" / f"{r[0]}.png"
+                    updates.append((r["id"], verdict, by, float(pi), model.version, reason))
+                    if verdict == "unoccluded" and not r["crop_path"]:
+                        rel = Path("arrays") / "crops" / f"cam{cam.id}" / "extra" / f"{r['id']}.png"
                         write_png_rgba(project.root / rel, rgba_crop(frame, d))
-                        crops[r[0]] = str(rel)
+                        crops[r["id"]] = str(rel)
                 ctx.progress(n + 1, len(frame_ids), "classifying detections")
         finally:
             reader.close()

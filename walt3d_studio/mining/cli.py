@@ -55,6 +55,8 @@ def register(sub) -> None:
     t.add_argument("project")
     t.add_argument("file")
     t.add_argument("--camera")
+    t.add_argument("--read-only", action="store_true",
+                   help="open the project read-only (export only the crops it has)")
     t.set_defaults(func=cmd_labels_export)
     t = lsub.add_parser("import", help="add labels from a file written by `labels export`")
     t.add_argument("project")
@@ -209,28 +211,41 @@ def cmd_classifier_apply(args) -> int:
 
 def cmd_labels_export(args) -> int:
     from ..cli import progress_bar
+    from ..progress import set_result
     from ..store import Project
     from .labels_dataset import export_labels
 
-    with Project.open(args.project) as p:
+    with Project.open(args.project, readonly=args.read_only) as p:
         cam = p.camera(args.camera).id if args.camera else None
         with progress_bar("exporting labels", args.quiet) as ctx:
             n = export_labels(p, args.file, cam, ctx=ctx)
+    from pathlib import Path
+
+    set_result(exported=n, path=str(Path(args.file).resolve()))  # the app runs the export as a child process
     print(f"Exported {n} labelled detections to {args.file}")
     return 0
 
 
 def cmd_labels_import(args) -> int:
-    from ..store import Project
-    from .labels_dataset import import_labels
+    from dataclasses import asdict
 
     from ..cli import progress_bar
+    from ..errors import Cancelled
+    from ..progress import set_result
+    from ..store import Project
     from .crops import ensure_mined_crops
+    from .labels_dataset import import_labels
 
     with Project.open(args.project) as p:
-        edit, matched, unmatched = import_labels(p, args.file, who=args.who)
-        with progress_bar("crops of newly mined objects", args.quiet) as ctx:
-            ensure_mined_crops(p, ctx=ctx)
+        with progress_bar("matching labels", args.quiet, unit="label") as ctx:
+            edit, matched, unmatched = import_labels(p, args.file, who=args.who, ctx=ctx)
+        # the app pushes the import as one undoable edit: it needs exactly what changed
+        set_result(edit=asdict(edit), matched=matched, unmatched=unmatched)
+        try:  # a cache only (exports make what is missing): the labels are stored whatever happens here
+            with progress_bar("crops of newly mined objects", args.quiet) as ctx:
+                ensure_mined_crops(p, ctx=ctx)
+        except Cancelled:
+            print("Crops of newly mined objects left for later (cancelled).")
     print(f"Imported labels for {matched} detections ({len(edit.changes)} changed)"
           + (f"; {unmatched} did not match any detection" if unmatched else ""))
     return 0

@@ -44,40 +44,33 @@ def detection_from_row(box, rle: dict | None, category: str = "other", score: fl
 
 def ensure_crops(project, detection_ids, ctx: JobContext | None = None) -> int:
     """Write the missing crops of these detections (decoding their frames in capture order). Returns how many."""
-    from ..store.detections import _chunks, detection_rles, set_crop_paths
+    from ..store.detections import detection_rles, detections_without_crops, set_crop_paths
 
     ctx = ctx or silent()
-    ids = sorted({int(i) for i in detection_ids})
-    rows = []
-    for chunk in _chunks(ids, 500):
-        marks = ",".join("?" * len(chunk))
-        rows += project.conn.execute(
-            f"SELECT d.id, d.x, d.y, d.w, d.h, f.camera_id, f.id, f.capture_time, f.source_id, f.source_index "
-            f"FROM detections d JOIN frames f ON f.id = d.frame_id WHERE d.id IN ({marks}) "
-            f"AND (d.crop_path IS NULL OR d.crop_path = '')", chunk).fetchall()
+    rows = detections_without_crops(project, detection_ids)
     if not rows:
         return 0
-    rles = detection_rles(project, [r[0] for r in rows])
+    rles = detection_rles(project, [r["id"] for r in rows])
     by_cam: dict[int, list] = {}
     for r in rows:
-        by_cam.setdefault(r[5], []).append(r)
+        by_cam.setdefault(r["camera_id"], []).append(r)
     done = 0
     paths: dict[int, str] = {}
     for cam, items in by_cam.items():
         reader = project.frame_reader(cam, cache_bytes=0)
         try:
             pos_of = {int(fid): i for i, fid in enumerate(reader.table.ids)}
-            items.sort(key=lambda r: pos_of[r[6]])
+            items.sort(key=lambda r: pos_of[r["frame_id"]])
             last_pos, frame = None, None
             for r in items:
-                pos = pos_of[r[6]]
+                pos = pos_of[r["frame_id"]]
                 if pos != last_pos:
                     frame = reader.frame(pos)
                     last_pos = pos
-                det = detection_from_row(r[1:5], rles.get(r[0]))
-                rel = Path("arrays") / "crops" / f"cam{cam}" / "extra" / f"{r[0]}.png"
+                det = detection_from_row((r["x"], r["y"], r["w"], r["h"]), rles.get(r["id"]))
+                rel = Path("arrays") / "crops" / f"cam{cam}" / "extra" / f"{r['id']}.png"
                 write_png_rgba(project.root / rel, rgba_crop(frame, det))
-                paths[r[0]] = str(rel)
+                paths[r["id"]] = str(rel)
                 done += 1
                 ctx.progress(done, len(rows), "writing crops")
         finally:

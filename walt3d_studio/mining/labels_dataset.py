@@ -45,12 +45,11 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
     if not keep.any():
         raise BadInputError("No labelled detection has a crop to export in this read-only project.",
                             "Open the project for writing once so the crops can be made, then export.")
-    frames = {r[0]: r[1:] for r in project.conn.execute(
-        "SELECT f.id, c.name, c.width, c.height, s.path FROM frames f JOIN cameras c ON c.id = f.camera_id "
-        "JOIN sources s ON s.id = f.source_id")}
-    own = {r[0]: r[1] for r in project.conn.execute(
-        "SELECT detection_id, who FROM labels WHERE id IN (SELECT MAX(id) FROM labels WHERE kind = 'occlusion' "
-        "AND detection_id IS NOT NULL GROUP BY detection_id)")}
+    from ..store.detections import label_authors
+    from ..store.frames import frame_sources
+
+    frames = frame_sources(project)
+    own = label_authors(project)
     crops_dir = path.with_name(path.stem + "_crops")
     # The whole export (crops and JSON) is built beside the target and swapped in at the end: a failure (full
     # disk, a kill) leaves the previous export whole and no temporary behind (stale ones are cleared first).
@@ -60,7 +59,8 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
         remove_stale(path)
         for n, i in enumerate(np.flatnonzero(keep), 1):
             did = int(t.id[i])
-            cam, W, H, src = frames[int(t.frame_id[i])]
+            fr = frames[int(t.frame_id[i])]
+            cam, W, H, src = fr["camera"], fr["width"], fr["height"], fr["source_path"]
             rgba = read_png_rgba(project.root / t.crop_path[i])
             name = f"{did}.png"
             shutil.copyfile(project.root / t.crop_path[i], tmp_dir / name)
@@ -98,10 +98,14 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
     return len(anns)
 
 
-def import_labels(project, path, who: str = "import"):
-    """Append the file's labels to the matching detections as one edit. Returns (LabelEdit, matched, unmatched)."""
-    from ..store.detections import LABELS, LabelChange, apply_label_changes, own_labels
+def import_labels(project, path, who: str = "import", ctx: JobContext | None = None):
+    """Append the file's labels to the matching detections as one edit (one transaction at the end: a cancelled
+    import stores nothing). Returns (LabelEdit, matched, unmatched)."""
+    from ..store.detections import LABELS, LabelChange, apply_label_changes, frame_boxes, own_labels
+    from ..store.frames import frames_by_source_index
     from .detection import box_iou
+
+    ctx = ctx or silent()
 
     path = Path(path)
     from .. import validate as V
@@ -117,13 +121,11 @@ def import_labels(project, path, who: str = "import"):
         raise BadInputError(f"{path.name} is not an occlusion-label dataset ({type(e).__name__}: {e}).",
                             "Give a file written by `walt3d labels export`.") from None
     cams = {c.name: c.id for c in project.cameras()}
-    frame_of = {}
-    for fid, cam, src, idx in project.conn.execute(
-            "SELECT f.id, f.camera_id, s.path, f.source_index FROM frames f JOIN sources s ON s.id = f.source_id"):
-        frame_of[(cam, Path(src).name, idx)] = fid
+    frame_of = frames_by_source_index(project)
     wanted: dict[int, str] = {}
     unmatched = 0
-    for a in anns:
+    for n, a in enumerate(anns, 1):
+        ctx.progress(n - 1, len(anns), "matching labels")
         try:  # every field checked before anything is stored
             value = a["occlusion_label"]
             w = images[V.integer(a["image_id"], "image_id")]["walt3d"]
@@ -145,16 +147,18 @@ def import_labels(project, path, who: str = "import"):
         if fid is None:
             unmatched += 1
             continue
-        rows = project.conn.execute("SELECT id, x, y, w, h FROM detections WHERE frame_id = ?", (fid,)).fetchall()
-        if not rows:
+        ids, boxes = frame_boxes(project, fid)
+        if not ids:
             unmatched += 1
             continue
-        iou = box_iou(box[None], np.array([r[1:] for r in rows], float))[0]
+        iou = box_iou(box[None], boxes)[0]
         j = int(np.argmax(iou))
         if iou[j] < 0.9:
             unmatched += 1
             continue
-        wanted[rows[j][0]] = value
+        wanted[ids[j]] = value
+    ctx.progress(len(anns), len(anns), "matching labels")
+    ctx.check()
     if not wanted:
         raise BadInputError(f"None of the {len(anns)} labels in {path.name} matches a detection of this project.",
                             "Import labels into the project (and mining run) they were exported from.")

@@ -154,6 +154,19 @@ def _insert_composite(c, comp: Composite) -> int:
     return comp.id
 
 
+def rename_composite_files(project, composite_id: int, paths: dict[str, str], move=None) -> None:
+    """Point a composite at new file paths (`paths`: image_path / arrays_path -> new relative path), in one
+    transaction; `move(column, new)` is called inside it first (the caller renames the file)."""
+    bad = set(paths) - {"image_path", "arrays_path"}
+    if bad:
+        raise ValueError(f"not a composite file column: {sorted(bad)}")
+    with project.transaction() as c:
+        for col, new in paths.items():
+            if move is not None:
+                move(col, new)
+            c.execute(f"UPDATE composites SET {col} = ? WHERE id = ?", (new, int(composite_id)))
+
+
 def _composite(r: dict) -> Composite:
     return Composite(camera_id=r["camera_id"], split=r["split"], method=r["method"], seed=r["seed"],
                      window_key=r["window_key"], image_path=r["image_path"], arrays_path=r["arrays_path"],

@@ -300,6 +300,71 @@ def own_labels(conn, det_ids) -> dict[int, str | None]:
     return out
 
 
+def label_authors(project, detection_ids=None) -> dict[int, str]:
+    """{detection id: who} of the newest occlusion label set on the detection itself (not via its track)."""
+    q = ("SELECT detection_id, who FROM labels WHERE id IN (SELECT MAX(id) FROM labels WHERE kind = 'occlusion'"
+         " AND detection_id IS NOT NULL GROUP BY detection_id)")
+    cur = project.conn.execute(q)
+    names = [d[0] for d in cur.description]
+    out = {r["detection_id"]: r["who"] for r in (dict(zip(names, v)) for v in cur.fetchall())}
+    if detection_ids is not None:
+        keep = {int(i) for i in detection_ids}
+        out = {k: v for k, v in out.items() if k in keep}
+    return out
+
+
+def frame_boxes(project, frame_id: int) -> tuple[list[int], np.ndarray]:
+    """The ids and [x, y, w, h] boxes (N x 4) of one frame's detections, in id order."""
+    cur = project.conn.execute("SELECT id, x, y, w, h FROM detections WHERE frame_id = ? ORDER BY id",
+                               (int(frame_id),))
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, v)) for v in cur.fetchall()]
+    return [r["id"] for r in rows], np.array([[r["x"], r["y"], r["w"], r["h"]] for r in rows], float).reshape(-1, 4)
+
+
+def detection_columns(project, detection_ids, columns: tuple[str, ...] = ("frame_id", "category")) -> dict[int, dict]:
+    """{detection id: {column: value}} for the given detections (unknown ids are left out)."""
+    allowed = {"frame_id", "track_id", "category", "score", "x", "y", "w", "h", "crop_path", "detector"}
+    bad = set(columns) - allowed
+    if bad:
+        raise ValueError(f"not a detection column: {sorted(bad)}")
+    out: dict[int, dict] = {}
+    for chunk in _chunks(sorted({int(i) for i in detection_ids}), 500):
+        marks = ",".join("?" * len(chunk))
+        cur = project.conn.execute(f"SELECT id, {', '.join(columns)} FROM detections WHERE id IN ({marks})", chunk)
+        names = [d[0] for d in cur.description]
+        for v in cur.fetchall():
+            r = dict(zip(names, v))
+            out[r.pop("id")] = r
+    return out
+
+
+def detections_without_crops(project, detection_ids) -> list[dict]:
+    """Those of the detections that have no crop yet: id, box (x, y, w, h), camera_id, frame_id, capture_time,
+    source_id, source_index (enough to decode their frames in order)."""
+    out: list[dict] = []
+    for chunk in _chunks(sorted({int(i) for i in detection_ids}), 500):
+        marks = ",".join("?" * len(chunk))
+        cur = project.conn.execute(
+            f"SELECT d.id, d.x, d.y, d.w, d.h, f.camera_id, f.id AS frame_id, f.capture_time, f.source_id,"
+            f" f.source_index FROM detections d JOIN frames f ON f.id = d.frame_id WHERE d.id IN ({marks})"
+            f" AND (d.crop_path IS NULL OR d.crop_path = '')", chunk)
+        names = [d[0] for d in cur.description]
+        out += [dict(zip(names, v)) for v in cur.fetchall()]
+    return out
+
+
+def detections_with_rule_verdicts(project, camera_id: int) -> list[dict]:
+    """Every detection of a camera with its rule verdict, in capture order: id, frame_id, x, y, w, h, category,
+    score, crop_path, rule_verdict (what the occlusion classifier needs to judge them)."""
+    cur = project.conn.execute(
+        "SELECT d.id, d.frame_id, d.x, d.y, d.w, d.h, d.category, d.score, d.crop_path, v.rule_verdict "
+        "FROM detections d JOIN frames f ON f.id = d.frame_id JOIN verdicts v ON v.detection_id = d.id "
+        "WHERE f.camera_id = ? ORDER BY f.capture_time, f.source_id, f.source_index, d.id", (int(camera_id),))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, v)) for v in cur.fetchall()]
+
+
 def apply_label_changes(project, changes: list[LabelChange], who: str, text: str) -> LabelEdit:
     now = time.time()
     with project.transaction() as c:

@@ -59,6 +59,7 @@ class Detection:
 class QueueCounts:
     done: int
     to_go: int
+    orphaned: int = 0  # open orphaned keypoint sets (of this schema and camera): listed apart, never in to_go
 
     @property
     def total(self) -> int:
@@ -336,14 +337,17 @@ def labelling_queue(project, *, schema="vehicle12", camera_id=None, time_range=N
 def next_to_label(project, *, schema="vehicle12", camera_id: int | None = None,
                   time_range: tuple[float | None, float | None] | None = None, min_size: float = 0.0,
                   after: int | None = None, wrap: bool = True, usable_only: bool = False,
-                  min_mined_frames: int = 3) -> int | None:
+                  min_mined_frames: int = 3, skip_orphaned: bool = True) -> int | None:
     """The next mined detection without human keypoints (capture order), after detection `after` if given
     (wrapping around to the start unless `wrap` is False). None when the queue is empty.
 
     `min_size`: max(w, h) of the box in pixels at least this; `time_range`: capture times [t0, t1);
-    `usable_only`: only tracks with at least `min_mined_frames` mined detections."""
+    `usable_only`: only tracks with at least `min_mined_frames` mined detections; `skip_orphaned`: leave out
+    the detections an open orphaned keypoint set lies on (`orphans.orphan_claimed_detections`: a person's
+    keypoints wait to be re-attached there; they are listed apart, never offered as fresh work)."""
     sch = resolve_schema(schema, project)
     where, args = _where(sch, camera_id, time_range, min_size, True, usable_only, min_mined_frames)
+    where, args = _skip_orphaned(project, sch, camera_id, where, args, skip_orphaned)
     base = (f"SELECT d.id FROM detections d JOIN frames f ON f.id = d.frame_id WHERE {where}"
             f" AND COALESCE({_HUMAN}, 'null') = 'null'")
     args = args + [sch.name]
@@ -364,14 +368,29 @@ def next_to_label(project, *, schema="vehicle12", camera_id: int | None = None,
 
 def queue_counts(project, *, schema="vehicle12", camera_id: int | None = None,
                  time_range: tuple[float | None, float | None] | None = None, min_size: float = 0.0,
-                 usable_only: bool = False, min_mined_frames: int = 3) -> QueueCounts:
-    """How many mined detections (under the same filters as the queue) have human keypoints, and how many not."""
+                 usable_only: bool = False, min_mined_frames: int = 3, skip_orphaned: bool = True) -> QueueCounts:
+    """How many mined detections (under the same filters as the queue) have human keypoints, how many not, and
+    how many orphaned keypoint sets wait apart (the detections they lie on are not counted as to go)."""
+    from .orphans import keypoint_orphans
+
     sch = resolve_schema(schema, project)
     where, args = _where(sch, camera_id, time_range, min_size, True, usable_only, min_mined_frames)
+    where, args = _skip_orphaned(project, sch, camera_id, where, args, skip_orphaned)
     r = project.conn.execute(
         f"SELECT COALESCE(SUM(h != 'null'), 0), COALESCE(SUM(h = 'null'), 0) FROM (SELECT COALESCE({_HUMAN}, 'null')"
         f" AS h FROM detections d JOIN frames f ON f.id = d.frame_id WHERE {where})", [sch.name] + args).fetchone()
-    return QueueCounts(int(r[0]), int(r[1]))
+    return QueueCounts(int(r[0]), int(r[1]), len(keypoint_orphans(project, sch.name, camera_id)))
+
+
+def _skip_orphaned(project, sch, camera_id, where: str, args: list, skip: bool) -> tuple[str, list]:
+    if not skip:
+        return where, args
+    from .orphans import orphan_claimed_detections
+
+    claimed = sorted(orphan_claimed_detections(project, sch.name, camera_id))
+    if not claimed:
+        return where, args
+    return where + f" AND d.id NOT IN ({','.join('?' * len(claimed))})", args + claimed
 
 
 def human_labelled(project, *, schema="vehicle12", camera_id: int | None = None) -> list[KeypointRow]:

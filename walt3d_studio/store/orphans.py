@@ -99,6 +99,50 @@ def count_orphans(project, camera_id: int | None = None) -> dict[str, int]:
     return dict(project.conn.execute(q + " GROUP BY kind", (camera_id,) if camera_id else ()).fetchall())
 
 
+NEAR_IOU = 0.3  # an orphan's old box and a detection of its old frame overlapping this much: "its" object
+
+
+def _box_iou(a, b) -> float:
+    ax, ay, aw, ah = (float(v) for v in a)
+    bx, by, bw, bh = (float(v) for v in b)
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def nearest_detection(project, o: Orphan, min_iou: float = NEAR_IOU) -> int | None:
+    """The detection now in the orphan's old frame, of its class group, whose box overlaps the orphan's old box
+    the most (box IoU >= `min_iou`), or None: the object a re-mine found there without matching it closely
+    enough to carry the edit over."""
+    if o.frame_id is None or o.box is None:
+        return None
+    cur = project.conn.execute("SELECT id, category, x, y, w, h FROM detections WHERE frame_id = ? ORDER BY id",
+                               (int(o.frame_id),))
+    names = [d[0] for d in cur.description]
+    best, best_iou = None, float(min_iou)
+    for r in (dict(zip(names, v)) for v in cur.fetchall()):
+        if o.category and class_group(r["category"]) != class_group(o.category):
+            continue
+        iou = _box_iou(o.box, (r["x"], r["y"], r["w"], r["h"]))
+        if iou >= best_iou:
+            best, best_iou = int(r["id"]), iou
+    return best
+
+
+def keypoint_orphans(project, schema: str, camera_id: int | None = None) -> list[tuple[Orphan, int | None]]:
+    """Open orphaned keypoint sets of `schema` (oldest first), each with `nearest_detection` (or None)."""
+    return [(o, nearest_detection(project, o)) for o in list_orphans(project, camera_id, kind="keypoints")
+            if o.payload.get("schema") == schema]
+
+
+def orphan_claimed_detections(project, schema: str, camera_id: int | None = None) -> set[int]:
+    """Detections an open keypoint orphan of `schema` lies on (`nearest_detection`): the keypoint queue lists
+    them under the orphans (re-attach or discard) instead of offering them as vehicles without keypoints."""
+    return {d for _, d in keypoint_orphans(project, schema, camera_id) if d is not None}
+
+
 # ------------------------------------------------------------------------------------------- writes
 
 

@@ -321,17 +321,26 @@ class Project:
     # -- backgrounds ---------------------------------------------------------------------------
     def save_background(self, camera_id: int, window_key: str, median: np.ndarray, *, n_frames: int,
                         first_time: float | None, last_time: float | None, settings: dict) -> None:
-        rel = Path("arrays") / "backgrounds" / f"cam{camera_id}_{window_key}.npz"
-        with atomic_path(self.root / rel, suffix=".npz") as tmp:
-            np.savez_compressed(tmp, median=median.astype(np.float32))
+        self.save_backgrounds(camera_id, [dict(window_key=window_key, median=median, n_frames=n_frames,
+                                               first_time=first_time, last_time=last_time, settings=settings)])
+
+    def save_backgrounds(self, camera_id: int, items: list[dict]) -> None:
+        """Store several windows' medians (dicts with window_key, median, n_frames, first_time, last_time,
+        settings): every array written atomically first, then all rows in one transaction."""
+        rows = []
+        for it in items:
+            rel = Path("arrays") / "backgrounds" / f"cam{camera_id}_{it['window_key']}.npz"
+            with atomic_path(self.root / rel, suffix=".npz") as tmp:
+                np.savez_compressed(tmp, median=np.asarray(it["median"]).astype(np.float32))
+            rows.append((camera_id, it["window_key"], int(it["n_frames"]), it.get("first_time"), it.get("last_time"),
+                         str(rel), json.dumps(it.get("settings") or {}), time.time()))
         with self.transaction() as c:
-            c.execute(
+            c.executemany(
                 "INSERT INTO backgrounds (camera_id, window_key, n_frames, first_time, last_time, array_path,"
                 " settings_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (camera_id, window_key)"
                 " DO UPDATE SET n_frames = excluded.n_frames, first_time = excluded.first_time,"
                 " last_time = excluded.last_time, array_path = excluded.array_path,"
-                " settings_json = excluded.settings_json, created_at = excluded.created_at",
-                (camera_id, window_key, n_frames, first_time, last_time, str(rel), json.dumps(settings), time.time()))
+                " settings_json = excluded.settings_json, created_at = excluded.created_at", rows)
 
     def backgrounds(self, camera_id: int) -> list[dict]:
         rows = self.conn.execute(

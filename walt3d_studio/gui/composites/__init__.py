@@ -16,10 +16,11 @@ def install_composites(window):
     if isinstance(getattr(window, "composites", None), CompositesDock):
         return window.composites
     dock = window.composites = CompositesDock(window)
-    window.addDockWidget(Qt.BottomDockWidgetArea, dock)
-    dock.hide()  # opened from the Composites menu (or --panel composites)
+    from ..docks import add_dock
+
+    add_dock(window, dock, Qt.BottomDockWidgetArea, visible=False)  # opened from the Composites menu
     dock.visibilityChanged.connect(lambda on: on and dock.refresh())
-    window.camera_combo.currentIndexChanged.connect(lambda _: dock.isVisible() and dock.refresh())
+    window.context.camera_changed.connect(lambda _: dock.isVisible() and dock.refresh())
     add_menus(window, dock)
     return dock
 

@@ -79,3 +79,60 @@ def apply_edit(stack: QUndoStack, project, detection_id: int, schema: str, new, 
     cmd = SetKeypointsCommand(project, detection_id, schema, old, new, text, on_applied)
     stack.push(cmd)
     return cmd
+
+
+class OrphanKeypointsCommand(QUndoCommand):
+    """Re-attach an orphaned keypoint set to a detection (`detection_id` given) or discard it
+    (`store.orphans`: one transaction each way; undo restores what the detection had and reopens the orphan).
+    Like `SetKeypointsCommand`, the edit is written before the push (`apply_first`), so a refused one leaves
+    nothing on the stack."""
+
+    def __init__(self, project, orphan_id: int, detection_id: int | None,
+                 on_applied: Callable[[int, bool], None] | None = None):
+        super().__init__(f"Re-attach orphaned keypoints to vehicle {detection_id}" if detection_id is not None
+                         else "Discard orphaned keypoints")
+        self.project, self.orphan_id, self.detection_id = project, int(orphan_id), detection_id
+        self.on_applied = on_applied
+        self.action = None
+        self._written = False
+
+    def apply_first(self) -> None:
+        """Write it: raises Walt3DError, writing nothing, when the store refuses."""
+        from ...store.orphans import discard_orphan, reattach_orphan
+
+        self.action = (reattach_orphan(self.project, self.orphan_id, self.detection_id)
+                       if self.detection_id is not None else discard_orphan(self.project, self.orphan_id))
+        self._written = True
+
+    def redo(self) -> None:
+        from ...store.orphans import redo_orphan_action
+
+        if self._written:
+            self._written = False
+        elif not self._step(redo_orphan_action):
+            return
+        self._notify(False)
+
+    def undo(self) -> None:
+        from ...store.orphans import undo_orphan_action
+
+        if self._step(undo_orphan_action):
+            self._notify(True)
+
+    def _step(self, fn) -> bool:
+        if self.project.conn is None:  # the project was closed: nothing left to undo in it
+            self.setObsolete(True)
+            return False
+        try:
+            fn(self.project, self.action)
+        except Walt3DError as e:
+            from ..errors import show_error
+
+            self.setObsolete(True)
+            show_error(None, e)
+            return False
+        return True
+
+    def _notify(self, undone: bool) -> None:
+        if self.on_applied is not None and self.project.conn is not None:
+            self.on_applied(self.orphan_id, undone)

@@ -1,8 +1,9 @@
 """Wires the keypoint editor into a MainWindow through its public attributes: the dock, the Keypoints menu,
-the undo stack, and the keypoint jobs (train, predict, export, import) on the window's JobRunner.
+the undo stack, and the keypoint jobs: training and prediction as child processes (`walt3d keypoints
+train|predict`, the Jobs panel), export and import on the window's JobRunner.
 
-The window says nothing when it opens or closes a project, but it always re-sets the timeline when it does,
-so the controller checks `window.project` whenever the playhead moves (and when a job ends).
+It follows the window through the shared panel context (`window.context`, gui/context.py): a project opened,
+switched or closed, the camera shown, and "the store changed" after a job (re-mined detections, proposals).
 """
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from ..errors import show_error
 from .editor import KeypointEditor
 
 _UNSET = object()
+# keypoint training settings (keypoints.train.TRAIN_DEFAULTS keys) -> `walt3d keypoints train` options
+TRAIN_OPTIONS = {"epochs": "--epochs", "arch": "--arch", "input_size": "--input-size", "batch_size": "--batch-size",
+                 "lr": "--lr", "val_fraction": "--val-fraction", "seed": "--seed"}
 
 
 def latest_model(project) -> Path | None:
@@ -33,11 +37,15 @@ class KeypointEditorController(QObject):
         self.window = window
         self.undo_stack = window.undo_stack
         self.editor = KeypointEditor(window, self.undo_stack, schema)
-        window.addDockWidget(Qt.RightDockWidgetArea, self.editor)
-        self.editor.hide()
+        from ..docks import add_dock
+
+        add_dock(window, self.editor, visible=False)  # a tab beside the review panel, shown by Open editor
         self._project = _UNSET
         self._build_menu()
-        window.timeline.position_changed.connect(self._on_position)
+        ctx = window.context  # the project, camera and store changes come from the shared panel context
+        ctx.project_changed.connect(lambda _p: self.sync_project())
+        ctx.position_changed.connect(self._on_position)
+        ctx.store_changed.connect(self._on_store_changed)
         window.jobs.busy_changed.connect(self._on_busy)
         self.sync_project()
 
@@ -78,7 +86,7 @@ class KeypointEditorController(QObject):
 
     def _update_actions(self) -> None:
         p, busy = self.window.project, self.window.jobs.busy
-        writable = p is not None and not p.readonly and not busy
+        writable = p is not None and not p.readonly and not busy  # child jobs (train, predict) leave it writable
         self.act_open.setEnabled(p is not None)
         for a in (self.act_train, self.act_predict, self.act_import):
             a.setEnabled(writable)
@@ -97,8 +105,11 @@ class KeypointEditorController(QObject):
         self._update_actions()
 
     def _on_position(self, _pos: int) -> None:
-        self.sync_project()
         self.editor._update_overlay()
+
+    def _on_store_changed(self, what: str, _camera_id) -> None:
+        if what in ("detections", "keypoints", "orphans", "labels", "fits"):  # re-mined, proposals, U/O/X, fits
+            self.editor.revalidate()
 
     def _on_busy(self, _busy: bool) -> None:
         self.sync_project()
@@ -113,12 +124,16 @@ class KeypointEditorController(QObject):
             show_error(self.window, BadInputError("No project is open.", "Open a project with mined vehicles first."))
             return self.editor
         w = self.window
+        before = w.size()
         others = [d for d in w.findChildren(QDockWidget) if d is not self.editor and not d.isFloating()
                   and w.dockWidgetArea(d) == Qt.RightDockWidgetArea]
         if others and self.editor not in w.tabifiedDockWidgets(others[0]):
             w.tabifyDockWidget(others[0], self.editor)  # a tab beside the review panel, not a sliver under it
         self.editor.show()
         self.editor.raise_()
+        from ..docks import keep_size
+
+        keep_size(w, before)
         if self.editor.detection is None:
             self.editor.next_vehicle()
         self.editor.canvas.setFocus()
@@ -130,45 +145,72 @@ class KeypointEditorController(QObject):
             return None
         return self.window.run_job(work, title, done)
 
+    def _start_child(self, args: list[str], title: str, done, camera_id: int | None = None):
+        """A long keypoint job as a child process (`walt3d --progress jsonl keypoints ...`, gui/process_jobs.py):
+        labelling goes on meanwhile; the child writes its own rows (or files) only when it completes, so Cancel
+        or a crash leaves the store as it was."""
+        w = self.window
+        if not w.can_write():
+            return None
+        if any(j.title == title for j in w.process_jobs.running()):
+            show_error(w, BadInputError(f"“{title}” is running already.",
+                                        "Wait for it, or cancel it in View > Jobs (Ctrl+J)."))
+            return None
+        return w.run_process_job(args, title, camera_id, on_done=done)
+
     def train(self, epochs: int | None = None, config: dict | None = None, device: str | None = None):
-        """Train the keypoint model on the project's human keypoints (keypoints.train.train_job) as a job."""
+        """Train the keypoint model on the human keypoints: `walt3d keypoints train` in a child process (hours
+        of training never stop labelling); the result line carries its version, path and held-out PCK."""
         project = self.window.project
+        if project is None:
+            return self._start_child([], "", None)
         cfg = dict(config or {})
         if epochs is not None:
             cfg["epochs"] = int(epochs)
-
-        def work(ctx):
-            from ...keypoints.train import train_job  # torch: only when a job needs it
-
-            return train_job(project, config=cfg, device=device, ctx=ctx)
+        args = ["keypoints", "train", str(project.root)]
+        for key, opt in TRAIN_OPTIONS.items():
+            if key in cfg:
+                args += [opt, str(cfg.pop(key))]
+        if cfg.pop("with_person", False) or "person17" in cfg.pop("schemas", ()):
+            args.append("--with-person")
+        if cfg:
+            show_error(self.window, BadInputError(f"Unknown keypoint training setting(s): {', '.join(sorted(cfg))}.",
+                                                  f"Known: {', '.join(sorted(TRAIN_OPTIONS))}, with_person."))
+            return None
+        if device:
+            args += ["--device", str(device)]
 
         def done(r):
-            pck = r.pck_val.summary() if r.pck_val else "no held-out vehicles"
-            self._message(f"Trained {r.model_version} on {r.n_train} vehicle(s): {pck}; saved {r.path.name}", 15000)
+            if self.window.project is not project:
+                return
+            pck = r.get("pck_val") or "no held-out vehicles"
+            self._message(f"Trained {r['model_version']} on {r['n_train']} vehicle(s): {pck}; "
+                          f"saved {Path(r['path']).name}", 15000)
 
-        return self._start(work, "Training keypoint model", done)
+        return self._start_child(args, "Training keypoint model", done)
 
     def predict(self, model_path: str | Path | None = None, device: str | None = None):
-        """Propose keypoints for every unlabelled mined vehicle (keypoints.train.predict_job) as a job."""
+        """Propose keypoints for every unlabelled mined vehicle: `walt3d keypoints predict` in a child process;
+        it stores its proposals in one transaction at its end (a cancelled run stores nothing)."""
         project = self.window.project
         if project is None:
-            return self._start(None, "")
+            return self._start_child([], "", None)
         path = Path(model_path) if model_path else latest_model(project)
         if path is None:
             show_error(self.window, BadInputError("There is no keypoint model in this project yet.",
                                                   "Train one first: Keypoints > Train keypoint model…"))
             return None
+        args = ["keypoints", "predict", str(project.root), "--model", str(path)]
+        if device:
+            args += ["--device", str(device)]
 
-        def work(ctx):
-            from ...keypoints.train import predict_job
+        def done(r):
+            if self.window.project is not project:
+                return
+            self.window.context.notify_store_changed("keypoints")
+            self._message(f"Stored keypoint proposals for {r['stored']} vehicle(s) with {path.name}", 10000)
 
-            return predict_job(project, path, device=device, ctx=ctx)
-
-        def done(n):
-            self.editor.refresh()
-            self._message(f"Stored keypoint proposals for {n} vehicle(s) with {path.name}", 10000)
-
-        return self._start(work, "Predicting keypoints", done)
+        return self._start_child(args, "Predicting keypoints", done)
 
     def export_coco(self, path: str | Path):
         project = self.window.project

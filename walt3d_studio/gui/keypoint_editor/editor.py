@@ -11,6 +11,11 @@ point (else the current one) visible / occluded / absent (1 or 2 on a point not 
 places it so); V cycles visible -> occluded -> absent; F swaps left and right (the schema's flip pairs);
 Enter accepts the model's proposal; Delete clears the vehicle's keypoints; N / P next / previous vehicle;
 R zooms back to the vehicle; Ctrl+F shows it in the full frame.
+
+Orphaned keypoints (a person's keypoints whose vehicle a re-mine replaced without a close enough match,
+`store.orphans`) are never offered as fresh work: the queue leaves out the vehicle such a set lies on and counts
+the sets apart. With "Orphaned keypoints" ticked, N / P go through them: each is shown as a proposal on the
+vehicle now in its old frame; Enter re-attaches it there, Discard drops it (both undoable).
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from ...store import keypoints as kstore
 from .. import keymap
 from ..errors import show_error
 from .canvas import KeypointCanvas
-from .commands import apply_edit
+from .commands import OrphanKeypointsCommand, apply_edit
 from .crops import CropLoader
 from .diagram import CarDiagram
 from .frame_overlay import FrameOverlay
@@ -54,6 +59,7 @@ class KeypointEditor(QDockWidget):
         self.selected: int | None = None
         self.place_state = VISIBLE   # the state the next click places with
         self.history: list[int] = []  # vehicles shown before (P goes back)
+        self.orphan = None           # the orphaned keypoint set on screen (store.orphans.Orphan), if any
         self._pushing = False
         self.crops = CropLoader(self)
         self.crops.loaded.connect(self._on_crop)
@@ -68,8 +74,8 @@ class KeypointEditor(QDockWidget):
         self.diagram.clicked.connect(self.set_current)
         self.list.picked.connect(self.set_current)
         self.visibilityChanged.connect(lambda _: self._update_overlay())
-        if hasattr(window, "camera_changed"):
-            window.camera_changed.connect(self.follow_camera)
+        if hasattr(window, "context"):
+            window.context.camera_changed.connect(self.follow_camera)
 
     # ------------------------------------------------------------------------------ building
     def _build(self) -> None:
@@ -79,6 +85,7 @@ class KeypointEditor(QDockWidget):
         lay.setSpacing(4)
         self.queue = QueueFilter()
         self.queue.changed.connect(self._update_status)
+        self.queue.orphans.toggled.connect(self._on_orphan_mode)
         lay.addWidget(self.queue)
         self.canvas = KeypointCanvas()
         self.canvas.set_schema(self.schema.keypoints, self.schema.skeleton, self.colours)
@@ -141,6 +148,15 @@ class KeypointEditor(QDockWidget):
         self.act_swap = A("Swap L/R (F)", self.swap_left_right, "kp.swap", 2)
         self.act_clear = A("Clear (Del)", self.clear, "kp.clear", 2)
         self.act_deselect = A("Deselect (Esc)", self.deselect, "kp.deselect", 2)
+        self.act_discard_orphan = QAction("Discard orphan", self)
+        self.act_discard_orphan.setToolTip("Drop the orphaned keypoint set on screen (undoable)")
+        self.act_discard_orphan.triggered.connect(self.discard_orphan)
+        b = self.discard_orphan_button = QToolButton()
+        b.setObjectName("discardOrphan")
+        b.setDefaultAction(self.act_discard_orphan)
+        b.setFocusPolicy(Qt.NoFocus)
+        b.setVisible(False)  # shown with the orphaned keypoints
+        self.button_rows[2].addWidget(b)
         for r in self.button_rows:
             r.addStretch(1)
         self.edit_actions = [self.act_copy_next, self.act_accept, self.act_skip, self.act_visible, self.act_occluded, self.act_absent,
@@ -150,7 +166,7 @@ class KeypointEditor(QDockWidget):
     def set_project(self, project) -> None:
         """The window opened, closed or switched projects: start over with an empty screen."""
         self.crops.set_project(project)
-        self.project, self.detection, self.history = project, None, []
+        self.project, self.detection, self.history, self.orphan = project, None, [], None
         if project is not None:
             self.schema = kstore.resolve_schema(self.schema_name, project)
             self.canvas.set_schema(self.schema.keypoints, self.schema.skeleton, self.colours)
@@ -165,7 +181,7 @@ class KeypointEditor(QDockWidget):
             return
         self.queue.set_camera(camera_id)
         if self.detection is not None and camera_id is not None and self.detection.camera_id != camera_id:
-            self.detection, self.history = None, []
+            self.detection, self.history, self.orphan = None, [], None
             self.canvas.set_crop(None)
             if not self.next_vehicle():
                 self.refresh()
@@ -187,10 +203,20 @@ class KeypointEditor(QDockWidget):
         """Keyword arguments for the store's queue functions."""
         return self.queue.filters(self.schema.name)
 
+    @property
+    def orphan_mode(self) -> bool:
+        return self.queue.orphans.isChecked()
+
     def next_vehicle(self) -> bool:
-        """N: the next mined vehicle without keypoints under the filters (after the one on screen)."""
+        """N: the next mined vehicle without keypoints under the filters (after the one on screen); with
+        "Orphaned keypoints" ticked, the next orphaned keypoint set."""
         if self.project is None:
             return False
+        if self.orphan_mode:
+            return self.step_orphan(+1)
+        if self.orphan is not None:
+            self.orphan = None
+            self.detection = None
         nxt = kstore.next_to_label(self.project, after=self.detection.id if self.detection else None,
                                    **self.filters())
         if nxt is None or (self.detection is not None and nxt == self.detection.id):
@@ -202,6 +228,9 @@ class KeypointEditor(QDockWidget):
         return True
 
     def previous_vehicle(self) -> bool:
+        if self.orphan_mode:
+            return self.step_orphan(-1)
+        self.orphan = None
         while self.history:
             det = self.history.pop()
             try:
@@ -226,6 +255,107 @@ class KeypointEditor(QDockWidget):
         if fit:
             self.canvas.fit_box(det.box)
         self.crops.request(det)
+        self.refresh()
+
+    # ------------------------------------------------------------------------------ orphaned keypoints
+    def orphans(self) -> list:
+        """[(Orphan, detection id or None)] of the schema under the camera filter (store.orphans)."""
+        from ...store.orphans import keypoint_orphans
+
+        if self.project is None:
+            return []
+        return keypoint_orphans(self.project, self.schema.name, self.filters().get("camera_id"))
+
+    def _on_orphan_mode(self, on: bool) -> None:
+        if on:
+            if not self.step_orphan(+1, from_start=True):
+                self.refresh()
+            return
+        if self.orphan is not None:
+            self.orphan, self.detection = None, None
+            self.canvas.set_crop(None)
+            if not self.next_vehicle():
+                self.refresh()
+
+    def step_orphan(self, step: int, from_start: bool = False) -> bool:
+        items = self.orphans()
+        if not items:
+            self.orphan, self.detection = None, None
+            self.canvas.set_crop(None)
+            self._message("No orphaned keypoints under the camera filter.")
+            self.refresh()
+            return False
+        ids = [o.id for o, _ in items]
+        if from_start or self.orphan is None or self.orphan.id not in ids:
+            k = 0 if step > 0 else len(items) - 1
+        else:
+            k = (ids.index(self.orphan.id) + step) % len(items)
+        self.open_orphan(*items[k])
+        return True
+
+    def open_orphan(self, orphan, detection_id: int | None) -> None:
+        """Show an orphaned keypoint set: as a proposal on the vehicle now in its old frame, else alone."""
+        self.orphan = orphan
+        if detection_id is not None:
+            try:
+                self.open_detection(detection_id)
+                return
+            except Walt3DError:
+                pass
+        self.detection = None
+        self.canvas.set_crop(None)
+        self.refresh()
+
+    def reattach_orphan(self) -> bool:
+        """Enter on an orphan: its keypoints become the human keypoints of the vehicle on screen."""
+        if self.orphan is None or self.detection is None:
+            self._message("No vehicle overlaps this orphan's old box: discard it, or re-attach it in the review "
+                          "panel (Orphaned edits) to an object you pick.")
+            return False
+        return self._push_orphan(self.detection.id)
+
+    def discard_orphan(self) -> bool:
+        if self.orphan is None:
+            return False
+        return self._push_orphan(None)
+
+    def _orphan_writable(self) -> bool:
+        p = self.project
+        if p is None or p.readonly or self.window_.jobs.busy or self.orphan is None:
+            return False
+        lock = getattr(self.window_, "lock_reason", None)
+        return not (lock is not None and self.orphan.camera_id is not None and lock(self.orphan.camera_id))
+
+    def _push_orphan(self, detection_id: int | None) -> bool:
+        if not self._orphan_writable():
+            self._message("The orphaned keypoints cannot be changed now (read-only project, or a job writes "
+                          "their camera).")
+            return False
+        cmd = OrphanKeypointsCommand(self.project, self.orphan.id, detection_id, self._after_orphan_command)
+        try:
+            cmd.apply_first()
+        except Walt3DError as e:
+            show_error(self, e)
+            return False
+        self.undo_stack.push(cmd)
+        return True
+
+    def _after_orphan_command(self, orphan_id: int, undone: bool) -> None:
+        """Done: on to the next orphan (or back to the queue). Undone: that orphan on screen again."""
+        if self.project is None:
+            return
+        if undone:
+            hit = [(o, d) for o, d in self.orphans() if o.id == orphan_id]
+            if hit:
+                if not self.orphan_mode:
+                    self.queue.orphans.blockSignals(True)
+                    self.queue.orphans.setChecked(True)
+                    self.queue.orphans.blockSignals(False)
+                self.open_orphan(*hit[0])
+                return
+        elif self.orphan_mode:
+            if self.step_orphan(+1, from_start=True):
+                return
         self.refresh()
 
     def revalidate(self) -> None:
@@ -259,6 +389,10 @@ class KeypointEditor(QDockWidget):
         the newest of the keypoint model's and the 3D fit's (`store.keypoints.proposal_keypoints`)."""
         if self.project is None or self.detection is None:
             return None, None
+        if self.orphan is not None:  # the orphan's points, as a proposal until re-attached (Enter)
+            from ...store.orphans import orphan_points
+
+            return None, orphan_points(self.orphan)
         h = kstore.human_keypoints(self.project, self.detection.id, schema=self.schema)
         if h is not None:
             return h.points, None
@@ -281,8 +415,16 @@ class KeypointEditor(QDockWidget):
         if self.detection is None:
             self.canvas.set_points(None, None, None)
             self.canvas.set_banner(None)
-            self.canvas.set_placeholder("No vehicle open: N takes the next vehicle without keypoints."
-                                        if self.project is not None else "Open a project to label keypoints.")
+            if self.orphan is not None:
+                self.canvas.set_placeholder(
+                    f"Orphaned keypoints of {self.orphan.payload.get('who', '?')}: no vehicle in their old frame "
+                    "overlaps their old box now. Discard them, or re-attach them in the review panel (Orphaned "
+                    "edits) to an object you pick.")
+            elif self.orphan_mode and self.project is not None:
+                self.canvas.set_placeholder("No orphaned keypoints: untick “Orphaned keypoints” for the queue.")
+            else:
+                self.canvas.set_placeholder("No vehicle open: N takes the next vehicle without keypoints."
+                                            if self.project is not None else "Open a project to label keypoints.")
             states, cur = np.zeros(n), None
         else:
             self.canvas.set_points(human, prop, self.selected)
@@ -293,10 +435,13 @@ class KeypointEditor(QDockWidget):
         self.diagram.set_state(states, cur)
         self.list.set_state(states, cur)
         ok = self.editable
-        self.canvas.editable = ok  # else a drag on a point pans
+        orphan = self.orphan is not None
+        self.canvas.editable = ok and not orphan  # else a drag on a point pans
         for a in self.edit_actions:
-            a.setEnabled(ok)
+            a.setEnabled(ok and not orphan)  # an orphan is re-attached whole (then edited) or discarded
         self.act_accept.setEnabled(ok and prop is not None)
+        self.act_discard_orphan.setEnabled(orphan and self._orphan_writable())
+        self.discard_orphan_button.setVisible(orphan or self.orphan_mode)
         self.act_full.setEnabled(self.detection is not None)
         self._update_status()
         self._update_overlay()
@@ -304,6 +449,9 @@ class KeypointEditor(QDockWidget):
 
     def _banner(self, cur: int | None, proposal: bool) -> str:
         n = len(self.schema)
+        if self.orphan is not None:
+            return (f"Orphaned keypoints of {self.orphan.payload.get('who', '?')}: Enter re-attaches them to this "
+                    "vehicle; Discard drops them")
         if proposal:
             return "Model proposal: Enter accepts it; fixing a point accepts the rest as proposed"
         if cur is None:
@@ -315,24 +463,27 @@ class KeypointEditor(QDockWidget):
         if self.project is None:
             self.status.setText("No project open.")
             return
-        from ...store.orphans import count_orphans
-
         c = kstore.queue_counts(self.project, **self.filters())
         queue = f"Queue: {c.done} done, {c.to_go} to go (of {c.total})"
-        orphaned = count_orphans(self.project, self.filters().get("camera_id")).get("keypoints", 0)
-        if orphaned:  # a re-mine found no vehicle for them: they wait in the review panel's orphaned edits
-            queue += f" · {orphaned} orphaned keypoint set(s): Occlusion review > Orphaned edits"
+        self.queue.set_orphan_count(c.orphaned)
+        if c.orphaned:  # a re-mine found no close match for them: listed apart, never silently dropped
+            queue += (f" · {c.orphaned} orphaned keypoint set(s): tick “Orphaned keypoints” to re-attach or "
+                      "discard them")
         det = self.detection
         if det is None:
             self.status.setText(queue)
             return
         human, prop = self.keypoints()
         cam = self.project.camera(det.camera_id)
+        if self.orphan is not None:
+            queue += f"\nOrphaned keypoints ({self.orphan.payload.get('who', '?')}), shown on:"
         where = f"Vehicle {det.id}" + (f" (track {det.track_id})" if det.track_id is not None else "")
         when = datetime.fromtimestamp(det.capture_time, ZoneInfo(cam.tz)).strftime("%Y-%m-%d %H:%M:%S")
         if human is not None:
             v = human[:, 2]
             what = f"{int((v == 2).sum())} visible, {int((v == 1).sum())} occluded, {int((v == 0).sum())} absent/to do"
+        elif prop is not None and self.orphan is not None:
+            what = "orphaned keypoints (Enter re-attaches them here)"
         elif prop is not None:
             what = "model proposal (Enter accepts)"
         else:
@@ -500,6 +651,8 @@ class KeypointEditor(QDockWidget):
         return ok
 
     def accept_proposal(self) -> bool:
+        if self.orphan is not None:
+            return self.reattach_orphan()
         human, prop = self.keypoints()
         if prop is None:
             self._message("Nothing to accept: this vehicle has no proposal (keypoint model or 3D fit) pending.")

@@ -26,6 +26,11 @@ class QueueFilter(QWidget):
         self.min_size.setToolTip("Only vehicles whose box is at least this large (its longer side)")
         self.usable_only = QCheckBox("Usable tracks only")
         self.usable_only.setToolTip("Only vehicles of tracks with enough mined frames for the 3D fit")
+        self.orphans = QCheckBox("Orphaned keypoints (0)")
+        self.orphans.setObjectName("orphanedKeypoints")
+        self.orphans.setToolTip("Keypoints a person placed whose vehicle a re-mine replaced without a close enough "
+                                "match: N / P go through them; Enter re-attaches one to the vehicle now there, "
+                                "Discard drops it (both undoable)")
         self.time_check = QCheckBox("Captured from")
         self.time_from, self.time_to = QDateTimeEdit(), QDateTimeEdit()
         for e in (self.time_from, self.time_to):
@@ -45,6 +50,7 @@ class QueueFilter(QWidget):
         for w in (self.time_check, self.time_from, QLabel("to"), self.time_to):
             row.addWidget(w)
         row.addStretch(1)
+        row.addWidget(self.orphans)
         grid.addLayout(row, 1, 0, 1, 5)
         self.camera.currentIndexChanged.connect(lambda _: self.changed.emit())
         self.min_size.valueChanged.connect(lambda _: self.changed.emit())
@@ -83,6 +89,9 @@ class QueueFilter(QWidget):
         if i >= 0:
             self.camera.setCurrentIndex(i)
         self.blockSignals(False)
+
+    def set_orphan_count(self, n: int) -> None:
+        self.orphans.setText(f"Orphaned keypoints ({n})")
 
     def filters(self, schema: str) -> dict:
         out = {"schema": schema, "camera_id": self.camera.currentData(), "min_size": float(self.min_size.value()),

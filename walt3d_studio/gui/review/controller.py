@@ -51,7 +51,9 @@ class ReviewController(QObject):
         self.undo_stack: QUndoStack = window.undo_stack
 
         self.panel = TracksPanel(window)
-        window.addDockWidget(Qt.RightDockWidgetArea, self.panel)
+        from ..docks import add_dock
+
+        add_dock(window, self.panel)
         self.overlay = DetectionOverlay(window.frame_view)
         self.mining = MiningJobs(self)
         from .orphans import install_orphans
@@ -77,6 +79,9 @@ class ReviewController(QObject):
         if getattr(window, "process_jobs", None) is not None:  # a child job locks the camera it writes
             window.process_jobs.locks_changed.connect(self._update_actions)
         window.frame_view.scene().sigMouseClicked.connect(self._on_click)
+        ctx = window.context  # the review owns the selection: it tells the others, and obliges their requests
+        ctx.selection_requested.connect(lambda tid: self.select_track(tid, jump=False))
+        ctx.store_changed.connect(self._on_store_changed)
         self._on_position(window.timeline.position)
 
     # ------------------------------------------------------------------------------ actions and menus
@@ -338,7 +343,12 @@ class ReviewController(QObject):
             self._track_dets_id = track_id
         return self._track_dets
 
+    def _on_store_changed(self, what: str, camera_id) -> None:
+        if what in ("detections", "labels", "orphans", "fits") and (camera_id is None or camera_id == self.camera_id):
+            self.reload()
+
     def _update_selection(self) -> None:
+        self.window.context.select(self.track_id, self.detection_id)
         p = self.panel
         p.show_track(self.track_id)
         if self.track_id is None:

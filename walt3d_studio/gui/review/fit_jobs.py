@@ -170,14 +170,9 @@ class FitJobs:
         w = self.rc.window
         if w.project is not project:
             return
-        self.rc.reload()  # tracks, fit columns, overlay; re-checks the camera's lock
-        viewport = getattr(w, "viewport", None)
-        if viewport is not None and hasattr(viewport, "reload"):
-            viewport.reload()  # no-op until the 3D dock was first shown
-        kp = getattr(w, "keypoint_editor", None)
-        editor = getattr(kp, "editor", None)
-        if editor is not None and hasattr(editor, "revalidate"):
-            editor.revalidate()  # new 'fit' keypoint proposals show as proposals
+        # every panel re-reads what it shows: the review (tracks, fit columns, overlay, the camera's lock), the
+        # 3D viewport, the keypoint editor (new 'fit' keypoint proposals show as proposals)
+        w.context.notify_store_changed("fits")
 
     # ------------------------------------------------------------------------------ people: estimator, body model
     def _fill_estimators(self) -> None:

@@ -1,7 +1,8 @@
 """The Mining menu's jobs: mine detections, train the occlusion classifier, export and import occlusion labels.
 
 Mining runs in a child process (`walt3d mine --shard-out`, see gui/process_jobs.py) and locks its camera
-until its shard is merged; the others run off the UI thread through the window's JobRunner; failures
+until its shard is merged; classifier training and label export/import run as child processes too (the
+Jobs panel); learning static occluders runs off the UI thread through the window's JobRunner; failures
 are shown with `gui.errors.show_error`; when a job ends the review re-reads the store. Mining again replaces
 detections (and their labels), so it clears the undo stack; an import becomes one undoable edit.
 """
@@ -121,18 +122,17 @@ class MiningJobs:
                                 "Storing mined detections")
 
         return w.run_process_job(args, title, cam, on_success=merge,
-                                 on_done=lambda report: self._after_mine(project, report),
+                                 on_done=lambda report: self._after_mine(project, report, cam),
                                  on_end=lambda: shutil.rmtree(shard, ignore_errors=True))
 
-    def _after_mine(self, project, report) -> None:
+    def _after_mine(self, project, report, cam: int | None = None) -> None:
         if self.rc.window.project is not project:
             return
         self.rc.undo_stack.clear()  # detections were replaced: old edits point at nothing
         self.rc.track_id = self.rc.detection_id = None
-        self.rc.reload()
+        # every panel re-reads what it shows (the review, its orphaned edits, the keypoint editor's vehicle)
+        self.rc.window.context.notify_store_changed("detections", cam)
         self.rc.status(f"Mined: {report.summary()}", 10000)
-        if report.carry is not None and hasattr(self.rc, "orphans"):
-            self.rc.orphans.reload()
 
     def train_classifier(self, **kwargs):
         """Mining > Train occlusion classifier: train on the labels (job), store and apply it."""
@@ -161,29 +161,43 @@ class MiningJobs:
         if self.rc.window.project is not project:
             return
         self.last_train_report = report
-        self.rc.reload()
+        self.rc.window.context.notify_store_changed("detections")  # new machine verdicts on every camera
         self.rc.status(report.summary(), 15000)
 
     def export_labels(self, path):
+        """Mining > Export occlusion labels: `walt3d labels export` in a child process (it writes FILE and its
+        crops folder atomically: a cancelled or crashed export leaves any earlier one whole)."""
         w = self.rc.window
         if w.project is None or not w.can_write(need_project=False):  # reads only: fine on a read-only project
             return None
-        from ...mining.labels_dataset import export_labels
-
         project, cam = w.project, w.camera_id
-        return w.run_job(lambda ctx: export_labels(project, path, cam, ctx=ctx), "Exporting occlusion labels",
-                         lambda n: self.rc.status(f"Exported {n} occlusion labels to {path}", 10000))
+        args = ["labels", "export", str(project.root), str(Path(path).resolve())]
+        if cam is not None:
+            args += ["--camera", project.camera(cam).name]
+        if project.readonly:
+            args.append("--read-only")
+        return w.run_process_job(args, "Exporting occlusion labels", on_success=lambda r: int(r["exported"]),
+                                 on_done=lambda n: self.rc.status(f"Exported {n} occlusion labels to {path}", 10000))
 
     def import_labels(self, path):
-        """Import labels (job); the import is then one undoable edit on the stack."""
+        """Mining > Import occlusion labels: `walt3d labels import` in a child process (all labels in one
+        transaction at its end); the import is then one undoable edit on the stack."""
         w = self.rc.window
         if not self._check_idle():
             return None
-        from ...mining.labels_dataset import import_labels
-
         project = w.project
-        return w.run_job(lambda ctx: import_labels(project, path), "Importing occlusion labels",
-                         lambda result: self._after_import(project, path, result))
+        args = ["labels", "import", str(project.root), str(Path(path).resolve()), "--who", "user"]
+
+        def result(r):
+            from ...store.detections import LabelChange, LabelEdit
+
+            e = r["edit"]
+            edit = LabelEdit([LabelChange(**c) for c in e["changes"]], e["who"], e["detection_ids"],
+                             e["track_ids"], e["text"])
+            return edit, int(r["matched"]), int(r["unmatched"])
+
+        return w.run_process_job(args, "Importing occlusion labels", on_success=result,
+                                 on_done=lambda res: self._after_import(project, path, res))
 
     def _after_import(self, project, path, result) -> None:
         edit, matched, unmatched = result
@@ -192,9 +206,9 @@ class MiningJobs:
         if edit:
             self.rc.undo_stack.push(AppliedEditCommand(self.rc, project, edit, self.rc.place(),
                                                     f"Import {len(edit.changes)} labels"))
-        self.rc.reload()
+        self.rc.window.context.notify_store_changed("labels")
         self.rc.status(f"Imported {matched} labels from {Path(path).name} ({len(edit.changes)} changed, "
-                     f"{unmatched} matched no detection)", 10000)
+                       f"{unmatched} matched no detection)", 10000)
 
     def _start_dir(self) -> str:
         w = self.rc.window
@@ -224,15 +238,16 @@ class MiningJobs:
         if w.camera_id is None:
             show_error(w, BadInputError("No camera is selected.", "Add a time-lapse first (File menu)."))
             return None
-        from PySide6.QtCore import Qt
-
         from .occluder_tool import OccluderTool
 
         if self.occluder_tool is None:
             self.occluder_tool = OccluderTool(w, learn=self.learn_occluders)
-            w.addDockWidget(Qt.RightDockWidgetArea, self.occluder_tool)
+            from ..docks import add_dock
+
+            add_dock(w, self.occluder_tool)  # a tab beside the review panel: the window never grows
         if not self.occluder_tool.start(w.project, w.camera_id):
             return None
+        self.occluder_tool.raise_()
         return self.occluder_tool
 
     def learn_occluders(self, min_seconds: float | None = None):

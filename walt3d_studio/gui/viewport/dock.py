@@ -171,6 +171,8 @@ class ViewportDock(QDockWidget):
         review = getattr(window, "review", None)
         if review is not None:  # selecting a track in the review panel or the frame view highlights its mesh
             review.changed.connect(self._on_selection)
+        if hasattr(window, "context"):  # a fit job stored new fits: re-read them (gui/context.py)
+            window.context.store_changed.connect(lambda what, _cam: what in ("fits", "detections") and self.reload())
         self.toggle = self.toggleViewAction()
         self.toggle.setText("&3D viewport")
         menus = {m.title(): m for m in (a.menu() for a in window.menuBar().actions()) if m is not None}

@@ -1,0 +1,203 @@
+"""Keypoint training and prediction, occlusion-label export and import run as child processes (`walt3d
+--progress jsonl ...`) from the app, like mining: listed in the Jobs panel, labelling stays enabled while they
+run, Cancel ends the child and leaves the store exactly as it was."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the synthetic scenes
+
+from .gui_helpers import GIF, wait_job  # noqa: E402
+
+CALIBRATION = Path(__file__).resolve().parents[2] / "resources" / "demo" / "parking-lot-person-bicycle-car.camera.json"
+
+
+def _rows(root: Path, table: str) -> list[tuple]:
+    """Every row of a table, read by a fresh connection (what is really stored)."""
+    with sqlite3.connect(root / "project.sqlite") as c:
+        return c.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+
+
+def _cancel_at_start(qtbot, job) -> None:
+    """Cancel a child before it can finish: hold it (SIGSTOP), send the Jobs panel's cancel, let it go on."""
+    qtbot.waitUntil(lambda: job.pid is not None, timeout=10000)
+    os.killpg(job.pid, signal.SIGSTOP)
+    job.cancel()
+    os.killpg(job.pid, signal.SIGCONT)
+
+
+# ------------------------------------------------------------------------------------------ keypoints
+@pytest.fixture
+def kp_scene(tmp_path):
+    from test_keypoints_synth import synthetic_scene
+
+    from walt3d_studio.store import keypoints as ks
+
+    p, cam, dets, truth = synthetic_scene(tmp_path, 10, seed=3)
+    with p:
+        for d in dets[:7]:
+            ks.set_human_keypoints(p, d, truth[d])
+        root = p.root
+    return root, dets
+
+
+@pytest.mark.slow
+def test_keypoint_training_and_prediction_are_child_jobs(qtbot, window, kp_scene, dialogs):
+    from walt3d_studio.gui.keypoint_editor import install_keypoint_editor
+    from walt3d_studio.store import keypoints as ks
+
+    root, dets = kp_scene
+    assert window.open_project(root)
+    ctrl = install_keypoint_editor(window)
+    human_before = _rows(root, "keypoints")
+
+    # Cancel mid-training: no checkpoint, no keypoint row, nothing locked afterwards
+    job = ctrl.train(epochs=400, config={"input_size": 64, "batch_size": 4})
+    assert job in window.process_jobs.jobs and job.title == "Training keypoint model"
+    qtbot.waitUntil(lambda: job.done > 0, timeout=120000)  # torch imported, epochs counting in the child
+    os.killpg(job.pid, signal.SIGSTOP)
+    assert job.state == "running" and job.done < job.total
+    # while it trains, the app stays writable: no thread job holds the project, the writers are on
+    assert not window.jobs.busy and window.can_write()
+    assert window.act_add_folder.isEnabled() and ctrl.act_import.isEnabled() and ctrl.act_open.isEnabled()
+    window.jobs_panel.tree.setCurrentItem(window.jobs_panel._items[id(job)])
+    window.jobs_panel.cancel_button.click()
+    os.killpg(job.pid, signal.SIGCONT)
+    how, _ = wait_job(qtbot, job, timeout=60000)
+    assert how == "cancelled"
+    models = root / "models" / "keypoints"
+    assert not models.exists() or not list(models.glob("*.pt"))
+    assert _rows(root, "keypoints") == human_before
+
+    # a second training while one runs is refused with a reason
+    job = ctrl.train(epochs=3, config={"input_size": 64, "batch_size": 4})
+    assert ctrl.train(epochs=3) is None and "running already" in dialogs[-1][0]
+    how, r = wait_job(qtbot, job, timeout=180000)
+    assert how == "finished", r
+    assert Path(r["path"]).exists() and r["n_train"] + r["n_val"] == 7
+    assert "Trained" in window.statusBar().currentMessage()
+
+    # prediction: cancelled stores nothing; finished stores a proposal per unlabelled vehicle
+    job = ctrl.predict()
+    _cancel_at_start(qtbot, job)
+    how, _ = wait_job(qtbot, job, timeout=60000)
+    assert how == "cancelled" and _rows(root, "keypoints") == human_before
+    how, r = wait_job(qtbot, ctrl.predict(), timeout=180000)
+    assert how == "finished" and r["stored"] == 3
+    for d in dets[7:]:
+        row = ks.get_keypoints(window.project, d)
+        assert row.origin == "model" and row.points.shape == (12, 3)
+    assert all(ks.get_keypoints(window.project, d).origin == "human" for d in dets[:7])
+
+
+def test_predict_without_a_model_says_what_to_do(qtbot, window, kp_scene, dialogs):
+    from walt3d_studio.gui.keypoint_editor import install_keypoint_editor
+
+    root, _ = kp_scene
+    assert window.open_project(root)
+    ctrl = install_keypoint_editor(window)
+    assert ctrl.predict() is None
+    assert "no keypoint model" in dialogs[-1][0] and not window.process_jobs.jobs
+
+
+def test_unknown_training_setting_is_refused(qtbot, window, kp_scene, dialogs):
+    from walt3d_studio.gui.keypoint_editor import install_keypoint_editor
+
+    root, _ = kp_scene
+    assert window.open_project(root)
+    ctrl = install_keypoint_editor(window)
+    assert ctrl.train(config={"lerning_rate": 1}) is None
+    assert "lerning_rate" in dialogs[-1][0] and not window.process_jobs.jobs
+
+
+# ------------------------------------------------------------------------------------------ occlusion labels
+def _mined_demo(root: Path) -> Path:
+    from walt3d_studio.background_job import compute_backgrounds
+    from walt3d_studio.camera import Camera
+    from walt3d_studio.mining.mine import mine
+    from walt3d_studio.store import Project
+
+    with Project.create(root) as p:
+        cam = p.add_camera("parking-lot", "UTC")
+        p.add_source(GIF, cam)
+        compute_backgrounds(p, cam, hours_per_window=None)
+        p.set_calibration(cam, Camera.load(CALIBRATION))
+        mine(p, cam)
+        return p.root
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    return _mined_demo(tmp_path_factory.mktemp("childjobs") / "demo")
+
+
+def _copy(template: Path, dst: Path) -> Path:
+    shutil.copytree(template, dst, ignore=shutil.ignore_patterns(".lock", ".lock-delegate"))
+    return dst
+
+
+def test_label_export_and_import_run_as_children(qtbot, make_window, demo_template, tmp_path):
+    from walt3d_studio.gui.review import install_review
+    from walt3d_studio.store.detections import label_tracks, track_table
+
+    src = _copy(demo_template, tmp_path / "a.walt3d")
+    w = make_window()
+    rc = w.review if hasattr(w, "review") else install_review(w)
+    assert w.open_project(src)
+    w.settle()
+    t = track_table(w.project, w.camera_id)
+    label_tracks(w.project, [int(i) for i in t.id], "O")
+    rc.reload()
+
+    out = tmp_path / "labels.json"
+    job = rc.mining.export_labels(out)
+    assert job in w.process_jobs.jobs and job.pid != os.getpid()
+    assert rc.label_actions["U"].isEnabled()  # labelling goes on: an export locks no camera
+    how, n = wait_job(qtbot, job, timeout=60000)
+    assert how == "finished" and n == int(t.length.sum()) and out.exists()
+    assert "Exported" in w.statusBar().currentMessage()
+
+    other = _copy(demo_template, tmp_path / "b.walt3d")
+    assert w.open_project(other)
+    w.settle()
+    labels_before = _rows(other, "labels")
+    # cancelled: nothing imported, nothing on the undo stack
+    job = rc.mining.import_labels(out)
+    assert job.title == "Importing occlusion labels" and w.lock_reason(w.camera_id) is None
+    _cancel_at_start(qtbot, job)
+    how, _ = wait_job(qtbot, job, timeout=60000)
+    assert how == "cancelled" and _rows(other, "labels") == labels_before and rc.undo_stack.count() == 0
+    # finished: every label in, one undoable edit
+    how, (edit, matched, unmatched) = wait_job(qtbot, rc.mining.import_labels(out), timeout=60000)
+    assert how == "finished" and matched == int(t.length.sum()) and unmatched == 0
+    t2 = track_table(w.project, w.camera_id)
+    assert int(t2.n_labelled.sum()) == int(t2.length.sum()) and rc.undo_stack.count() == 1
+    w.undo()
+    assert int(track_table(w.project, w.camera_id).n_labelled.sum()) == 0
+    w.redo()
+    assert int(track_table(w.project, w.camera_id).n_labelled.sum()) == int(t2.length.sum())
+
+
+def test_label_import_of_a_bad_file_fails_in_the_child_and_keeps_everything(qtbot, make_window, demo_template,
+                                                                           tmp_path, dialogs):
+    from walt3d_studio.gui.review import install_review
+
+    root = _copy(demo_template, tmp_path / "c.walt3d")
+    w = make_window()
+    rc = w.review if hasattr(w, "review") else install_review(w)
+    assert w.open_project(root)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"images": [], "annotations": 3}')
+    before = _rows(root, "labels")
+    how, err = wait_job(qtbot, rc.mining.import_labels(bad), timeout=60000)
+    assert how == "failed" and "not an occlusion-label dataset" in err.message
+    assert any("not an occlusion-label dataset" in text for text, _ in dialogs)
+    assert _rows(root, "labels") == before and rc.undo_stack.count() == 0
