@@ -48,3 +48,15 @@ def test_user_errors_exit_2_with_a_message_and_no_traceback(tmp_path, capsys):
     assert "not a WALT3D Studio project" in capsys.readouterr().err
     with pytest.raises(Exception):
         main(["--debug", "info", str(tmp_path / "nowhere")])  # --debug shows the traceback
+
+
+def test_quiet_before_or_after_a_subcommand_means_quiet():
+    """`walt3d --quiet fit vehicles P` and `walt3d fit vehicles P --quiet` both hide the progress bars (a
+    subcommand's own --quiet used to reset the global one to False)."""
+    from walt3d_studio.cli import build_parser
+
+    ap = build_parser()
+    for kind in ("vehicles", "people"):
+        assert ap.parse_args(["--quiet", "fit", kind, "p.walt3d"]).quiet is True
+        assert ap.parse_args(["fit", kind, "p.walt3d", "--quiet"]).quiet is True
+        assert ap.parse_args(["fit", kind, "p.walt3d"]).quiet is False

@@ -1,6 +1,7 @@
 """`walt3d fit people PROJECT`, `walt3d bodies set-model|show PROJECT` and `walt3d bodies estimators`."""
 from __future__ import annotations
 
+import argparse
 import json
 
 
@@ -14,7 +15,8 @@ def register_fit(fsub) -> None:
                    help="judge silhouettes by the body parts' convex hulls (faster, ~5%% larger)")
     s.add_argument("--no-proposals", action="store_true", help="do not store the fitted COCO-17 keypoints")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,  # keeps `walt3d --quiet fit …`
+                   help="no progress bars")
     s.set_defaults(func=cmd_fit_people)
 
 

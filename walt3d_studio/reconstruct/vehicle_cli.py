@@ -1,6 +1,7 @@
 """`walt3d fit vehicles PROJECT [--camera C] [--tracks ...]` and `walt3d shapes show|export`."""
 from __future__ import annotations
 
+import argparse
 import json
 
 
@@ -11,7 +12,8 @@ def register_fit(fsub) -> None:
     s.add_argument("--tracks", nargs="+", type=int, metavar="ID", help="only these track ids")
     s.add_argument("--no-proposals", action="store_true", help="do not store the fit's keypoint proposals")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,  # keeps `walt3d --quiet fit …`
+                   help="no progress bars")
     s.set_defaults(func=cmd_fit_vehicles)
 
 
