@@ -34,19 +34,26 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def write_report(out_html: str | Path, title: str, steps: list[dict], total_seconds: float | None = None) -> Path:
+def write_report(out_html: str | Path, title: str, steps: list[dict], total_seconds: float | None = None,
+                 total_cpu_seconds: float | None = None) -> Path:
     """Write the report atomically; image paths in `steps` are relative to the report's folder."""
     out_html = Path(out_html)
     parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>",
              f"<style>{_STYLE}</style><h1>{html.escape(title)}</h1>",
              f"<p class=meta>WALT3D Studio {__version__} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-             + (f" · {total_seconds / 60:.1f} min in all" if total_seconds is not None else "") + "</p>"]
+             + (f" · {total_seconds / 60:.1f} min in all" if total_seconds is not None else "")
+             + (f" ({total_cpu_seconds / 60:.1f} min of CPU time)" if total_cpu_seconds is not None else "")
+             + "</p>"]
     if total_seconds is not None:
-        parts.append(_table({"header": ["stage", "seconds", "result"],
-                             "rows": [[s["stage"], round(float(s.get("seconds", 0)), 1), s.get("summary", "")]
-                                      for s in steps]}))
+        cpu = any("cpu_seconds" in s for s in steps)
+        parts.append(_table({"header": ["stage", "seconds"] + (["CPU seconds"] if cpu else []) + ["result"],
+                             "rows": [[s["stage"], round(float(s.get("seconds", 0)), 1)]
+                                      + ([round(float(s.get("cpu_seconds", 0)), 1)] if cpu else [])
+                                      + [s.get("summary", "")] for s in steps]}))
     for s in steps:
-        secs = f" <span class=secs>{float(s['seconds']):.1f} s</span>" if "seconds" in s else ""
+        secs = (f" <span class=secs>{float(s['seconds']):.1f} s"
+                + (f", {float(s['cpu_seconds']):.1f} s CPU" if "cpu_seconds" in s else "") + "</span>"
+                if "seconds" in s else "")
         parts.append(f"<h2>{html.escape(s['stage'])}{secs}</h2><p>{html.escape(s.get('summary', ''))}</p>")
         if s.get("figures"):
             parts.append("<ul>" + "".join(f"<li>{html.escape(str(k))}: {html.escape(_fmt(v))}</li>"
