@@ -16,6 +16,9 @@ def register(sub) -> None:
     s.add_argument("--lr", type=float)
     s.add_argument("--checkpoint-every", type=int)
     s.add_argument("--short-side", type=int, help="resize images to this short side (default: the preset's)")
+    s.add_argument("--rois-per-image", type=int,
+                   help="RoIs sampled per image for the heads while training (default: the preset's, 512; "
+                        "128 is about 40%% cheaper on a CPU)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--trainer", default="torchvision", help="a trainer backend (see `walt3d trainers`)")
     s.set_defaults(func=cmd_train)
@@ -47,7 +50,7 @@ def cmd_train(args) -> int:
 
     settings = TrainSettings(preset=args.preset, iterations=args.iterations, batch_size=args.batch_size,
                              lr=args.lr, checkpoint_every=args.checkpoint_every,
-                             short_side=args.short_side, seed=args.seed,
+                             short_side=args.short_side, rois_per_image=args.rois_per_image, seed=args.seed,
                              device=args.device, init=args.init)
     with progress_bar("training", getattr(args, "quiet", False), unit="it") as ctx:
         r = get_trainer(args.trainer).train(args.dataset, args.out, settings, ctx)

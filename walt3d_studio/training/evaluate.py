@@ -189,7 +189,7 @@ def write_report(report: dict, out_dir: Path) -> None:
 
 
 def plot_runs(reports: list[dict], out_png: str | Path, labels: list[str] | None = None,
-              metric: str = "AP_mask") -> None:
+              metric: str = "AP_mask", title: str | None = None) -> None:
     """The paper's figure: accuracy against occlusion level, one line per run (e.g. WALT3D / WALT2D / none)."""
     import matplotlib
 
@@ -209,6 +209,8 @@ def plot_runs(reports: list[dict], out_png: str | Path, labels: list[str] | None
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     with atomic_path(out_png, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")

@@ -1,6 +1,10 @@
 """The amodal detector: torchvision's Mask R-CNN (amodal boxes and masks) with a keypoint head added to the
 same RoI heads, so one model predicts class, amodal box, amodal mask and the 29-slot keypoints (DESIGN).
 
+Training RoI sampling: `rois_per_image` proposals per image go to the box head (a quarter of them at most
+positives, which the mask and keypoint heads see too), and the RPN keeps four times as many per image after NMS;
+fewer is much cheaper on a CPU and changes no weights (a checkpoint loads whatever was used to train it).
+
 Presets: `tiny` (ResNet-18 FPN with 64 channels, light heads, short side 320; for CPU and tests) and
 `standard` (ResNet-50 FPN, torchvision's head sizes, short side 800). Weights come from a local checkpoint
 or start from scratch: nothing is downloaded. Checkpoints are dicts of tensors and plain values, read with
@@ -19,11 +23,11 @@ FORMAT = "walt3d-amodal-model"
 FORMAT_VERSION = 1
 
 PRESETS = {
-    "tiny": {"backbone": "resnet18", "fpn_channels": 64, "min_size": 320, "max_size": 544,
+    "tiny": {"backbone": "resnet18", "fpn_channels": 64, "min_size": 320, "max_size": 544, "rois_per_image": 512,
              "box_rep": 256, "mask_layers": [64, 64], "kp_layers": [64, 64], "batch_size": 2, "lr": 0.01,
              "iterations": 300, "checkpoint_every": 50, "warmup": 20},
     "standard": {"backbone": "resnet50", "fpn_channels": 256, "min_size": 800, "max_size": 1333,
-                 "box_rep": 1024, "mask_layers": [256, 256, 256, 256], "kp_layers": [512] * 8,
+                 "rois_per_image": 512, "box_rep": 1024, "mask_layers": [256, 256, 256, 256], "kp_layers": [512] * 8,
                  "batch_size": 4, "lr": 0.02, "iterations": 20000, "checkpoint_every": 1000, "warmup": 500},
 }
 
@@ -54,8 +58,10 @@ def build_model(config: dict):
                                ch, extra_blocks=LastLevelMaxPool())
     rep = int(config["box_rep"])
     mask_layers = list(config["mask_layers"])
+    rois = int(config.get("rois_per_image", 512))
     model = MaskRCNN(backbone, num_classes=None, min_size=int(config["min_size"]),
-                     max_size=int(config["max_size"]),
+                     max_size=int(config["max_size"]), box_batch_size_per_image=rois,
+                     rpn_pre_nms_top_n_train=min(2000, 8 * rois), rpn_post_nms_top_n_train=min(2000, 4 * rois),
                      box_head=TwoMLPHead(ch * 7 * 7, rep),
                      box_predictor=_box_predictor(rep, len(CLASSES) + 1),
                      mask_head=MaskRCNNHeads(ch, mask_layers, 1),

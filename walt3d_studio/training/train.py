@@ -31,6 +31,7 @@ class TrainSettings:
     lr: float | None = None
     checkpoint_every: int | None = None
     short_side: int | None = None      # images are resized to this short side (default: the preset's)
+    rois_per_image: int | None = None  # RoIs sampled per image for the box head (default: the preset's)
     seed: int = 0
     device: str = "auto"
     init: str | None = None            # a WALT3D model or a torchvision ResNet state dict (local file)
@@ -62,6 +63,10 @@ def _config(settings: TrainSettings) -> dict:
             raise BadInputError(f"--short-side must be 64..2048 pixels (got {settings.short_side}).", "")
         cfg["min_size"] = settings.short_side
         cfg["max_size"] = max(cfg["max_size"], settings.short_side)
+    if settings.rois_per_image is not None:
+        if not 16 <= settings.rois_per_image <= 2048:
+            raise BadInputError(f"--rois-per-image must be 16..2048 (got {settings.rois_per_image}).", "")
+        cfg["rois_per_image"] = settings.rois_per_image
     cfg["preset"] = settings.preset
     return cfg
 
