@@ -15,3 +15,13 @@ def test_report_lists_every_stage_with_figures_tables_and_images(tmp_path):
     assert "<li>mined: 12</li>" in text and "<td>0.500</td>" in text
     assert "<img src='plots/occlusion.png'" in text
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]    # no temp file left beside it
+
+
+def test_report_shows_cpu_time_per_stage_and_in_all(tmp_path):
+    steps = [{"stage": "training", "summary": "2 runs", "seconds": 300.0, "cpu_seconds": 120.5},
+             {"stage": "evaluation", "summary": "AP", "seconds": 60.0, "cpu_seconds": 30.0}]
+    text = write_report(tmp_path / "report.html", "Demo", steps, total_seconds=360.0,
+                        total_cpu_seconds=150.5).read_text()
+    assert "6.0 min in all (2.5 min of CPU time)" in text
+    assert "<th>CPU seconds</th>" in text and "<td>120.5</td>" in text
+    assert "300.0 s, 120.5 s CPU" in text

@@ -130,3 +130,24 @@ def test_bad_inputs_exit_2_with_message(tmp_path, capsys):
     with pytest.raises(BadInputError):
         from walt3d_studio.training.model import preset
         preset("huge")
+    assert main(["--quiet", "train", str(ds), "--out", str(tmp_path / "r2"), "--rois-per-image", "4"]) == 2
+    assert "--rois-per-image must be 16..2048" in capsys.readouterr().err
+
+
+def test_rois_per_image_sets_the_sampler_and_rpn_budget_and_changes_no_weights():
+    from walt3d_studio.training.model import build_model, preset
+    from walt3d_studio.training.train import TrainSettings, _config
+
+    cfg = _config(TrainSettings(preset="tiny", rois_per_image=128, short_side=256))
+    assert cfg["rois_per_image"] == 128 and cfg["min_size"] == 256
+    cheap, default = build_model(cfg), build_model(preset("tiny"))
+    assert cheap.roi_heads.fg_bg_sampler.batch_size_per_image == 128
+    assert cheap.rpn._post_nms_top_n["training"] == 512 and cheap.rpn._pre_nms_top_n["training"] == 1024
+    assert default.roi_heads.fg_bg_sampler.batch_size_per_image == 512          # torchvision's defaults
+    assert default.rpn._post_nms_top_n["training"] == 2000 and default.rpn._pre_nms_top_n["training"] == 2000
+    assert cheap.rpn._post_nms_top_n["testing"] == default.rpn._post_nms_top_n["testing"]
+    # a checkpoint of one loads into the other: same tensors
+    assert {k: v.shape for k, v in cheap.state_dict().items()} == {k: v.shape for k, v in default.state_dict().items()}
+    old = preset("tiny")
+    del old["rois_per_image"]                                                    # a checkpoint from before the key
+    assert build_model(old).roi_heads.fg_bg_sampler.batch_size_per_image == 512

@@ -47,8 +47,8 @@ def write_report(out_html: str | Path, title: str, steps: list[dict], total_seco
     if total_seconds is not None:
         cpu = any("cpu_seconds" in s for s in steps)
         parts.append(_table({"header": ["stage", "seconds"] + (["CPU seconds"] if cpu else []) + ["result"],
-                             "rows": [[s["stage"], round(float(s.get("seconds", 0)), 1)]
-                                      + ([round(float(s.get("cpu_seconds", 0)), 1)] if cpu else [])
+                             "rows": [[s["stage"], f"{float(s.get('seconds', 0)):.1f}"]
+                                      + ([f"{float(s.get('cpu_seconds', 0)):.1f}"] if cpu else [])
                                       + [s.get("summary", "")] for s in steps]}))
     for s in steps:
         secs = (f" <span class=secs>{float(s['seconds']):.1f} s"
