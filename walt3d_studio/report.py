@@ -17,17 +17,35 @@ _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #1d1d1f; padding: 0 1em }
 h1 { font-size: 1.7em; margin-bottom: .2em } h2 { font-size: 1.2em; margin: 1.6em 0 .4em; border-bottom: 1px solid #ddd }
 .meta { color: #555 } .secs { color: #555; font-weight: normal; font-size: .85em }
-table { border-collapse: collapse; margin: .5em 0 } td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: right }
-th { background: #f2f2f2 } td:first-child, th:first-child { text-align: left }
+table { border-collapse: collapse; margin: .5em 0 } td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left }
+th { background: #f2f2f2 } td.n, th.n { text-align: right }
 figure { display: inline-block; margin: .4em .8em .4em 0; vertical-align: top } figcaption { color: #444; font-size: .85em }
 img { max-width: 100%; border: 1px solid #ccc } ul { margin: .3em 0 }
 """
 
 
+def _numeric(v) -> bool:
+    if isinstance(v, (int, float)):
+        return True
+    try:
+        float(str(v))
+        return True
+    except ValueError:
+        return False
+
+
 def _table(t: dict) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in t["header"])
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>" for r in t["rows"])
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    """Numbers right-aligned (a column whose every cell is a number), text left."""
+    rows = t["rows"]
+    num = [bool(rows) and all(_numeric(r[i]) for r in rows if i < len(r)) for i in range(len(t["header"]))]
+
+    def cls(i):
+        return " class=n" if i < len(num) and num[i] else ""
+
+    head = "".join(f"<th{cls(i)}>{html.escape(str(h))}</th>" for i, h in enumerate(t["header"]))
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{html.escape(_fmt(v))}</td>" for i, v in enumerate(r)) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _fmt(v) -> str:
@@ -62,7 +80,7 @@ def write_report(out_html: str | Path, title: str, steps: list[dict], total_seco
             parts.append(_table(s["table"]))
         for path, caption in s.get("images", []):
             parts.append(f"<figure><a href='{html.escape(str(path))}'><img src='{html.escape(str(path))}' "
-                         f"alt='{html.escape(caption)}'></a><figcaption>{html.escape(caption)}</figcaption></figure>")
+                         f"alt='{html.escape(caption)}'></a><br><figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</html>\n")
     write_text(out_html, "\n".join(parts))
     return out_html

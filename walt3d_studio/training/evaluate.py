@@ -200,13 +200,17 @@ def plot_runs(reports: list[dict], out_png: str | Path, labels: list[str] | None
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=110)
     names = [bucket_label(b) for b in BUCKETS]
     for ax, m in zip(axes, (metric, "PCK@0.1")):
+        top = 0.0
         for rep, lab in zip(reports, labels):
-            ys = [rep["buckets"][n][m] for n in names]
-            ax.plot(range(5), [np.nan if y is None else y for y in ys], marker="o", label=lab)
+            ys = np.array([np.nan if rep["buckets"][n][m] is None else rep["buckets"][n][m] for n in names], float)
+            ax.plot(range(5), ys, marker="o", label=lab)
+            if np.isfinite(ys).any():
+                top = max(top, float(np.nanmax(ys)))
         ax.set_xticks(range(5), names)
         ax.set_xlabel("occlusion")
         ax.set_ylabel(m.replace("_", " "))
-        ax.set_ylim(0, 1)
+        # 0..1 when the values use it; small values (short training runs) get an axis they can be read on
+        ax.set_ylim(0, 1 if top > 0.5 else max(0.05, round(top * 1.25, 2)))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     if title:
