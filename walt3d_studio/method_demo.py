@@ -103,8 +103,11 @@ def run_method(out: Path, ctx: JobContext | None = None, *, n_composites: int = 
                 # report says so); in the app a person accepts or rejects them first.
                 s = CompositeSettings(method=method, n=n_composites, seed=SEED, include_unreviewed=True)
                 lines.append(f"{method}: " + _summary(make_composites(project, ctx=sub, settings=s)))
-            return {"summary": "; ".join(lines) + " (fits flagged for review included: no person in the loop)",
-                    "figures": reachable_occlusion(project)}
+            reach = reachable_occlusion(project)
+            return {"summary": "; ".join(lines) + " (fits flagged for review included: no person in the loop). "
+                               "Below, per WALT3D pool, the most occlusion that physically possible composites of "
+                               "its fitted objects can reach: WALT3D's occlusion levels fill only as far as that.",
+                    "figures": reach}
 
         step("vehicle fits", vehicles)
         step("people fits", people)
@@ -244,8 +247,9 @@ def reachable_occlusion(project, margin_m: float | None = None) -> dict:
                     if pool.distance(i, j) >= margin:
                         best = max(best, float(estimate_occlusions(pool, [i, j]).max()))
             n_tracks = len({o.track_id for o in objs})
-            out[f"{cam.name} {split} ({window}): fitted objects, tracks, most occlusion of a possible pair"] = (
-                f"{len(objs)}, {n_tracks}, {100 * best:.1f} %")
+            out[f"WALT3D pool {cam.name} / {split} / {window}"] = (
+                f"{len(objs)} fitted objects of {n_tracks} track(s); the most any physically possible pair of them "
+                f"can occlude: {100 * best:.1f} %")
     return out
 
 
