@@ -14,6 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp/mkdtemp make private (0600/0700) temporaries; what we swap in gets the modes a plain open() or mkdir()
+# would give (a report or dataset shared or served must be readable). Read once: the umask does not change.
+_UMASK = _current_umask()
+FILE_MODE, FOLDER_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str = ""):
     """Yields a temporary path beside `target`; on success it replaces `target`, on error it is removed.
@@ -23,6 +35,7 @@ def atomic_path(target: str | os.PathLike, suffix: str = ""):
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -56,6 +69,7 @@ def atomic_folder(target: str | os.PathLike, *, replace: bool = False):
         raise FileExistsError(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, FOLDER_MODE)
     try:
         yield tmp
         old = None
@@ -100,7 +114,9 @@ def staging_folder(target: str | os.PathLike) -> Path:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(target)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, FOLDER_MODE)
+    return tmp
 
 
 def remove_stale(target: str | os.PathLike) -> None:

@@ -219,6 +219,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: dict, lay
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        from ..atomic import FILE_MODE
+
+        os.fchmod(fd, FILE_MODE)  # mkstemp's 0600 would make a shared model unreadable to others
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
         os.replace(tmp, path)
