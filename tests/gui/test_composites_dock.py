@@ -169,11 +169,24 @@ def test_screenshot_panel_composites(project_root, tmp_path):
     assert magenta.sum() > 500 and np.nonzero(magenta)[0].min() > 400  # the twin's outline, in the lower dock
 
 
-def test_generate_from_the_dock(window, tmp_path, qtbot):
-    from composite_project import build, mesh_fn
+def _composite_rows(root):
+    import sqlite3
+
+    with sqlite3.connect(root / "project.sqlite") as c:
+        return c.execute("SELECT * FROM composites ORDER BY id").fetchall()
+
+
+def test_generate_from_the_dock_is_a_child_job(window, tmp_path, qtbot, dialogs):
+    """Generate (the dock's button) runs `walt3d composite` in a child process: labelling stays enabled,
+    a second run is refused while it runs, Cancel stores nothing and leaves no picture; a finished run shows its
+    composites in the dock."""
+    import os
+    import signal
+
+    from composite_project import build
     from walt3d_studio.composite.splits import split_tracks
 
-    p, _ = build(tmp_path / "g")
+    p, _ = build(tmp_path / "g", fits=False)  # WALT2D pastes mined crops: no 3D meshes needed in the child
     split_tracks(p, "track", 0.25, 0.25, seed=0)
     give_frames(p, tmp_path / "frames")
     root = p.root
@@ -181,10 +194,35 @@ def test_generate_from_the_dock(window, tmp_path, qtbot):
     assert window.open_project(root)
     dock = show_composites(window)
     assert dock.model.all == []
-    job = dock.generate("walt3d", 3, 5, mesh_fn=mesh_fn)
-    assert wait_job(qtbot, job, timeout=120000)[0] == "finished"
+    dock.g_method.setCurrentIndex(dock.g_method.findData("walt2d"))
+    dock.g_n.setValue(3)
+    dock.g_seed.setValue(5)
+
+    # cancelled: nothing stored, no picture left, the button back on
+    dock.g_button.click()
+    job = dock.running_job()
+    assert job is not None and job in window.process_jobs.jobs and job.args[0] == "composite"
+    assert not dock.g_button.isEnabled() and window.can_write()  # labelling goes on meanwhile
+    qtbot.waitUntil(lambda: job.pid is not None, timeout=10000)
+    os.killpg(job.pid, signal.SIGSTOP)
+    assert dock.generate() is None and "running already" in dialogs[-1][0]
+    window.jobs_panel.tree.setCurrentItem(window.jobs_panel._items[id(job)])
+    window.jobs_panel.cancel_button.click()
+    os.killpg(job.pid, signal.SIGCONT)
+    assert wait_job(qtbot, job, timeout=60000)[0] == "cancelled"
+    assert _composite_rows(root) == [] and dock.model.all == [] and dock.g_button.isEnabled()
+    assert not (root / "composites").exists() or not [f for f in (root / "composites").rglob("*") if f.is_file()]
+
+    # finished: the dock shows the three composites of seed 5
+    dock.g_button.click()
+    job = dock.running_job()
+    how, r = wait_job(qtbot, job, timeout=120000)
+    assert how == "finished", r
+    assert r["composites"] == 3 and r["method"] == "walt2d"
     assert len(dock.model.all) == 3 and {c.seed for c in dock.model.all} == {5}
+    assert len(_composite_rows(root)) == 3
     assert dock.view.rgb is not None and dock.thumbs.count() == 3
+    assert "Made 3 walt2d composites" in window.statusBar().currentMessage()
 
 
 @pytest.fixture

@@ -38,6 +38,11 @@ def cmd_composite(args) -> int:
                               arrays=not args.no_arrays, include_unreviewed=args.include_unreviewed)
         with progress_bar(f"composite {args.method}", args.quiet, unit="image") as ctx:
             out = make_composites(p, ctx=ctx, clear=args.clear, settings=s)
+    from ..progress import set_result
+
+    # the app runs compositing as a child process (`--progress jsonl`) and shows these
+    set_result(**{k: out.get(k) for k in ("method", "composites", "objects", "by_camera", "occlusion_histogram")},
+               seed=args.seed)
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0

@@ -21,6 +21,10 @@ def install_composites(window):
     add_dock(window, dock, Qt.BottomDockWidgetArea, visible=False)  # opened from the Composites menu
     dock.visibilityChanged.connect(lambda on: on and dock.refresh())
     window.context.camera_changed.connect(lambda _: dock.isVisible() and dock.refresh())
+    # composites made (a compositing child job ended) or the project switched: re-read what it shows
+    window.context.store_changed.connect(lambda what, _cam: what == "composites" and dock.isVisible()
+                                         and dock.refresh())
+    dock._update_generate()
     add_menus(window, dock)
     return dock
 

@@ -393,27 +393,73 @@ class CompositesDock(QDockWidget):
         ask_export(self.window)
 
     # ---- generating -------------------------------------------------------------------------------------------
-    def generate(self, method: str | None = None, n: int | None = None, seed: int | None = None, **kw):
-        """Make more composites (the compositor, as a job) with the chosen method, count and seed; the dock
-        refreshes when they are stored. `kw` goes to make_composites (tests pass a mesh_fn)."""
-        from ...composite.make import make_composites
+    def generate(self, method: str | None = None, n: int | None = None, seed: int | None = None,
+                 camera_id: int | None = None):
+        """Make more composites with the chosen method, count and seed in a child process (`walt3d composite`,
+        see gui/process_jobs.py); returns its ProcessJob, or None when refused (the reason is shown). Labelling
+        goes on meanwhile; a second compositing run waits for this one; the dock refreshes when it ends. The child
+        stores its composites in one transaction at its end: Cancel (View > Jobs) stores nothing and removes
+        the pictures it had written. `camera_id`: only that camera (locked while the job runs); None: all."""
+        from ...errors import BadInputError
+        from ..errors import show_error
 
-        if not self.window.can_write():
+        w = self.window
+        if not w.can_write():
             return None
-        project = self.window.project
+        running = self.running_job()
+        if running is not None:
+            show_error(w, BadInputError(f"“{running.title}” is running already.",
+                                        "Wait for it or cancel it in View > Jobs, then generate again."))
+            return None
+        reason = w.lock_reason(camera_id)
+        if reason:
+            show_error(w, BadInputError("This camera is busy.", reason))
+            return None
+        project = w.project
         method = method or self.g_method.currentData()
         n = n or self.g_n.value()
         seed = self.g_seed.value() if seed is None else seed
+        args = ["composite", str(project.root), "--method", method, "--n", str(n), "--seed", str(seed)]
+        title = f"Compositing {method} ×{n}"
+        if camera_id is not None:
+            name = project.camera(camera_id).name
+            args += ["--camera", name]
+            title += f": {name}"
 
-        def work(ctx):
-            return make_composites(project, method, n, seed, ctx=ctx, **kw)
+        def done(result):
+            if w.project is not project:
+                return
+            made = (result or {}).get("composites")
+            text = (f"Made {made} {method} composites (seed {seed})" if made is not None else
+                    ((result or {}).get("output") or "Compositing done.").splitlines()[0])
+            why = [f"{cam}: {c['why']}" for cam, c in ((result or {}).get("by_camera") or {}).items()
+                   if isinstance(c, dict) and c.get("why")]
+            w.statusBar().showMessage(text + ("; " + "; ".join(why) if why else ""), 15000)
+            if made and self.f_method.currentData() not in (None, method):  # show what was just made
+                self.f_method.setCurrentIndex(self.f_method.findData(method))
 
-        def done(summary):
-            self.refresh()
-            self.window.statusBar().showMessage(f"Made {summary['composites']} {method} composites (seed {seed})",
-                                                8000)
+        def ended():  # done, cancelled or failed: show what the store holds now
+            self._update_generate()
+            if w.project is project:
+                w.context.notify_store_changed("composites", camera_id)
 
-        return self.window.run_job(work, f"Compositing {method} ×{n}", done)
+        job = w.run_process_job(args, title, camera_id, on_done=done, on_end=ended)
+        job.composite_job = True
+        self._update_generate()
+        w.statusBar().showMessage(f"{title}… (View > Jobs shows its progress; Cancel there stores nothing)", 5000)
+        return job
+
+    def running_job(self):
+        """The compositing child job running now, or None."""
+        jobs = getattr(self.window, "process_jobs", None)
+        return next((j for j in (jobs.running() if jobs else []) if getattr(j, "composite_job", False)), None)
+
+    def _update_generate(self) -> None:
+        job = self.running_job()
+        self.g_button.setEnabled(job is None)
+        self.g_button.setToolTip(f"“{job.title}” is running (View > Jobs)" if job is not None else
+                                 "Make this many composites per camera with this method and seed (a job in its "
+                                 "own process: progress and Cancel in View > Jobs; labelling goes on)")
 
     # ---- rejecting ----------------------------------------------------------------------------------------
     def reject_object(self, idx: int | None = None) -> None:
