@@ -201,3 +201,54 @@ def test_label_import_of_a_bad_file_fails_in_the_child_and_keeps_everything(qtbo
     assert how == "failed" and "not an occlusion-label dataset" in err.message
     assert any("not an occlusion-label dataset" in text for text, _ in dialogs)
     assert _rows(root, "labels") == before and rc.undo_stack.count() == 0
+
+
+# ------------------------------------------------------------------------------------------ adding sources
+def test_add_video_from_the_menu_is_a_child_job(qtbot, make_window, demo_template, tmp_path, dialogs, monkeypatch):
+    """File > Add video… scans the video in a child process: the camera it adds to is locked, the other camera
+    stays editable; Cancel stores nothing; a finished import shows the video's frames on the timeline."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from walt3d_studio.gui.review import install_review
+
+    from .gui_helpers import MP4, decode_all
+
+    root = _copy(demo_template, tmp_path / "s.walt3d")
+    w = make_window()
+    rc = w.review if hasattr(w, "review") else install_review(w)
+    assert w.open_project(root)
+    lot = w.camera_id
+    cam2 = w.new_camera("street")
+    assert w.camera_id == cam2
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: ([str(MP4)], "")))
+    tables = ("cameras", "sources", "frames")
+    before = {t: _rows(root, t) for t in tables}
+
+    # cancelled: the store exactly as before
+    w.act_add_video.trigger()
+    job = w._adding_job()
+    assert job is not None and job in w.process_jobs.jobs and job.camera_id == cam2
+    assert job.args[0] == "add-source" and "street" in job.args
+    _cancel_at_start(qtbot, job)
+    how, _ = wait_job(qtbot, job, timeout=60000)
+    assert how == "cancelled" and {t: _rows(root, t) for t in tables} == before
+    assert not dialogs  # a cancel is not an error
+
+    # finished: while it runs the new camera is locked, the mined one stays editable
+    w.act_add_video.trigger()
+    job = w._adding_job()
+    qtbot.waitUntil(lambda: job.pid is not None, timeout=10000)
+    os.killpg(job.pid, signal.SIGSTOP)
+    assert w.lock_reason(cam2) and "Adding" in w.lock_reason(cam2) and w.lock_reason(lot) is None
+    assert w.add_sources([MP4]) is None and "running already" in dialogs[-1][0]
+    w.select_camera(lot)
+    w.settle()
+    assert rc.label_actions["U"].isEnabled() and w.can_write()
+    w.select_camera(cam2)
+    os.killpg(job.pid, signal.SIGCONT)
+    how, r = wait_job(qtbot, job, timeout=120000)
+    assert how == "finished", r
+    n = len(decode_all(MP4))
+    assert w.camera_id == cam2 and w.timeline.count == n
+    assert "Added" in w.statusBar().currentMessage() and f"{n} frames" in w.statusBar().currentMessage()
+    assert len(_rows(root, "sources")) == len(before["sources"]) + 1

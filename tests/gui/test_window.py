@@ -128,8 +128,10 @@ def test_drop_folder_adds_source(qtbot, window, tmp_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "folder"))])
     ev = QDropEvent(QPointF(100, 100), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
-    with qtbot.waitSignal(window.jobs.busy_changed, timeout=10000, check_params_cb=lambda b: b is False):
-        window.dropEvent(ev)
+    window.dropEvent(ev)
+    job = window._adding_job()  # the import runs as a child process (View > Jobs)
+    assert job is not None and job.args[0] == "add-source"
+    assert wait_job(qtbot, job)[0] == "finished"
     assert window.timeline.count == 3
 
 

@@ -468,28 +468,52 @@ class MainWindow(QMainWindow):
             self.compute_background(hours)
 
     # ------------------------------------------------------------------------------ sources
-    def add_sources(self, paths, camera_id: int | None = None) -> Job | None:
-        """Add folders of images / video files to a camera (default: the current one) as one job."""
+    def add_sources(self, paths, camera_id: int | None = None):
+        """Add folders of images / video files to a camera (default: the current one; a project without one gets
+        'cam1') in a child process (`walt3d add-source`, see gui/process_jobs.py): a long video is scanned while
+        people keep labelling the other cameras; the camera it adds to is locked meanwhile. Each source is stored
+        in one transaction once it is scanned; Cancel (View > Jobs) stores nothing of the source being scanned
+        (and takes back a camera made for it). Returns the ProcessJob, or None when refused."""
         if not self.can_write():
             return None
-        paths = [Path(p) for p in paths]
+        if self._adding_job() is not None:
+            show_error(self, BadInputError(f"“{self._adding_job().title}” is running already.",
+                                           "Wait for it or cancel it in View > Jobs, then add the next source."))
+            return None
+        paths = [Path(p).resolve() for p in paths]
         project = self.project
-        cam = camera_id if camera_id is not None else self.camera_id
-
-        def work(ctx):
-            nonlocal cam
-            added = []
-            for p in paths:
-                added.append(project.add_source(p, cam, ctx=ctx))
-                cam = added[-1].camera_id  # the first import of a project creates its camera
-            return added
-
+        shown = self.camera_id
+        cam = camera_id if camera_id is not None else shown
+        reason = self.lock_reason(cam)
+        if reason:
+            show_error(self, BadInputError("This camera is busy.", reason))
+            return None
+        args = ["add-source", str(project.root), *map(str, paths)]
+        if cam is not None:
+            args += ["--camera", project.camera(cam).name]
         title = f"Adding {paths[0].name}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-        job = self.run_job(work, title, lambda added: self.statusBar().showMessage(
-            "Added " + ", ".join(f"{s.n_frames} frames from {Path(s.path).name}" for s in added), 8000))
-        # every source that made it in is kept, even when a later one fails
-        job.ended.connect(lambda: self.project is project and self._refresh_cameras(select=cam))
+
+        def done(result):
+            lines = [ln.strip() for ln in ((result or {}).get("output") or "").splitlines()
+                     if ln.strip().startswith("Added")]
+            self.statusBar().showMessage("; ".join(lines) or "Added.", 8000)
+
+        def ended():  # every source that made it in is kept, even when a later one fails or is cancelled
+            if self.project is not project:
+                return
+            cams = project.cameras()
+            select = cam if cam is not None else (cams[0].id if cams else None)
+            if self.camera_id != shown:  # the person moved on to another camera meanwhile: stay there
+                select = self.camera_id
+            self._refresh_cameras(select=select)
+
+        job = self.run_process_job(args, title, cam, on_done=done, on_end=ended)
+        job.adding_sources = True
         return job
+
+    def _adding_job(self):
+        jobs = getattr(self, "process_jobs", None)
+        return next((j for j in (jobs.running() if jobs else []) if getattr(j, "adding_sources", False)), None)
 
     def new_camera(self, name: str, tz: str | None = None) -> int | None:
         try:
