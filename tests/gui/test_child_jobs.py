@@ -98,6 +98,56 @@ def test_keypoint_training_and_prediction_are_child_jobs(qtbot, window, kp_scene
     assert all(ks.get_keypoints(window.project, d).origin == "human" for d in dets[:7])
 
 
+def test_keypoint_coco_export_and_import_from_the_menu_are_child_jobs(qtbot, window, kp_scene, dialogs, tmp_path,
+                                                                       monkeypatch):
+    """Keypoints > Export / Import COCO keypoints run `walt3d keypoints export|import` in a child process:
+    the export writes the file; a cancelled import stores nothing; a finished one puts the human keypoints back
+    and the open editor shows them."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from walt3d_studio.gui.keypoint_editor import install_keypoint_editor
+    from walt3d_studio.store import keypoints as ks
+
+    root, dets = kp_scene
+    assert window.open_project(root)
+    ctrl = install_keypoint_editor(window)
+    out = tmp_path / "kp" / "keypoints.json"
+    out.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    truth = {d: ks.human_keypoints(window.project, d).points.copy() for d in dets[:7]}
+
+    ctrl.act_export.trigger()
+    job = next(j for j in window.process_jobs.jobs if j.title == "Exporting keypoints")
+    assert job.args[:2] == ["keypoints", "export"] and window.can_write()
+    how, r = wait_job(qtbot, job, timeout=60000)
+    assert how == "finished", r
+    assert r["annotations"] == 7 and out.exists() and (out.parent / "images").is_dir()
+    assert "Wrote 7 annotation(s)" in window.statusBar().currentMessage()
+
+    for d in dets[:3]:  # someone clears three vehicles' keypoints; the import brings them back
+        ks.clear_human_keypoints(window.project, d)
+    editor = ctrl.open_editor()
+    editor.open_detection(dets[0])
+    assert editor.keypoints()[0] is None
+    before = _rows(root, "keypoints")
+
+    ctrl.act_import.trigger()
+    job = next(j for j in window.process_jobs.running() if j.title == "Importing keypoints")
+    _cancel_at_start(qtbot, job)
+    how, _ = wait_job(qtbot, job, timeout=60000)
+    assert how == "cancelled" and _rows(root, "keypoints") == before and not dialogs
+
+    ctrl.act_import.trigger()
+    job = next(j for j in window.process_jobs.running() if j.title == "Importing keypoints")
+    how, r = wait_job(qtbot, job, timeout=60000)
+    assert how == "finished", r
+    assert r["updated"] == 3 and r["unchanged"] == 4
+    assert "3 detection(s) updated" in window.statusBar().currentMessage()
+    shown = editor.keypoints()[0]  # the editor re-read the store: the vehicle on screen has its points again
+    assert shown is not None and np.allclose(shown, truth[dets[0]], atol=1e-3)
+
+
 def test_predict_without_a_model_says_what_to_do(qtbot, window, kp_scene, dialogs):
     from walt3d_studio.gui.keypoint_editor import install_keypoint_editor
 

@@ -72,17 +72,28 @@ def cmd_export(args) -> int:
         with progress_bar("exporting keypoints", args.quiet) as ctx:
             s = export_keypoints(p, args.file, images=args.images, schemas=tuple(args.schema or ["vehicle12"]),
                                  camera_id=_camera_id(p, args.camera), write_images=not args.no_images, ctx=ctx)
+    from ..progress import set_result
+
+    set_result(path=str(s.path), images=s.images, annotations=s.annotations, from_frames=s.from_frames)
     print(f"Wrote {s.annotations} annotation(s) on {s.images} image(s) to {s.path}"
           + (f" ({s.from_frames} crops cut from frames)" if s.from_frames else ""))
     return 0
 
 
 def cmd_import(args) -> int:
+    from ..cli import progress_bar
     from ..dataset.keypoints_coco import import_keypoints
+    from ..progress import set_result
     from ..store import Project
 
     with Project.open(args.project) as p:
-        s = import_keypoints(p, args.file, carfusion=args.carfusion, image_dir=args.images, who=args.who)
+        with progress_bar("importing keypoints", args.quiet) as ctx:
+            s = import_keypoints(p, args.file, carfusion=args.carfusion, image_dir=args.images, who=args.who,
+                                 ctx=ctx)
+    # the app runs the import as a child process (`--progress jsonl`) and shows these
+    set_result(summary=s.summary(), updated=s.updated, unchanged=s.unchanged, external=s.external,
+               missing_images=s.missing_images, issues=s.issues[:200],
+               external_path=str(s.external_path) if s.external_path else None)
     print(s.summary())
     for msg in s.issues[:20]:
         print(f"  {msg}")

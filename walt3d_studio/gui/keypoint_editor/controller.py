@@ -140,23 +140,19 @@ class KeypointEditorController(QObject):
         return self.editor
 
     # ------------------------------------------------------------------------------ jobs
-    def _start(self, work, title: str, done=None, reads_only: bool = False):
-        if not self.window.can_write(need_project=not reads_only):  # exports also run on a read-only project
-            return None
-        return self.window.run_job(work, title, done)
-
-    def _start_child(self, args: list[str], title: str, done, camera_id: int | None = None):
+    def _start_child(self, args: list[str], title: str, done, camera_id: int | None = None, on_end=None,
+                     writes: bool = True):
         """A long keypoint job as a child process (`walt3d --progress jsonl keypoints ...`, gui/process_jobs.py):
         labelling goes on meanwhile; the child writes its own rows (or files) only when it completes, so Cancel
-        or a crash leaves the store as it was."""
+        or a crash leaves the store as it was. `writes=False`: it only reads the project (an export)."""
         w = self.window
-        if not w.can_write():
+        if writes and not w.can_write():
             return None
         if any(j.title == title for j in w.process_jobs.running()):
             show_error(w, BadInputError(f"“{title}” is running already.",
                                         "Wait for it, or cancel it in View > Jobs (Ctrl+J)."))
             return None
-        return w.run_process_job(args, title, camera_id, on_done=done)
+        return w.run_process_job(args, title, camera_id, on_done=done, on_end=on_end)
 
     def train(self, epochs: int | None = None, config: dict | None = None, device: str | None = None):
         """Train the keypoint model on the human keypoints: `walt3d keypoints train` in a child process (hours
@@ -213,29 +209,42 @@ class KeypointEditorController(QObject):
         return self._start_child(args, "Predicting keypoints", done)
 
     def export_coco(self, path: str | Path):
-        project = self.window.project
-
-        def work(ctx):
-            from ...dataset.keypoints_coco import export_keypoints
-
-            return export_keypoints(project, path, ctx=ctx)
-
-        return self._start(work, "Exporting keypoints", lambda s: self._message(
-            f"Wrote {s.annotations} annotation(s) on {s.images} image(s) to {s.path}", 10000), reads_only=True)
+        """Keypoints > Export COCO keypoints: `walt3d keypoints export` in a child process (the project opened
+        read-only there, so a read-only project exports too); its JSON and images/ are moved in only when all
+        are written, so Cancel leaves the previous export as it was."""
+        w = self.window
+        if not w.can_write(need_project=False):
+            return None
+        project = w.project
+        if project is None:
+            show_error(w, BadInputError("No project is open.", "Open a project with keypoints first."))
+            return None
+        path = Path(path).expanduser().resolve()
+        args = ["keypoints", "export", str(project.root), str(path)]
+        return self._start_child(args, "Exporting keypoints", lambda r: self._message(
+            f"Wrote {r['annotations']} annotation(s) on {r['images']} image(s) to {r['path']}", 10000),
+            writes=False)
 
     def import_coco(self, path: str | Path):
+        """Keypoints > Import COCO keypoints: `walt3d keypoints import` in a child process; it sets every matched
+        detection's human keypoints in one transaction at its end, so Cancel or a crash stores nothing.
+        Labelling goes on meanwhile; the editor and the review re-read the keypoints when it ends."""
         project = self.window.project
+        if project is None:
+            return self._start_child([], "", None)
+        path = Path(path).expanduser().resolve()
+        args = ["keypoints", "import", str(project.root), str(path)]
 
-        def work(ctx):
-            from ...dataset.keypoints_coco import import_keypoints
+        def done(r):
+            if self.window.project is project:
+                self._message(r.get("summary") or "Imported keypoints.", 15000)
 
-            return import_keypoints(project, path, ctx=ctx)
+        def ended():  # done, cancelled or failed: show what the store holds now
+            if self.window.project is project:
+                self.editor.refresh()
+                self.window.context.notify_store_changed("keypoints")
 
-        def done(s):
-            self.editor.refresh()
-            self._message(s.summary(), 15000)
-
-        return self._start(work, "Importing keypoints", done)
+        return self._start_child(args, "Importing keypoints", done, on_end=ended)
 
     def _message(self, text: str, ms: int = 5000) -> None:
         self.window.statusBar().showMessage(text, ms)
