@@ -136,3 +136,18 @@ def test_same_place_in_many_frames_counts_without_a_track(mined):
         assert not (rep.mask & truth[t][1]["amodal"]).any()
     # seen in too few frames: not long-lived
     assert not learn_static_occluders(p, cam, min_seconds=5, min_fraction=1.1).any()
+
+
+def test_learn_mask_out_writes_the_mask_and_stores_nothing(mined, tmp_path, capsys):
+    """What the app runs in a child process: the learned mask comes back as a PNG for review, the store unchanged."""
+    p, cam, truth = mined
+    root = p.root
+    p.close()
+    out = tmp_path / "review" / "mask.png"
+    assert main(["--quiet", "occluders", "learn", str(root), "--min-seconds", "5", "--mask-out", str(out)]) == 0
+    assert "not stored" in capsys.readouterr().out
+    mask = cv2.imread(str(out), cv2.IMREAD_GRAYSCALE) > 0
+    assert mask[truth[0][0]["amodal"]].all() and not mask.all()
+    assert [f.name for f in out.parent.iterdir()] == ["mask.png"]  # no temporary left beside it
+    with Project.open(root) as q:
+        assert static_occluder(q, cam) is None

@@ -87,27 +87,35 @@ def test_cancel_discards(qtbot, review, monkeypatch):
     assert w.frame_view.vb.tool is None  # panning is back
 
 
-def test_learn_runs_as_a_job_and_shows_the_result_for_review(qtbot, review, monkeypatch):
+def test_learn_runs_as_a_child_job_and_shows_the_result_for_review(qtbot, review, dialogs):
+    """Learning runs `walt3d occluders learn --mask-out` in a child process: labelling goes on; Cancel adds
+    nothing to the tool and stores nothing; a finished run shows its mask in the paint tool, stored on Save."""
+    import os
+    import signal
+
     w, rc = review
     cam = w.camera_id
-    import walt3d_studio.mining.static_occluders as so
-
-    real = so.learn_report
-
-    def fake(project, camera_id, **kw):  # the demo has no long-lived objects: learn with a tiny minimum
-        kw["min_seconds"] = 0.0
-        kw["max_motion_px"] = 1000.0
-        return real(project, camera_id, **kw)
-
-    monkeypatch.setattr(so, "learn_report", fake)
-    job = rc.mining.learn_occluders()
-    assert job is not None
+    # the demo has no long-lived objects: learn with a tiny minimum (the tool's own settings in the child)
+    job = rc.mining.learn_occluders(min_seconds=0.0, max_motion_px=1000.0)
+    assert job is not None and job in w.process_jobs.jobs and job.args[:2] == ["occluders", "learn"]
     tool = rc.mining.occluder_tool
-    assert tool.active
-    state, rep = wait_job(qtbot, job)
+    assert tool.active and w.can_write()
+    qtbot.waitUntil(lambda: job.pid is not None, timeout=10000)
+    os.killpg(job.pid, signal.SIGSTOP)
+    assert rc.mining.learn_occluders(0.0, 1000.0) is None and "running already" in dialogs[-1][0]
+    job.cancel()
+    os.killpg(job.pid, signal.SIGCONT)
+    state, _ = wait_job(qtbot, job, timeout=60000)
+    assert state == "cancelled" and not tool.mask.any() and tool.origin != "learned"
+    assert static_occluder(w.project, cam) is None
+    assert not list(w.project.root.glob("shards/occluders-*"))  # no mask file left behind
+
+    job = rc.mining.learn_occluders(min_seconds=0.0, max_motion_px=1000.0)
+    state, rep = wait_job(qtbot, job, timeout=60000)
     assert state == "finished", rep
     assert rep.mask.any() and tool.mask[rep.mask].all() and tool.origin == "learned"
     assert "Learned" in tool.info.text()
+    assert not list(w.project.root.glob("shards/occluders-*"))  # the mask file is gone once read
     assert static_occluder(w.project, cam) is None  # nothing stored before Save
     assert tool.save()
     assert np.array_equal(static_occluder(w.project, cam), rep.mask)

@@ -74,6 +74,8 @@ def register(sub) -> None:
     t.add_argument("--max-motion-px", type=float, default=5.0,
                    help="how far its box centre may move and still count as staying put (default 5)")
     t.add_argument("--dry-run", action="store_true", help="report what would be learned; store nothing")
+    t.add_argument("--mask-out", metavar="PNG", help="write the learned mask to PNG (non-zero = occluder) and store "
+                   "nothing, for review first (the app does this)")
     t.set_defaults(func=cmd_occluders_learn)
     t = osub.add_parser("set", help="store a mask painted elsewhere (PNG, frame-sized, non-zero = occluder)")
     t.add_argument("project")
@@ -257,13 +259,33 @@ def cmd_occluders_learn(args) -> int:
     from ..store.detections import set_static_occluder
     from .static_occluders import learn_report
 
-    with Project.open(args.project) as p:
+    from pathlib import Path
+
+    from ..progress import set_result
+
+    store = not (args.dry_run or args.mask_out)
+    with Project.open(args.project, readonly=not store) as p:
         cam = _camera_id(p, args.camera)
         with progress_bar("learning static occluders", args.quiet) as ctx:
             rep = learn_report(p, cam, min_seconds=args.min_seconds, max_motion_px=args.max_motion_px, ctx=ctx)
-        if not args.dry_run:
+        if args.mask_out:
+            import cv2
+            import numpy as np
+
+            from ..atomic import atomic_path
+            from ..errors import BadInputError
+
+            with atomic_path(args.mask_out, suffix=".png") as tmp:
+                if not cv2.imwrite(str(tmp), rep.mask.astype(np.uint8) * 255):
+                    raise BadInputError(f"Cannot write {args.mask_out}.", "Choose a folder you can write to.")
+        if store:
             set_static_occluder(p, cam, rep.mask, origin="learned")
-    print(f"Learned {rep.summary()}" + (" (not stored: --dry-run)" if args.dry_run else
+    # the app learns in a child process and reviews the mask before it stores it
+    set_result(summary=rep.summary(), tracks=[int(t) for t in rep.tracks], places=int(rep.places),
+               detections=int(rep.detections), coverage=rep.coverage, camera_id=cam,
+               mask=str(Path(args.mask_out).resolve()) if args.mask_out else None)
+    print(f"Learned {rep.summary()}" + (f" (not stored: written to {args.mask_out})" if args.mask_out else
+                                        " (not stored: --dry-run)" if args.dry_run else
                                         f". Stored; re-mine with: walt3d mine {args.project} --replace"))
     return 0
 

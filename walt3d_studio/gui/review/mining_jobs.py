@@ -2,7 +2,7 @@
 
 Mining runs in a child process (`walt3d mine --shard-out`, see gui/process_jobs.py) and locks its camera
 until its shard is merged; classifier training and label export/import run as child processes too (the
-Jobs panel); learning static occluders runs off the UI thread through the window's JobRunner; failures
+Jobs panel), and so does learning static occluders (the mask comes back as a PNG for review); failures
 are shown with `gui.errors.show_error`; when a job ends the review re-reads the store. Mining again replaces
 detections (and their labels), so it clears the undo stack; an import becomes one undoable edit.
 """
@@ -250,9 +250,10 @@ class MiningJobs:
         self.occluder_tool.raise_()
         return self.occluder_tool
 
-    def learn_occluders(self, min_seconds: float | None = None):
-        """Mining > Learn static occluders…: learn from long-lived foreground (job), then show the result in the
-        paint tool for review; nothing is stored until Save."""
+    def learn_occluders(self, min_seconds: float | None = None, max_motion_px: float | None = None):
+        """Mining > Learn static occluders…: learn from long-lived foreground in a child process (`walt3d occluders
+        learn --mask-out`, the project read-only there), then show the mask in the paint tool for review;
+        nothing is stored until Save. Returns the ProcessJob (its result: a LearnReport), or None when refused."""
         tool = self.occluder_tool if self.occluder_tool is not None and self.occluder_tool.active else None
         if tool is None:
             tool = self.paint_occluders()
@@ -261,12 +262,36 @@ class MiningJobs:
         w = self.rc.window
         if not self._check_idle():
             return None
-        from ...mining.static_occluders import learn_report
-
+        title = "Learning static occluders"
+        if any(j.title == title for j in w.process_jobs.running()):
+            show_error(w, BadInputError(f"“{title}” is running already.",
+                                        "Wait for it, or cancel it in View > Jobs (Ctrl+J)."))
+            return None
         project, cam = tool.project, tool.camera_id
         secs = tool.min_minutes.value() * 60.0 if min_seconds is None else float(min_seconds)
-        return w.run_job(lambda ctx: learn_report(project, cam, min_seconds=secs, ctx=ctx),
-                         "Learning static occluders", lambda rep: self._after_learn(project, cam, rep))
+        import uuid
+
+        out = project.root / "shards" / f"occluders-cam{cam}-{uuid.uuid4().hex[:8]}.png"
+        args = ["occluders", "learn", str(project.root), "--camera", project.camera(cam).name,
+                "--min-seconds", repr(secs), "--mask-out", str(out)]
+        if max_motion_px is not None:
+            args += ["--max-motion-px", repr(float(max_motion_px))]
+
+        def read_mask(result):  # the child wrote the mask: read it back into a report, then review it
+            import cv2
+
+            from ...mining.static_occluders import LearnReport
+
+            img = cv2.imread(str(out), cv2.IMREAD_GRAYSCALE)
+            if img is None:
+                raise BadInputError("The learned mask could not be read back.", "Try again; see its log in View > "
+                                    "Jobs.")
+            rep = LearnReport(img > 0, list(result.get("tracks") or []), int(result.get("places") or 0),
+                              int(result.get("detections") or 0))
+            self._after_learn(project, cam, rep)
+            return rep
+
+        return w.run_process_job(args, title, on_success=read_mask, on_end=lambda: out.unlink(missing_ok=True))
 
     def _after_learn(self, project, cam, report) -> None:
         tool = self.occluder_tool
