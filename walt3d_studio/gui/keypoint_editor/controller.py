@@ -1,6 +1,6 @@
 """Wires the keypoint editor into a MainWindow through its public attributes: the dock, the Keypoints menu,
 the undo stack, and the keypoint jobs: training and prediction as child processes (`walt3d keypoints
-train|predict`, the Jobs panel), export and import on the window's JobRunner.
+train|predict`, the Jobs panel), and so are COCO export and import (`walt3d keypoints export|import`).
 
 It follows the window through the shared panel context (`window.context`, gui/context.py): a project opened,
 switched or closed, the camera shown, and "the store changed" after a job (re-mined detections, proposals).

@@ -2,8 +2,8 @@
 trees, signs, long-parked vehicles: DESIGN "Occlusion rule"), shown as a semi-transparent magenta layer.
 
 Left-drag paints; Shift+left-drag (or with "Erase" ticked) erases; the brush diameter is in image pixels.
-"Learn from long-lived objects" runs `mining.static_occluders.learn_static_occluders` as a job and adds what
-it found to the layer for review. Save stores the mask as one undoable command (undo restores the previous
+"Learn from long-lived objects" runs `walt3d occluders learn --mask-out` as a child job (View > Jobs) and adds
+what it found to the layer for review. Save stores the mask as one undoable command (undo restores the previous
 mask, or none). The mask takes effect the next time the camera is mined.
 
 The tool has its own undo scope (gui/tools.py): while it is open, Ctrl+Z / Ctrl+Shift+Z undo and redo strokes one
