@@ -17,10 +17,10 @@ import numpy as np
 
 from ..atomic import write_text
 from ..errors import BadInputError
-from ..keypoints.schema import load_schema
+from ..keypoint_schema import load_schema
 from .. import validate as V
 from ..validate import safe_file_part
-from .keypoints_coco import KeypointDataset, KpAnnotation, KpImage
+from .keypoint_records import KeypointDataset, KpAnnotation, KpImage
 
 CARFUSION_NAMES = ("Right_Front_wheel", "Left_Front_wheel", "Right_Back_wheel", "Left_Back_wheel",
                    "Right_Front_HeadLight", "Left_Front_HeadLight", "Right_Back_HeadLight", "Left_Back_HeadLight",

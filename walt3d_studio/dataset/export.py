@@ -68,7 +68,7 @@ class ExportSettings:
 
 
 def categories() -> list[dict]:
-    from ..keypoints.schema import load_schema
+    from ..keypoint_schema import load_schema
 
     return [load_schema(schema).coco_category(i + 1) for i, (_, schema) in enumerate(CATEGORIES)]
 

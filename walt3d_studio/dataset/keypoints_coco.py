@@ -22,7 +22,8 @@ import numpy as np
 
 from ..atomic import atomic_path, remove_stale, staging_folder
 from ..errors import BadInputError
-from ..keypoints.schema import KeypointSchema, builtin_schemas, load_schema, schema_from_dict
+from ..keypoint_schema import KeypointSchema, builtin_schemas, load_schema, schema_from_dict
+from .keypoint_records import KeypointDataset, KpAnnotation, KpImage  # noqa: F401 (importable from here)
 from .. import validate as V
 from ..validate import path_under, safe_file_part
 
@@ -30,39 +31,6 @@ EXTERNAL_DIR = Path("keypoints") / "external"
 _IMAGE_KEYS = {"id", "file_name", "width", "height", "walt3d"}
 _ANN_KEYS = {"id", "image_id", "category_id", "bbox", "keypoints", "num_keypoints", "area", "segmentation",
              "iscrowd", "walt3d"}
-
-
-@dataclass
-class KpImage:
-    id: int
-    file_name: str
-    width: int | None = None
-    height: int | None = None
-    extra: dict = field(default_factory=dict)   # the `walt3d` block
-    other: dict = field(default_factory=dict)   # any other COCO fields, kept as they were
-
-
-@dataclass
-class KpAnnotation:
-    id: int
-    image_id: int
-    schema: str
-    bbox: tuple[float, float, float, float]
-    keypoints: np.ndarray  # (K, 3)
-    area: float | None = None
-    segmentation: object = None
-    iscrowd: int = 0
-    extra: dict = field(default_factory=dict)
-    other: dict = field(default_factory=dict)
-
-
-@dataclass
-class KeypointDataset:
-    images: list[KpImage] = field(default_factory=list)
-    annotations: list[KpAnnotation] = field(default_factory=list)
-    schemas: dict[str, KeypointSchema] = field(default_factory=dict)
-    info: dict = field(default_factory=dict)
-    image_root: str | None = None  # folder the images' file names are relative to
 
 
 # -- codec -----------------------------------------------------------------------------------------
@@ -321,7 +289,7 @@ def export_keypoints(project, out_path: str | os.PathLike, *, images: str = "cro
 
 
 def _export_rows(project, ds, rows, dets, cams, images, img_dir, write_images, ctx) -> None:
-    from ..keypoints.data import CropSource
+    from .crops import CropSource
 
     seen_frames: set[int] = set()
     seen_crops: set[int] = set()

@@ -2,7 +2,7 @@
 
 Qt-free. `schema` and `metrics` are light; `model` and `train` import torch when used.
 """
-from .schema import JointLayout, KeypointSchema, builtin_schemas, joint_layout, load_schema, schema_for_category
+from ..keypoint_schema import JointLayout, KeypointSchema, builtin_schemas, joint_layout, load_schema, schema_for_category
 
 __all__ = ["JointLayout", "KeypointSchema", "builtin_schemas", "joint_layout", "load_schema",
            "schema_for_category"]

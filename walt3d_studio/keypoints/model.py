@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import BadInputError
-from .schema import JointLayout, joint_layout
+from ..keypoint_schema import JointLayout, joint_layout
 
 FORMAT = "walt3d-keypoint-model"
 FORMAT_VERSION = 1

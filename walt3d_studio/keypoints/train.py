@@ -196,7 +196,7 @@ def train_job(project, *, out: str | Path | None = None, init: str | Path | None
     else:
         net_cfg = full_config(cfg)
         from ..store.keypoints import project_schema_dir
-        from .schema import joint_layout
+        from ..keypoint_schema import joint_layout
 
         layout = joint_layout(*net_cfg["schemas"], search=(project_schema_dir(project),))
     samples = _samples(project, layout, ctx, include_external)

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from . import bodies
-from .body_estimators import PersonDetection, TrackEstimate
+from .body_types import PersonDetection, TrackEstimate
 from .body_ground import (box_bottom_pixels, local_body, place_to_boxes, project_boxes, scale_to_tops,
                           shape_for_height, smooth_track, smpl_params, upright_rotations)
 

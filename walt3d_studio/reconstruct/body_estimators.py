@@ -10,40 +10,13 @@ returns one shape for the track and one set of parameters per detection (DESIGN:
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
-import numpy as np
-
 from ..errors import BadInputError
+from .body_types import PersonDetection, TrackEstimate  # noqa: F401 (importable from here)
 
 GROUP = "walt3d_studio.body_estimators"
-
-
-@dataclass
-class PersonDetection:
-    """One detection of a person to fit. `box` is [x, y, w, h] in pixels (DESIGN: a mask's box covers its
-    pixels' index range); `crop` loads the RGBA crop when an estimator needs pixels."""
-
-    detection_id: int
-    time: float                       # seconds (capture time)
-    box: np.ndarray
-    mask_rle: dict | None = None
-    crop_path: str | None = None      # absolute path of the RGBA crop, or None
-    frame_id: int | None = None
-
-
-@dataclass
-class TrackEstimate:
-    """An estimator's answer for one track: the shape, per-detection parameters (None where it could not fit
-    that detection, with the reason in `failed`), and each detection's raw foot point on the ground (camera
-    frame) from its box, for the foot-contact residual."""
-
-    shape: dict
-    params: list[dict | None]
-    foot_raw: np.ndarray
-    failed: dict[int, str] = field(default_factory=dict)
-    notes: dict = field(default_factory=dict)
 
 
 class BodyEstimator(Protocol):

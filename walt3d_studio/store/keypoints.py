@@ -81,7 +81,7 @@ def project_schema_dir(project):
 def resolve_schema(schema, project=None):
     """A schema by name (built-in or kept in the project) or by file; a schema file given by path is copied
     into the project (when it is not a built-in) so its name resolves there later."""
-    from ..keypoints.schema import builtin_schemas, load_schema, save_schema
+    from ..keypoint_schema import builtin_schemas, load_schema, save_schema
 
     search = (project_schema_dir(project),) if project is not None else ()
     sch = load_schema(schema, search=search)
@@ -202,7 +202,7 @@ def set_human_keypoints(project, detection_id: int, points, *, schema=None, who:
 
     `schema` defaults to the schema of the detection's earlier human keypoints, else the built-in schema
     whose class covers the detection's category."""
-    from ..keypoints.schema import schema_for_category
+    from ..keypoint_schema import schema_for_category
 
     det = detection(project, detection_id)
     if schema is None:

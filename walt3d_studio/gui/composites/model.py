@@ -114,7 +114,7 @@ class CompositesModel:
         if camera is None:
             out = ({}, "no wireframes: this camera has no calibration")
         else:
-            from ...keypoints.schema import load_schema
+            from ...keypoint_schema import load_schema
 
             skeleton = load_schema("person17").skeleton
             draw, missing, failed = {}, 0, []

@@ -116,7 +116,7 @@ class FitReview:
     """Fit columns, the fit overlay and the accept / reject keys, wired into the ReviewController."""
 
     def __init__(self, rc):
-        from ...keypoints.schema import load_schema
+        from ...keypoint_schema import load_schema
 
         self.rc = rc
         w = rc.window
