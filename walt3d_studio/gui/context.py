@@ -11,14 +11,19 @@ project / camera / position, a panel of the selection.
     ctx.request_selection(track_id)                      # another panel asks the review to select a track
 
 `store_changed(what, camera_id)`: `what` names what was written ("detections" after mining, "labels",
-"keypoints", "orphans", "backgrounds", "fits", "composites"); `camera_id` is the camera it concerned, or None
-for any. A panel re-reads only what it shows.
+"keypoints", "orphans", "backgrounds", "fits" after a fit job, "fit_reviews" after a person accepted or rejected
+a fit (or undid that), "composites"); `camera_id` is the camera it concerned, or None for any. A panel re-reads
+only what it shows.
+
+    ctx.go_to(position)                                  # move the playhead; every panel follows
+    ctx.frame_image                                      # the frame shown (numpy RGB array) or None
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-STORE_PARTS = ("detections", "labels", "keypoints", "orphans", "backgrounds", "fits", "composites", "models")
+STORE_PARTS = ("detections", "labels", "keypoints", "orphans", "backgrounds", "fits", "fit_reviews", "composites",
+               "models")
 
 
 class PanelContext(QObject):
@@ -53,6 +58,12 @@ class PanelContext(QObject):
         return self._window.reader
 
     @property
+    def frame_image(self):
+        """The frame the frame view shows (a numpy RGB array, as decoded), or None."""
+        view = getattr(self._window, "frame_view", None)
+        return None if view is None else view.image
+
+    @property
     def undo_stack(self):
         return self._window.undo_stack
 
@@ -71,6 +82,13 @@ class PanelContext(QObject):
 
     def run_process_job(self, *args, **kwargs):
         return self._window.run_process_job(*args, **kwargs)
+
+    def go_to(self, position: int) -> None:
+        """Move the playhead to `position` (ignored when negative); the frame view and the panels follow it
+        through `position_changed`."""
+        tl = self._window.timeline
+        if position >= 0 and position != tl.position:
+            tl.set_position(position)
 
     def message(self, text: str, ms: int = 5000) -> None:
         self._window.statusBar().showMessage(text, ms)

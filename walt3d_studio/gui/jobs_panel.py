@@ -153,6 +153,7 @@ class LockNote(QLabel):
     def __init__(self, window, runner: ProcessJobRunner):
         super().__init__()
         self.window_, self.runner = window, runner
+        self.context = window.context  # the camera shown, and when it changes (gui/context.py)
         self.setTextFormat(Qt.RichText)
         self.linkActivated.connect(lambda _: show_jobs_panel(window))
         runner.changed.connect(self.refresh)
@@ -167,7 +168,7 @@ class LockNote(QLabel):
         j = running[0]
         pct = f" {100 * j.done // j.total}%" if j.total > 0 else ""
         more = f" (+{len(running) - 1} more)" if len(running) > 1 else ""
-        cam = getattr(self.window_, "camera_id", None)
+        cam = self.context.camera_id
         reason = self.runner.lock_reason(cam)
         lock = " · <b>this camera is locked</b>" if reason else ""
         self.setText(f"<a href='jobs'>{j.title}{pct}</a>{more}{lock}")
@@ -211,7 +212,8 @@ def install_process_jobs(window) -> ProcessJobRunner:
         view.addAction(act)
     window.lock_note = LockNote(window, runner)
     window.statusBar().addPermanentWidget(window.lock_note)
-    window.timeline.position_changed.connect(lambda _: window.lock_note.refresh())  # camera switches too
+    window.context.camera_changed.connect(lambda _: window.lock_note.refresh())  # is the camera shown locked?
+    window.context.project_changed.connect(lambda _: window.lock_note.refresh())
     runner.locks_changed.connect(window._update_actions)
     # a failed job opens the panel on its log
     runner.job_added.connect(lambda job: job.failed.connect(lambda _e: show_jobs_panel(window)))

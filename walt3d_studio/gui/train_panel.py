@@ -24,6 +24,7 @@ class TrainPanel(QDockWidget):
         super().__init__("Train", window)
         self.setObjectName("TrainDock")
         self.window_ = window
+        self.context = window.context  # jobs start through it (gui/context.py)
         self.job = None
         self.losses: list[tuple[int, float]] = []
         body = QWidget()
@@ -103,8 +104,6 @@ class TrainPanel(QDockWidget):
         return ds
 
     def start(self):
-        from .process_jobs import run_process_job
-
         ds = self._check_dataset()
         if ds is None or self.busy:
             return None
@@ -113,16 +112,14 @@ class TrainPanel(QDockWidget):
         self.curve.setData([], [])
         args = ["train", str(ds), "--out", str(run), "--preset", self.preset.currentText(),
                 "--iterations", str(self.iterations.value()), "--device", self.device.currentText()]
-        self.job = run_process_job(self.window_, args, f"Train {ds.name} ({self.preset.currentText()})",
-                                   on_end=self._ended)
+        self.job = self.context.run_process_job(args, f"Train {ds.name} ({self.preset.currentText()})",
+                                                on_end=self._ended)
         self.job.progress.connect(self._progress)
         self.state.setText(f"Training into {run}…")
         self._update_buttons()
         return self.job
 
     def evaluate(self):
-        from .process_jobs import run_process_job
-
         ds = self._check_dataset()
         if ds is None or self.busy:
             return None
@@ -131,9 +128,9 @@ class TrainPanel(QDockWidget):
             self.state.setText(f"No trained model at {model} yet: train first (or pick the run folder).")
             return None
         out = model.parent / "eval-test"
-        self.job = run_process_job(self.window_, ["eval", str(ds), "--model", str(model), "--out", str(out)],
-                                   f"Evaluate {model.parent.name}", on_end=self._ended,
-                                   on_done=lambda _r: self.show_eval(out / "eval.json"))
+        self.job = self.context.run_process_job(["eval", str(ds), "--model", str(model), "--out", str(out)],
+                                                f"Evaluate {model.parent.name}", on_end=self._ended,
+                                                on_done=lambda _r: self.show_eval(out / "eval.json"))
         self.state.setText("Evaluating on the test split…")
         self._update_buttons()
         return self.job

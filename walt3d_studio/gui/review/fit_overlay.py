@@ -251,6 +251,7 @@ class FitReview:
         fresh = fit_summaries(rc.project, track_ids=[track_id]) if rc.project is not None else {}
         self.summaries.update(fresh)
         rc.panel.model.set_fits(fresh, replace=False)
+        w.context.notify_store_changed("fit_reviews", place.camera_id)  # e.g. the 3D view's "needs review" filter
         if jump:
             rc.track_id, rc.detection_id = place.track_id, place.detection_id
             if place.camera_id == rc.camera_id and place.position != w.timeline.position:

@@ -110,9 +110,11 @@ class ViewportDock(QDockWidget):
         super().__init__("3D", window)
         self.setObjectName("viewport3d")
         self.window_ = window
+        self.context = window.context     # project, camera, frame, selection, store changes (gui/context.py)
         self.scene = None                 # FitScene, made on first show
         self.error: str | None = None     # why there is no scene (no OpenGL, …)
         self._loaded_for = None           # (project, camera) the scene shows
+        self._fit_states: dict[int, str | None] = {}  # track id -> its fit's verdict, else its status
         self.n_fits = 0
         self._masks: dict[int, np.ndarray | None] = {}   # detection id -> mined mask (frames shown lately)
         self._redraw_timer = QTimer(self)
@@ -167,12 +169,10 @@ class ViewportDock(QDockWidget):
         window.addDockWidget(Qt.RightDockWidgetArea, self)
         self.hide()
         self.visibilityChanged.connect(self._on_visible)
-        window.timeline.position_changed.connect(self._on_position)
-        review = getattr(window, "review", None)
-        if review is not None:  # selecting a track in the review panel or the frame view highlights its mesh
-            review.changed.connect(self._on_selection)
-        if hasattr(window, "context"):  # a fit job stored new fits: re-read them (gui/context.py)
-            window.context.store_changed.connect(lambda what, _cam: what in ("fits", "detections") and self.reload())
+        ctx = self.context
+        ctx.position_changed.connect(self._on_position)
+        ctx.selection_changed.connect(self._on_selection)  # a track selected anywhere: its mesh is highlighted
+        ctx.store_changed.connect(self._on_store_changed)
         self.toggle = self.toggleViewAction()
         self.toggle.setText("&3D viewport")
         menus = {m.title(): m for m in (a.menu() for a in window.menuBar().actions()) if m is not None}
@@ -215,9 +215,10 @@ class ViewportDock(QDockWidget):
         from ...store.detections import detection_table
         from ...store.fits import track_fits
 
-        w = self.window_
+        w = self.context
         self._loaded_for = (w.project, w.camera_id)
         self.n_fits = 0
+        self._fit_states = {}
         if w.project is None or w.camera_id is None:
             self.hint.setText("Open a project to see its fits in 3D.")
             self.scene.renderer.RemoveAllViewProps()
@@ -238,12 +239,31 @@ class ViewportDock(QDockWidget):
         self._masks.clear()
         self.scene.load(camera, fits, frame_of)
         self.n_fits = len(fits)
+        self._read_fit_states()
         self._apply_filter(redraw=False)
         self.hint.setText(NO_FITS_HINT if not fits else
                           f"{len(fits)} fitted track(s): "
                           f"{sum(f.kind == 'vehicle' for f in fits)} vehicle(s), "
                           f"{sum(f.kind == 'person' for f in fits)} person(s).")
-        self._on_position(w.timeline.position)
+        self._on_position(w.position)
+
+    def _read_fit_states(self) -> None:
+        from ...store.fits import fit_summaries
+
+        ctx = self.context
+        if ctx.project is None or ctx.camera_id is None:
+            self._fit_states = {}
+            return
+        summaries = fit_summaries(ctx.project, ctx.camera_id)
+        self._fit_states = {t: s["review"] or s["status"] for t, s in summaries.items()}
+
+    def _on_store_changed(self, what: str, camera_id) -> None:
+        if what in ("fits", "detections"):  # a fit or mining job stored new rows: re-read them
+            self.reload()
+        elif what == "fit_reviews" and self.scene is not None and camera_id in (None, self.context.camera_id):
+            self._read_fit_states()         # a person accepted or rejected a fit (or undid it)
+            if self.needs_review.isChecked() and self.isVisible():
+                self._apply_filter()
 
     def mined_mask(self, detection_id: int) -> np.ndarray | None:
         """The detection's mined mask (bool, image size) from the store, or None; kept for the frames seen lately."""
@@ -253,29 +273,23 @@ class ViewportDock(QDockWidget):
 
             if len(self._masks) > 512:
                 self._masks.clear()
-            rle = detection_rles(self.window_.project, [detection_id]).get(detection_id)
+            rle = detection_rles(self.context.project, [detection_id]).get(detection_id)
             self._masks[detection_id] = None if rle is None else decode_mask(rle)
         return self._masks[detection_id]
 
-    def _on_selection(self) -> None:
-        rc = getattr(self.window_, "review", None)
-        if self.scene is None or rc is None or not self.isVisible():
+    def _on_selection(self, track_id=None, _detection_id=None) -> None:
+        if self.scene is None or not self.isVisible() or self.scene.selected == track_id:
             return
-        if self.needs_review.isChecked():
-            self._apply_filter(redraw=False)   # a verdict given: that fit may no longer need review
-        elif self.scene.selected == rc.track_id:
-            return
-        self.scene.selected = rc.track_id
+        self.scene.selected = track_id
         self.scene.set_frame(self.scene.frame_id)
         self.redraw()
 
     # ------------------------------------------------------------------------------ review from the viewport
     def tracks_needing_review(self) -> list[int]:
         """Fitted tracks of the scene flagged 'needs review' that nobody accepted or rejected yet, by track id."""
-        rc = getattr(self.window_, "review", None)
-        if self.scene is None or rc is None:
+        if self.scene is None:
             return []
-        return sorted(t for t in self.scene.fits if rc.fits.state(t) == "needs_review")
+        return sorted(t for t in self.scene.fits if self._fit_states.get(t) == "needs_review")
 
     def _apply_filter(self, redraw: bool = True) -> None:
         if self.scene is None:
@@ -287,18 +301,23 @@ class ViewportDock(QDockWidget):
     def next_needs_review(self) -> int | None:
         """Select the next fit needing review after the selected track (wrapping), jump to its first frame with a
         fitted pose and, in the orbit view, frame its mesh. None (with a hint) when no fit needs review."""
-        rc = getattr(self.window_, "review", None)
+        ctx = self.context
         todo = self.tracks_needing_review()
-        if rc is None or not todo:
+        if not todo:
             self.hint.setText("No fit needs review on this camera." if self.scene is not None and self.scene.fits
                               else self.hint.text())
             return None
-        cur = rc.track_id
+        cur = ctx.track_id
         tid = next((t for t in todo if cur is None or t > cur), todo[0])
         frames = sorted(self.scene.track_frames.get(tid, []))
-        rc.select_track(tid, jump=not frames)  # the frame view, the table and this scene follow
+        ctx.request_selection(tid)  # the review selects it: the frame view, the table and this scene follow
+        if not frames:  # no fitted pose: the track's first frame
+            from ...store.detections import detection_table
+
+            dets = detection_table(ctx.project, track_id=tid)
+            frames = [int(dets.frame_id[0])] if len(dets) else []
         if frames:  # its first frame with a fitted pose (a track's first detections may have none)
-            rc.go_to(rc.position_of(frames[0]))
+            ctx.go_to(self.position_of(frames[0]))
         if not self.scene.through_camera:
             self.scene.frame_track(tid)
         self.redraw()
@@ -308,8 +327,7 @@ class ViewportDock(QDockWidget):
 
     def frame_selected(self) -> bool:
         """F: centre the orbit view on the selected track's mesh (leaving the camera view)."""
-        rc = getattr(self.window_, "review", None)
-        tid = rc.track_id if rc is not None else None
+        tid = self.context.track_id
         if self.scene is None or tid is None:
             self.hint.setText("Select a track (click its mesh, or pick it in the review) to frame it with F.")
             return False
@@ -329,31 +347,39 @@ class ViewportDock(QDockWidget):
         if self.scene is None:
             return None
         tid = self.scene.pick(x, y)
-        rc = getattr(self.window_, "review", None)
-        if tid is not None and rc is not None:
-            rc.select_track(tid, jump=False)
+        if tid is not None:
+            self.context.request_selection(tid)  # whoever owns the selection (the review) obliges
         return tid
 
     def frame_id_at(self, pos: int) -> int | None:
-        r = self.window_.reader
+        r = self.context.reader
         if r is None or pos < 0 or pos >= len(r):
             return None
         return int(r.table.ids[pos])
 
+    def position_of(self, frame_id: int) -> int:
+        """The timeline position of a frame of the camera shown, or -1."""
+        r = self.context.reader
+        if r is None:
+            return -1
+        hit = np.flatnonzero(np.asarray(r.table.ids, np.int64) == int(frame_id))
+        return int(hit[0]) if len(hit) else -1
+
     def _on_position(self, pos: int) -> None:
         if self.scene is None or not self.isVisible():
             return
-        w = self.window_
+        w = self.context
         if self._loaded_for != (w.project, w.camera_id):
             self.reload()
             return
+        self.scene.selected = w.track_id  # (the selection follows its track from frame to frame)
         self.scene.set_frame(self.frame_id_at(pos))
         if self.scene.through_camera:
             self.scene.camera_view(self._frame_image())
         self.redraw()
 
     def _frame_image(self) -> np.ndarray | None:
-        img = self.window_.frame_view.image
+        img = self.context.frame_image
         return None if img is None else np.asarray(img)[..., :3]
 
     def _view(self, which: str) -> None:
