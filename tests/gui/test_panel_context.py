@@ -101,3 +101,79 @@ def test_panels_and_tools_open_as_tabs_and_the_window_keeps_its_size(qtbot, open
     tabbed = set(w.tabifiedDockWidgets(rc.panel)) | {rc.panel}
     assert kp.editor in tabbed and w.calibration_tool in tabbed and rc.mining.occluder_tool in tabbed
     assert all(d in tabbed for d in docks if w.dockWidgetArea(d) == w.dockWidgetArea(rc.panel))
+
+
+# -- the 3D viewport, the Train dock and the Jobs panel are on the context too ---------------------------------
+
+WINDOW_STATE = {"review", "project", "camera_id", "reader", "timeline", "frame_view"}
+
+
+def _window_reads(path) -> list[str]:
+    """Reads of the window's state (`window.review`, `self.window_.camera_id`, `getattr(window, "review")`, …)
+    in a panel's source, outside its install function (which builds the menus and docks on the window)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    found = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef) and fn.name.startswith("install_"):
+            continue
+        for node in ast.walk(fn) if isinstance(fn, (ast.FunctionDef, ast.ClassDef)) else []:
+            base, name = None, None
+            if isinstance(node, ast.Attribute) and node.attr in WINDOW_STATE:
+                base, name = node.value, node.attr
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr" and \
+                    len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and node.args[1].value in WINDOW_STATE:
+                base, name = node.args[0], node.args[1].value
+            if base is None:
+                continue
+            text = ast.unparse(base)
+            if text in ("window", "w", "self.window_", "self.window", "self._window"):
+                found.append(f"{path.name}:{node.lineno}: {text}.{name}")
+    return sorted(set(found))
+
+
+def test_viewport_train_and_jobs_panels_read_nothing_of_the_window_but_its_context():
+    from pathlib import Path
+
+    gui = Path(__file__).resolve().parents[2] / "walt3d_studio" / "gui"
+    offenders = [hit for f in ("viewport/dock.py", "train_panel.py", "jobs_panel.py") for hit in _window_reads(gui / f)]
+    assert offenders == [], "take these from window.context (gui/context.py):\n" + "\n".join(offenders)
+    # the check finds such a read
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "p.py"
+        f.write_text("class P:\n    def f(self):\n        return self.window_.review.track_id, getattr(window, 'camera_id')\n")
+        assert len(_window_reads(f)) == 2
+
+
+def test_train_dock_starts_its_jobs_through_the_context(qtbot, make_window, tmp_path, monkeypatch):
+    from walt3d_studio.errors import BadInputError
+
+    w = make_window()
+    w.act_train_panel.trigger()
+    panel = w.train_panel
+    ds = tmp_path / "ds"
+    (ds / "annotations").mkdir(parents=True)
+    calls = []
+
+    def run_process_job(args, title, *rest, **kw):  # what the context hands on to the window's job runner
+        calls.append((args, title))
+        return w.process_jobs.failed_now(title, BadInputError("not started in this test", ""))
+
+    monkeypatch.setattr(w.context, "run_process_job", run_process_job)
+    panel.dataset.setText(str(ds))
+    panel.run_dir.setText(str(tmp_path / "run"))
+    job = panel.start()
+    assert [a[:2] for a, _t in calls] == [["train", str(ds)]] and job is panel.job
+    assert job in w.process_jobs.jobs  # listed in the Jobs panel like any other child job
+
+
+def test_the_lock_note_follows_the_camera_through_the_context(qtbot, opened, monkeypatch):
+    w, rc, kp, events = opened
+    seen = []
+    monkeypatch.setattr(w.lock_note, "refresh", lambda: seen.append(w.context.camera_id))
+    w.context.camera_changed.emit(w.camera_id)  # as the window does on a camera switch
+    w.context.project_changed.emit(w.project)
+    assert seen == [w.camera_id, w.camera_id]

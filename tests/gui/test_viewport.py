@@ -424,3 +424,30 @@ def test_orbiting_draws_at_half_size_and_the_still_view_at_full_size(qtbot, open
     assert lab.pixmap().width() >= full[1] - 1 or lab.pixmap().height() >= full[0] - 1  # scaled up to fill
     send(QMouseEvent.Type.MouseButtonRelease, 90, Qt.NoButton)
     assert vp.last_image.shape[:2] == full
+
+
+def test_the_viewport_follows_the_context_not_the_review(qtbot, opened):
+    """The 3D dock learns the selection, the frame and fit verdicts from window.context (gui/context.py): a
+    selection published there highlights the mesh, a verdict announced as store_changed('fit_reviews') updates
+    the 'needs review' filter, and a picked mesh is asked for with context.request_selection."""
+    from walt3d_studio.store.fits import set_fit_review
+
+    w = opened()
+    vp, ctx = w.viewport, w.context
+    vp.show()
+    qtbot.waitUntil(lambda: vp.scene is not None, timeout=60000)
+    todo = vp.tracks_needing_review()
+    assert len(todo) == 1
+    car = next(t for t in vp.scene.fits if t not in todo)
+    requested = []
+    ctx.selection_requested.connect(requested.append)
+    ctx.request_selection(car)  # as a pick does: the review obliges and publishes the selection
+    assert requested == [car] and ctx.track_id == car and vp.scene.selected == car
+    ctx.select(None, None)
+    assert vp.scene.selected is None
+    vp.needs_review.setChecked(True)
+    assert vp.scene.only == set(todo)
+    set_fit_review(w.project, todo[0], "accept", "someone")  # a verdict written elsewhere …
+    assert vp.tracks_needing_review() == todo               # … is not known until it is announced
+    ctx.notify_store_changed("fit_reviews", w.camera_id)
+    assert vp.tracks_needing_review() == [] and vp.scene.only == set()

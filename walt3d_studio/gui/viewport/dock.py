@@ -215,17 +215,17 @@ class ViewportDock(QDockWidget):
         from ...store.detections import detection_table
         from ...store.fits import track_fits
 
-        w = self.context
-        self._loaded_for = (w.project, w.camera_id)
+        ctx = self.context
+        self._loaded_for = (ctx.project, ctx.camera_id)
         self.n_fits = 0
         self._fit_states = {}
-        if w.project is None or w.camera_id is None:
+        if ctx.project is None or ctx.camera_id is None:
             self.hint.setText("Open a project to see its fits in 3D.")
             self.scene.renderer.RemoveAllViewProps()
             self.redraw()
             return
         try:
-            camera = w.project.calibration(w.camera_id)
+            camera = ctx.project.calibration(ctx.camera_id)
         except Walt3DError:
             camera = None
         if camera is None:
@@ -233,8 +233,8 @@ class ViewportDock(QDockWidget):
             self.scene.renderer.RemoveAllViewProps()
             self.redraw()
             return
-        fits = [f for f in track_fits(w.project, camera_id=w.camera_id, with_detections=True) if f.status != "skipped"]
-        dt = detection_table(w.project, camera_id=w.camera_id)
+        fits = [f for f in track_fits(ctx.project, camera_id=ctx.camera_id, with_detections=True) if f.status != "skipped"]
+        dt = detection_table(ctx.project, camera_id=ctx.camera_id)
         frame_of = dict(zip(dt.id.tolist(), dt.frame_id.tolist()))
         self._masks.clear()
         self.scene.load(camera, fits, frame_of)
@@ -245,7 +245,7 @@ class ViewportDock(QDockWidget):
                           f"{len(fits)} fitted track(s): "
                           f"{sum(f.kind == 'vehicle' for f in fits)} vehicle(s), "
                           f"{sum(f.kind == 'person' for f in fits)} person(s).")
-        self._on_position(w.position)
+        self._on_position(ctx.position)
 
     def _read_fit_states(self) -> None:
         from ...store.fits import fit_summaries
@@ -368,11 +368,11 @@ class ViewportDock(QDockWidget):
     def _on_position(self, pos: int) -> None:
         if self.scene is None or not self.isVisible():
             return
-        w = self.context
-        if self._loaded_for != (w.project, w.camera_id):
+        ctx = self.context
+        if self._loaded_for != (ctx.project, ctx.camera_id):
             self.reload()
             return
-        self.scene.selected = w.track_id  # (the selection follows its track from frame to frame)
+        self.scene.selected = ctx.track_id  # (the selection follows its track from frame to frame)
         self.scene.set_frame(self.frame_id_at(pos))
         if self.scene.through_camera:
             self.scene.camera_view(self._frame_image())
