@@ -160,3 +160,17 @@ def test_the_checks_find_cycles_and_upward_imports(tmp_path):
     assert cycles(graph) == [["walt3d_studio.mining.merge", "walt3d_studio.mining.mine"]]
     assert graph["walt3d_studio.store.things"] == {"walt3d_studio.mining.merge": [2]}
     assert graph["walt3d_studio.mining.child"] == {}  # its own package: initialised first anyway
+
+
+def test_moved_definitions_stay_importable_from_their_old_places():  # plug-ins and older code keep working
+    import walt3d_studio.keypoint_schema as schema
+    import walt3d_studio.keypoints as kp
+    import walt3d_studio.keypoints.schema as old_schema
+    from walt3d_studio.dataset import crops, keypoint_records, keypoints_coco
+    from walt3d_studio.keypoints import data
+    from walt3d_studio.reconstruct import body_estimators, body_types
+
+    assert old_schema is schema and kp.schema is schema and kp.load_schema is schema.load_schema
+    assert data.CropSource is crops.CropSource and data.write_crop is crops.write_crop
+    assert keypoints_coco.KeypointDataset is keypoint_records.KeypointDataset
+    assert body_estimators.PersonDetection is body_types.PersonDetection
