@@ -25,7 +25,7 @@ def install_composites(window):
     window.context.store_changed.connect(lambda what, _cam: what == "composites" and dock.isVisible()
                                          and dock.refresh())
     dock._update_generate()
-    add_menus(window, dock)
+    add_menus(window, dock, lambda: show_composites(window))
     return dock
 
 

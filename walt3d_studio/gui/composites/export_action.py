@@ -13,7 +13,8 @@ from ...store.composites import METHODS
 from .. import keymap
 
 
-def add_menus(window, dock) -> None:
+def add_menus(window, dock, show_review) -> None:
+    """File > Export dataset…, and the Composites menu (`show_review()` opens the dock large)."""
     mb = window.menuBar()
     menus = {m.title(): m for m in (a.menu() for a in mb.actions()) if m is not None}
     window.act_export_dataset = act = QAction("Export &dataset…", window)
@@ -24,17 +25,11 @@ def add_menus(window, dock) -> None:
         menus["&File"].addAction(act)
     m = mb.addMenu("&Composites")
     review = QAction("&Review composites", window)
-    review.triggered.connect(lambda: _show(window))
+    review.triggered.connect(lambda: show_review())
     m.addAction(review)
     m.addAction(act)
     if "&View" in menus:
         menus["&View"].addAction(dock.toggleViewAction())
-
-
-def _show(window):
-    from . import show_composites
-
-    show_composites(window)
 
 
 class ExportDialog(QDialog):
