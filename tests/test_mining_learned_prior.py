@@ -143,3 +143,29 @@ def test_a_roof_band_alone_is_not_mined_as_a_whole_car():
     assert roof["verdict"] == "rejected" and "too_small" in roof["reasons"]["flags"]
     assert "too small for a whole car" in roof["reasons"]["size_prior"]
     assert whole["verdict"] == "unoccluded" and all(r["verdict"] == "unoccluded" for r in recs)
+
+
+def test_the_line_is_learned_only_on_detections_whose_area_was_steady():
+    """Issue 12 (road scene): once the area check allows for a car's growth as it comes near, queues that came
+    into view as one blob grow just as steadily and are mined by the rule; if the prior learned on them, "one
+    car" would become a queue's size (on the real-crop road scene the height line at the bottom row went from 81
+    to 152 px). The prior learns only on detections whose area was steady without a growth allowance
+    ("steady" in the records), as before; the rest still gets judged by it."""
+    recs = []
+    for k in range(8):
+        queue = k >= 3
+        for t in range(12):
+            bottom = 40 + 15 * t
+            h = (0.25 * bottom + 10) * (2 if queue else 1)
+            w = 1.2 * (0.25 * bottom + 10)
+            # the singles move slowly (their area steady); the queues come near fast (never steady by the median)
+            recs.append({"track": f"s1:{k}", "category": "car", "rule_verdict": "unoccluded", "steady": not queue,
+                         "box": [100, bottom - h, w, h], "area": 0.9 * w * h, "reasons": {}})
+    st = LearnedPriorSettings(min_tracks=3)
+    prior = learn_size_prior(recs, st)
+    a, b, bound = prior.lines["car"]["height"]
+    assert a * 100 + b == pytest.approx(35, rel=0.1) and prior.tracks["car"] == 3
+    assert all((prior.ratios("car", r)["height"] > bound) == (i >= 36) for i, r in enumerate(recs))
+    for r in recs:
+        r.pop("steady")  # learning on everything: the 5 queue tracks outnumber the singles and set the line
+    assert learn_size_prior(recs, st).tracks["car"] == 8

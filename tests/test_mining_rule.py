@@ -139,3 +139,27 @@ def test_static_occluder_mask_in_mining(tmp_path):
         assert behind.any() and (~behind).any()
         assert np.all(dt.rule_verdict[behind] == "occluded")
         assert np.all(dt.rule_verdict[~behind] == "unoccluded")
+
+
+def test_a_car_growing_as_it_comes_near_is_not_an_area_jump_but_a_merge_still_is():
+    """Issue 12 (road scene): a lone car coming toward the camera grows ~8 % a frame; against a running median
+    that lags ~5 frames it read as a 1.5x area jump. The expected area follows the track's own growth, while a
+    merge (one step up in that growth) is still a jump, and so is a split (a step down)."""
+    grow = [400 * 1.08 ** k for k in range(20)]
+    h = AreaHistory(window=9)
+    ratios = [h.ratio("car", a, t) for t, a in enumerate(grow)]
+    assert all(abs(r - 1) < 0.05 for r in ratios[5:]), ratios          # steady growth: never a jump
+    old_style = grow[12] / np.median(grow[3:12])
+    assert old_style > 1.4                                            # what the plain median said of it
+    h2 = AreaHistory(window=9)
+    for t, a in enumerate(grow[:12]):
+        h2.ratio("q", a, t)
+    assert h2.ratio("q", 2 * grow[12], 12) > 1.9                       # a second car joins the blob: a jump
+    h3 = AreaHistory(window=9)
+    for t, a in enumerate(grow[:12]):
+        h3.ratio("s", a, t)
+    assert h3.ratio("s", 0.5 * grow[12], 12) < 0.55                    # the blob parts: a jump down
+    h4 = AreaHistory(window=9)                                        # a gap of 3 frames stretches the trend
+    for t in (0, 1, 2, 3, 4, 5):
+        h4.ratio("g", grow[t], t)
+    assert abs(h4.ratio("g", grow[9], 9) - 1) < 0.05

@@ -31,7 +31,7 @@ from ..errors import BadInputError, Cancelled
 from ..jobs import JobContext, silent
 from .crops import write_png_rgba
 from .detection import FrameInfo, rgba_crop
-from .occlusion import AreaHistory, RuleSettings, decide, frame_facts, mark_suspect, rule_verdict
+from .occlusion import AreaHistory, RuleSettings, decide, expected_area, frame_facts, mark_suspect, rule_verdict
 from .merge import MineReport, ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
 from .registry import RunInfo, create_detector
 from .size_prior import LearnedPriorSettings, SizePrior, apply_learned_prior, apply_size_prior, learn_size_prior
@@ -214,13 +214,16 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 key = f"s{info.source_id}:{int(tid)}"
                 merged = [f"s{info.source_id}:{int(t)}" for t in tr.merged.get(k, [])]
                 # a merged blob's area says nothing of its track's own size: keep it out of the history
-                ratio = areas.ratio(key, d.area) if not merged else 1.0
+                ratio = areas.ratio(key, d.area, n) if not merged else 1.0
+                # the learned size prior learns only on areas steady without a growth allowance: a queue that
+                # came into view as one blob grows as steadily as one car, and must not teach "one car's size"
+                steady = not merged and abs(areas.last_flat - 1) <= rule.area_tolerance
                 rv, reasons = rule_verdict(f, ratio, rule, merged)
                 recs.append({"frame_id": info.frame_id, "k": k, "track": key, "source_id": info.source_id,
                              "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
                              "area": d.area, "rule_verdict": rv, "reasons": reasons, "p": None,
                              "model_version": None, "crop": None, "det": d, "n": n,
-                             "size": d.extra.get("size"), "_time": info.capture_time})
+                             "size": d.extra.get("size"), "_time": info.capture_time, "steady": steady})
             if model is not None and recs:
                 if frame is None and load_frame is not None:
                     frame = load_frame(info)
@@ -266,6 +269,7 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                     write_png_rgba(crop_dir / name, rgba_crop(load_frame(r["_info"]), r["_det"]))
         for r in records:
             del r["n"], r["size"]
+            r.pop("steady", None)
             r.pop("_det", None), r.pop("_info", None), r.pop("_time", None)
     finally:
         close = getattr(frames, "close", None)
@@ -282,15 +286,16 @@ def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
     the single car left when the queue parts was rejected as an area jump. Records whose only reason to be
     rejected was that jump and whose new ratio is within tolerance are mined (decided by the rule); returns them
     (their crops are still to write). Area jumps are only taken back here, never added."""
-    hist: dict[str, list[float]] = {}
+    hist: dict[str, list[tuple[float, float]]] = {}
     lifted = []
     tol = rule.area_tolerance
-    for r in records:
+    for i, r in enumerate(records):
         flags = r["reasons"].get("flags", [])
         h = hist.setdefault(r["track"], [])
-        ratio = r["area"] / float(np.median(h)) if h else 1.0
+        t = r.get("n", i)
+        ratio = r["area"] / expected_area(h, t) if h else 1.0  # the track's trend, as in AreaHistory
         if not {"merged", "too_large", "two_lobes"} & set(flags):
-            h.append(r["area"])
+            h.append((float(t), float(r["area"])))
             if len(h) > rule.area_window:
                 del h[0]
         if "area_jump" not in flags or not (1 - tol <= ratio <= 1 + tol):

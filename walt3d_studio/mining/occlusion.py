@@ -7,8 +7,9 @@ the image than A's and IoU(A, B) > delta (0.05), or when A's mask overlaps the c
 more than delta of A's area -- unless at least `static_self` (0.8) of A lies inside it: then A is the static
 object itself (the parked car a learned mask came from), not something hidden behind it. A is **truncated** when its box comes within `border_px` (2) of the image edge.
 A is **mined** (verdict "unoccluded") when its score >= `mine_score` (0.9), it is neither occluded nor
-truncated, and its mask area is within +-40 % of its track's running median (the median of the track's last
-`area_window` areas before it; a jump means two objects merged into one blob, or one split).
+truncated, and its mask area is within +-40 % of the area its track's last `area_window` areas lead one to
+expect (their median carried forward on the track's steady growth, `AreaHistory`; a jump means two objects
+merged into one blob, or one split).
 
 Rule verdicts: "occluded" (also when truncated as well), "truncated", "rejected" (low score or area jump) or
 "unoccluded". The reasons dict records every fact the rule looked at, so the review panel can say why.
@@ -101,20 +102,47 @@ def _static_overlap(d: Detection, static_mask: np.ndarray) -> float:
 
 
 class AreaHistory:
-    """Running median of each track's recent areas (before the current detection)."""
+    """Each track's recent areas (before the current detection) and the area they lead one to expect now.
+
+    The expected area follows the track's *trend*, not only its median: an object coming toward the camera
+    grows steadily (a car crossing a 240-row frame in 60 frames grows ~10 % a frame at the far end), and against
+    a plain running median of 9 frames, which lags ~5 frames behind, that growth alone read as a 1.5-1.8x "area
+    jump" for whole lone cars. The growth rate is the median of the frame-to-frame log-area changes (a merge or
+    split is one step: one change out of the window, so it does not move the median), and the expectation the
+    median of the past areas carried forward to now at that rate (`expected_area`)."""
 
     def __init__(self, window: int = 9):
         self.window = window
         self._areas: dict = {}
+        self.last_flat = 1.0  # the last call's area / plain median, no trend (what the learned prior learns on)
 
-    def ratio(self, track, area: float) -> float:
-        """area / median of the track's last `window` areas (1.0 for a track's first detection); then records it."""
+    def ratio(self, track, area: float, t: float | None = None) -> float:
+        """area / the area expected from the track's last `window` areas (1.0 for a track's first detection);
+        then records it. `t`: the frame index (gaps stretch the trend); None counts detections."""
         hist = self._areas.setdefault(track, [])
-        r = area / float(np.median(hist)) if hist else 1.0
-        hist.append(area)
+        if t is None:
+            t = hist[-1][0] + 1 if hist else 0
+        r = area / expected_area(hist, t) if hist else 1.0
+        self.last_flat = area / float(np.median([a for _, a in hist])) if hist else 1.0
+        hist.append((float(t), float(area)))
         if len(hist) > self.window:
             del hist[0]
         return r
+
+
+def expected_area(hist: list[tuple[float, float]], t: float) -> float:
+    """The area a track's history [(frame, area), ...] leads one to expect at frame t: the median of the past
+    log-areas, each carried forward at the track's growth rate (median frame-to-frame log-area change per
+    frame; with fewer than 5 areas, no trend: the plain median, since in 2-3 changes one step would set the rate)."""
+    ts = np.array([h[0] for h in hist], float)
+    la = np.log(np.maximum([h[1] for h in hist], 1e-9))
+    rate = 0.0
+    if len(hist) >= 5:
+        dt = np.diff(ts)
+        ok = dt > 0
+        if ok.any():
+            rate = float(np.median(np.diff(la)[ok] / dt[ok]))
+    return float(np.exp(np.median(la + rate * (t - ts))))
 
 
 def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings,

@@ -184,7 +184,7 @@ def learn_size_prior(records: list[dict], settings: LearnedPriorSettings | None 
     st = settings or LearnedPriorSettings()
     by_track: dict[str, list[dict]] = defaultdict(list)
     for r in records:
-        if r["rule_verdict"] == "unoccluded":
+        if r["rule_verdict"] == "unoccluded" and r.get("steady", True):  # steady: see mine.py
             by_track[r["track"]].append(r)
     per_class: dict[str, list] = defaultdict(list)
     n_tracks: dict[str, int] = defaultdict(int)
