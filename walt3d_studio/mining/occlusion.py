@@ -3,9 +3,12 @@
 For a detection A in a frame, an occluder candidate is any *other* detection B of that frame with score >=
 `occluder_score` (0.3; every candidate whatever its class, and high-confidence boxes count too -- WALT's code
 only counted low-confidence ones, a slip). A is **occluded** when some candidate B has its box bottom lower in
-the image than A's and IoU(A, B) > delta (0.05), or when A's mask overlaps the camera's static-occluder mask by
-more than delta of A's area -- unless at least `static_self` (0.8) of A lies inside it: then A is the static
-object itself (the parked car a learned mask came from), not something hidden behind it. A is **truncated** when its box comes within `border_px` (2) of the image edge.
+the image than A's and IoU(A, B) > delta (0.05); or B's bottom is lower and B's mask comes within `touch_frac`
+(0.025) of the image height of A's bottom edge (in contact: a queue's car behind the one in front, boxes
+barely overlapping; the foreground detector's own closing size, below which it cannot tell a gap from none);
+or when A's mask overlaps the camera's static-occluder mask by more than delta of A's area -- unless at least
+`static_self` (0.8) of A lies inside it: then A is the static object itself (the parked car a learned mask came
+from), not something hidden behind it. A is **truncated** when its box comes within `border_px` (2) of the image edge.
 A is **mined** (verdict "unoccluded") when its score >= `mine_score` (0.9), it is neither occluded nor
 truncated, and its mask area is within +-40 % of the area its track's last `area_window` areas lead one to
 expect (their median carried forward on the track's steady growth, `AreaHistory`; a jump means two objects
@@ -49,6 +52,9 @@ class RuleSettings:
     min_mined_frames: int = 3
     lobes: bool = True             # a mask with two lobes joined by a waist is a merge (shape.py)
     lobe_solidity: float = 0.95    # only masks less solid than this are examined (two touching ellipses: 0.92)
+    touch_frac: float = 0.025      # masks within this fraction of the image height of a nearer detection's mask
+                                   # are in contact with it (0: off); the foreground detector's closing size
+                                   # (close_frac): gaps below it are ones it cannot tell from no gap
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +72,7 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
     iou = box_iou(boxes, boxes)
     bottom = boxes[:, 1] + boxes[:, 3]
     b = settings.border_px
+    touch = int(round(settings.touch_frac * height))
     for i, d in enumerate(dets):
         x, y, w, h = boxes[i]
         by = []
@@ -73,6 +80,13 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
             if j != i and scores[j] >= settings.occluder_score and bottom[j] > bottom[i] \
                     and iou[i, j] > settings.delta:
                 by.append({"index": j, "iou": round(float(iou[i, j]), 4)})
+            elif j != i and scores[j] >= settings.occluder_score and bottom[j] > bottom[i] \
+                    and touch > 0 and _in_contact(d, dets[j], touch):
+                # Two blobs in contact, the nearer one's box barely overlapping (a queue: the car behind's
+                # bottom edge meets the top of the car in front, IoU ~0.01, which the box test misses; their
+                # masks, eroded where paint matches the road, are 3-6 px apart at 240 rows). The nearer one
+                # hides the far one's bottom edge, as in the box rule: the far one is occluded.
+                by.append({"index": j, "iou": round(float(iou[i, j]), 4), "contact_px": touch})
         edges = [name for name, gap in (("left", x), ("top", y), ("right", width - (x + w)),
                                         ("bottom", height - (y + h))) if gap <= b]
         facts = {"occluded_by": by, "truncated": edges, "score": round(float(d.score), 4),
@@ -88,6 +102,31 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
                 facts["two_lobes"] = {"neck_px": round(lob.neck_px, 1), "shares": [float(v) for v in lob.shares]}
         out[i] = facts
     return out
+
+
+def _in_contact(a: Detection, b: Detection, px: int) -> bool:
+    """Whether the mask of b comes within `px` pixels of a's mask at a's bottom edge (the contact rows' median in
+    the bottom quarter of a's box) (never for box-only detections: a box
+    says nothing of where the object's edge is, and the box IoU test is all there is for them)."""
+    if a.mask is None or b.mask is None:
+        return False
+    ax, ay, aw, ah = a.int_box
+    bx, by, bw, bh = b.int_box
+    if ax - px >= bx + bw or bx >= ax + aw + px or ay - px >= by + bh or by >= ay + ah + px:
+        return False
+    x0, y0 = min(ax, bx), min(ay, by)
+    x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
+    ma = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    mb = np.zeros_like(ma)
+    ma[ay - y0:ay - y0 + ah, ax - x0:ax - x0 + aw] = a.local_mask()
+    mb[by - y0:by - y0 + bh, bx - x0:bx - x0 + bw] = b.local_mask()
+    import cv2
+
+    grown = cv2.dilate(ma, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1)))
+    rows = np.nonzero(grown & mb)[0]
+    # only at a's bottom edge (b, nearer, below it: a queue); objects side by side that touch at their flanks
+    # are not hidden by each other
+    return rows.size > 0 and float(np.median(rows)) + y0 >= ay + 0.75 * ah
 
 
 def _static_overlap(d: Detection, static_mask: np.ndarray) -> float:

@@ -76,7 +76,8 @@ def store_mining_results(project, camera_id: int, detector: str, frame_ids: list
             det_rows.append((did, r["frame_id"], track_ids[r["track"]], detector, r["category"], r["score"],
                              x, y, w, h, r["area"], json.dumps(r["rle"]) if r["rle"] else None, crop, now))
             reasons = dict(r["reasons"])
-            reasons["occluded_by"] = [{"detection": det_id_of[(r["frame_id"], o["index"])], "iou": o["iou"]}
+            reasons["occluded_by"] = [{"detection": det_id_of[(r["frame_id"], o["index"])], "iou": o["iou"],
+                                       **({"contact_px": o["contact_px"]} if "contact_px" in o else {})}
                                       for o in reasons.get("occluded_by", [])]
             if reasons.get("merged_with"):  # the tracker's keys -> this store's track ids, in the words too
                 reasons["merged_with"] = [track_ids.get(k, k) for k in reasons["merged_with"]]
