@@ -84,8 +84,8 @@ def run_method(out: Path, ctx: JobContext | None = None, *, n_composites: int = 
 
     with Project.open(root) as project:
         def vehicles(sub):
-            from .reconstruct.vehicle_fit import fit_vehicles
-            return {"summary": _summary(fit_vehicles(project, ctx=sub))}
+            from .reconstruct.vehicle_fit import fit_vehicles, summary_line
+            return {"summary": summary_line(fit_vehicles(project, ctx=sub))}
 
         def people(sub):
             from .reconstruct.people_fit import fit_people

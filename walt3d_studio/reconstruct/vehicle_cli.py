@@ -46,9 +46,9 @@ def cmd_fit_vehicles(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        st = ", ".join(f"{n} {k}" for k, n in sorted(summary["by_status"].items())) or "nothing to fit"
-        me = ", ".join(f"{n} by {k}" for k, n in sorted(summary["by_method"].items()) if k != "none")
-        print(f"Fitted {summary['tracks']} vehicle track(s): {st}" + (f" ({me})" if me else ""))
+        from .vehicle_fit import summary_line
+
+        print(summary_line(summary))
         for tid, why in summary["skipped"].items():
             print(f"  track {tid} skipped: {why}")
     return 0

@@ -288,6 +288,13 @@ def _calibrated(project, camera_id: int):
     return cam
 
 
+def summary_line(summary: dict) -> str:
+    """The one-line account of a `fit_vehicles` summary that the CLI prints and the demo report shows."""
+    st = ", ".join(f"{n} {k}" for k, n in sorted(summary["by_status"].items())) or "nothing to fit"
+    me = ", ".join(f"{n} by {k}" for k, n in sorted(summary["by_method"].items()) if k != "none")
+    return f"Fitted {summary['tracks']} vehicle track(s): {st}" + (f" ({me})" if me else "")
+
+
 def fit_vehicles(project, camera_id: int | None = None, track_ids=None, ctx: JobContext | None = None,
                  settings: VehicleFitSettings | None = None) -> dict:
     """Fit every usable vehicle track of a camera (or of every camera), or only `track_ids`; store the
