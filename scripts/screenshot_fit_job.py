@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,38 +22,22 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
+    from shot_window import headless_app, main_window, pump, wait
 
-    app = QApplication([])
-    import walt3d_studio.gui.errors as gerr
+    headless_app()
     from gui.test_fit_jobs import _copy_track, _track_of
     from gui.test_review_workflow import _build
-    from walt3d_studio.gui.main_window import MainWindow
     from walt3d_studio.store import Project
 
-    gerr.set_interactive(False)
     tmp = Path(tempfile.mkdtemp(prefix="walt3d-shot-fitjob-"))
     root = _build(tmp / "demo")
     with Project.open(root) as p:
         car = _track_of(p, "car")
         _copy_track(p, car, 40)
-    win = MainWindow(QSettings(str(tmp / "s.ini"), QSettings.IniFormat), remember_recent=False)
-    win.resize(1280, 900)
-    win.show()
+    win = main_window(tmp, (1280, 900))
     win.open_project(root)
     win.settle()
     rc = win.review
-
-    def pump(s):
-        end = time.monotonic() + s
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
-
-    def wait(job):
-        while job.active:
-            pump(0.05)
 
     people = rc.fit_jobs.fit("people")
     wait(people)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -21,19 +20,14 @@ def main() -> int:
     project = Path(sys.argv[1])
     camera = sys.argv[2] if len(sys.argv) > 2 else "parking-lot"
     out = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT / "docs" / "screenshots" / "fits-overlay.png"
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QDockWidget
+    from PySide6.QtWidgets import QDockWidget
+    from shot_window import headless_app, main_window, pump
 
-    app = QApplication([])
-    import walt3d_studio.gui.errors as gerr
-    from walt3d_studio.gui.main_window import MainWindow
+    app = headless_app()
     from walt3d_studio.store.detections import detection_table
 
-    gerr.set_interactive(False)
     tmp = Path(tempfile.mkdtemp(prefix="walt3d-shot-fits-"))
-    win = MainWindow(QSettings(str(tmp / "s.ini"), QSettings.IniFormat), remember_recent=False)
-    win.resize(1400, 760)
-    win.show()
+    win = main_window(tmp, (1400, 760))
     win.open_project(project, readonly=True)
     cams = {c.name: c.id for c in win.project.cameras()}
     win.select_camera(cams[camera])
@@ -48,10 +42,7 @@ def main() -> int:
     rc.select_track(car, jump=True)
     dets = detection_table(win.project, track_id=car)
     win.timeline.set_position(rc.position_of(int(dets.frame_id[len(dets) // 2])))
-    end = time.monotonic() + 1.0
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
+    pump(1.0)
     win.settle()
     win.frame_view.fit()
     app.processEvents()

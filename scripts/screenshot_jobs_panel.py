@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -19,33 +18,17 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots" / "jobs-panel.png"
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
+    from shot_window import headless_app, main_window, pump, wait
 
-    app = QApplication([])
-    import walt3d_studio.gui.errors as gerr
+    headless_app()
     from gui.test_process_jobs import build_two_cameras
-    from walt3d_studio.gui.main_window import MainWindow
 
-    gerr.set_interactive(False)
     tmp = Path(tempfile.mkdtemp(prefix="walt3d-shot-jobs-"))
     root = build_two_cameras(tmp)
-    win = MainWindow(QSettings(str(tmp / "s.ini"), QSettings.IniFormat), remember_recent=False)
-    win.resize(1280, 760)
-    win.show()
+    win = main_window(tmp, (1280, 760))
     win.open_project(root)
     cams = {c.name: c.id for c in win.project.cameras()}
     rc = win.review
-
-    def pump(s):
-        end = time.monotonic() + s
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
-
-    def wait(job):
-        while job.active:
-            pump(0.05)
 
     wait(win.process_jobs.start(["info", str(root)], "Project info"))
     win.select_camera(cams["b"])

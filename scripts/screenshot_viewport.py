@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -26,20 +25,17 @@ def main() -> int:
     camera = sys.argv[2] if len(sys.argv) > 2 else "parking-lot"
     out = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    from PySide6.QtCore import QSettings, Qt
-    from PySide6.QtWidgets import QApplication, QDockWidget
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDockWidget
+    from shot_window import headless_app, main_window
+    from shot_window import pump as pump_events
 
-    app = QApplication([])
-    import walt3d_studio.gui.errors as gerr
-    from walt3d_studio.gui.main_window import MainWindow
+    headless_app()
     from walt3d_studio.gui.viewport import show_viewport
     from walt3d_studio.store.detections import detection_table
 
-    gerr.set_interactive(False)
     tmp = Path(tempfile.mkdtemp(prefix="walt3d-shot-3d-"))
-    win = MainWindow(QSettings(str(tmp / "s.ini"), QSettings.IniFormat), remember_recent=False)
-    win.resize(1500, 820)
-    win.show()
+    win = main_window(tmp, (1500, 820))
     if not win.open_project(project, readonly=True):
         return 1
     cams = {c.name: c.id for c in win.project.cameras()}
@@ -49,10 +45,7 @@ def main() -> int:
     win.set_overlays_visible(False)
 
     def pump(seconds=0.5):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+        pump_events(seconds)
         win.settle()
 
     rc = win.review
