@@ -75,7 +75,7 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
     touch = int(round(settings.touch_frac * height))
     for i, d in enumerate(dets):
         x, y, w, h = boxes[i]
-        by = []
+        by, touching = [], []
         for j in range(n):
             if j != i and scores[j] >= settings.occluder_score and bottom[j] > bottom[i] \
                     and iou[i, j] > settings.delta:
@@ -87,9 +87,14 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
                 # masks, eroded where paint matches the road, are 3-6 px apart at 240 rows). The nearer one
                 # hides the far one's bottom edge, as in the box rule: the far one is occluded.
                 by.append({"index": j, "iou": round(float(iou[i, j]), 4), "contact_px": touch})
+            elif j != i and bottom[j] < bottom[i] and touch > 0 and _in_contact(dets[j], d, touch):
+                # the other side of that contact: this one is the nearer car, and the farther one's bottom
+                # edge meets its top. Nothing hides it, but at a gap under the closing size the detector
+                # cannot tell whether the two masks meet or hold parts of each other: not mined
+                touching.append({"index": j, "contact_px": touch})
         edges = [name for name, gap in (("left", x), ("top", y), ("right", width - (x + w)),
                                         ("bottom", height - (y + h))) if gap <= b]
-        facts = {"occluded_by": by, "truncated": edges, "score": round(float(d.score), 4),
+        facts = {"occluded_by": by, "touching": touching, "truncated": edges, "score": round(float(d.score), 4),
                  "max_iou": round(float(np.max(np.delete(iou[i], i))) if n > 1 else 0.0, 4)}
         if static_mask is not None:
             facts["static_overlap"] = round(_static_overlap(d, static_mask), 4)
@@ -193,6 +198,7 @@ def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings,
     lobes = bool(facts.get("two_lobes"))
     occluded = bool(facts["occluded_by"]) or settings.delta < static < settings.static_self or merged or lobes
     truncated = bool(facts["truncated"])
+    touching = bool(facts.get("touching"))
     low_score = facts["score"] < settings.mine_score
     tol = settings.area_tolerance
     area_jump = not (1 - tol <= area_ratio <= 1 + tol)
@@ -205,13 +211,13 @@ def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings,
         reasons["shape"] = f"two lobes (solidity {facts.get('solidity', 0.0):.2f})"
     flags = [k for k, v in (("occluded", occluded), ("merged", merged), ("two_lobes", lobes),
                             ("truncated", truncated),
-                            ("low_score", low_score), ("area_jump", area_jump)) if v]
+                            ("touching", touching), ("low_score", low_score), ("area_jump", area_jump)) if v]
     reasons["flags"] = flags
     if occluded:
         verdict = "occluded"
     elif truncated:
         verdict = "truncated"
-    elif low_score or area_jump:
+    elif touching or low_score or area_jump:
         verdict = "rejected"
     else:
         verdict = "unoccluded"
