@@ -178,18 +178,21 @@ def test_a_car_whose_mask_meets_the_nearer_car_in_front_is_occluded():
     """Issue 12 (road scene): in a queue the car behind (higher in the image) meets the top of the car in front;
     their boxes overlap by a row or two (IoU ~0.01, under delta), and their blobs, eroded where paint matches the
     road, are a few pixels apart. Masks within the detector's closing size (touch_frac of the image height: 6 px
-    at 240 rows) of a nearer detection's mask are in contact: the far one is occluded, the near one is not; at
-    a lane's spacing (20 px) neither is."""
+    at 240 rows) of a nearer detection's mask are in contact: the far one is occluded; the near one is not
+    occluded (nothing hides it) but "touching" and so not mined either (rejected): at that gap the detector
+    cannot tell contact from none. At a lane's spacing (20 px) neither is anything."""
     W, H = 320, 240
     near = _blob(100, 100, 40, 40)
     for gap, expect in ((-2, "occluded"), (4, "occluded"), (20, "unoccluded")):
         far = _blob(102, 100 - 30 - gap, 36, 30 + 2 if gap < 0 else 30)   # above the near one, `gap` rows apart
         facts = frame_facts([far, near], W, H, R)
-        (v_far, r_far), (v_near, _) = [rule_verdict(f, 1.0, R) for f in facts]
+        (v_far, r_far), (v_near, r_near) = [rule_verdict(f, 1.0, R) for f in facts]
         assert v_far == expect, (gap, r_far)
-        assert v_near == "unoccluded"
+        assert v_near == ("rejected" if expect == "occluded" else "unoccluded"), (gap, r_near)
         if expect == "occluded":
             assert r_far["occluded_by"][0]["contact_px"] == 6 and r_far["occluded_by"][0]["iou"] <= R.delta
+            assert not r_near["occluded_by"] and "touching" in r_near["flags"]
+            assert r_near["touching"] == [{"index": 0, "contact_px": 6}]
     # off: the box test alone
     off = RuleSettings(touch_frac=0)
     facts = frame_facts([_blob(102, 66, 36, 30), near], W, H, off)
@@ -197,4 +200,4 @@ def test_a_car_whose_mask_meets_the_nearer_car_in_front_is_occluded():
     # objects side by side that touch at their flanks (the nearer one a little lower) are not in contact
     side = _blob(141, 95, 40, 40)
     facts = frame_facts([near, side], W, H, R)
-    assert rule_verdict(facts[0], 1.0, R)[0] == "unoccluded"
+    assert [rule_verdict(f, 1.0, R)[0] for f in facts] == ["unoccluded", "unoccluded"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -135,10 +134,6 @@ class ForegroundDetector:
     # -- per frame ---------------------------------------------------------------------------------
     def foreground_mask(self, frame: np.ndarray, t: float) -> np.ndarray:
         """The cleaned foreground (uint8 0/1) at the reduced resolution."""
-        return self._masks(frame, t)[1]
-
-    def _masks(self, frame: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """The foreground opened only (its gaps still open) and cleaned (opened, then closed), uint8 0/1."""
         bg, lo, hi = self._background(t)
         small = self._shrink(frame)
         if self.exposure:
@@ -152,8 +147,9 @@ class ForegroundDetector:
         _, fg = cv2.threshold(dmax, self.threshold, 1, cv2.THRESH_BINARY)
         if self.shadows == "suppress":
             fg = self._drop_shadows(fg, small, bg)
-        opened = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._open)
-        return opened, cv2.morphologyEx(opened, cv2.MORPH_CLOSE, self._close)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._open)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._close)
+        return fg
 
     def _drop_shadows(self, fg: np.ndarray, small: np.ndarray, bg: np.ndarray) -> np.ndarray:
         """The foreground less its cast shadows. Pixel by pixel, dark grey clothing on grey asphalt passes the
@@ -194,7 +190,7 @@ class ForegroundDetector:
         if frame.shape[0] != self.H or frame.shape[1] != self.W:
             raise BadInputError(f"Frame {info.position} is {frame.shape[1]}x{frame.shape[0]}, not the camera's "
                                 f"{self.W}x{self.H}.", "Re-import the source.")
-        opened, fg = self._masks(frame, info.capture_time)
+        fg = self.foreground_mask(frame, info.capture_time)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
         s = self.s
         min_side = self.min_side_px / s
@@ -218,14 +214,17 @@ class ForegroundDetector:
             local = local.astype(np.uint8)
             if self.fill_holes:
                 local = _fill_holes(local)
-            det = full_resolution(local, x0, y0, s, self.W, self.H)
+            if s > 1:
+                W = min(w * s, self.W - x0 * s)
+                H = min(h * s, self.H - y0 * s)
+                big = cv2.resize(local * 255, (w * s, h * s), interpolation=cv2.INTER_LINEAR)[:H, :W]
+                mask = big > 127
+            else:
+                mask = local.astype(bool)
+            det = Detection.from_local_mask(mask, x0 * s, y0 * s, "other", 1.0)
             if det is None:
                 continue
             det.category, det.extra["size"] = self.classifier.classify(det.box, det.area)
-            # the blob before closing: where the closing bridged a gap, the pieces on either side may be two
-            # objects, which the split of merged blobs (split.py) separates when the tracker has two in it
-            det.extra["unclosed"] = Unclosed(opened[y0:y1, x0:x1] & local, local, x0, y0, s, self._close,
-                                             self.W, self.H, self.classifier.classify)
             out.append(det)
         return out
 
@@ -264,35 +263,6 @@ class ForegroundDetector:
 
     def close(self) -> None:
         self._bg.clear()
-
-
-def full_resolution(local: np.ndarray, x0: int, y0: int, s: int, W: int, H: int) -> Detection | None:
-    """A detection ("other", score 1) from a 0/1 mask at the reduced resolution (scale s, top-left (x0, y0) in
-    reduced pixels) in a W x H frame: scaled back bilinearly, threshold 1/2."""
-    h, w = local.shape
-    if s > 1:
-        big = cv2.resize(local.astype(np.uint8) * 255, (w * s, h * s), interpolation=cv2.INTER_LINEAR)
-        mask = big[:min(h * s, H - y0 * s), :min(w * s, W - x0 * s)] > 127
-    else:
-        mask = local.astype(bool)
-    return Detection.from_local_mask(mask, x0 * s, y0 * s, "other", 1.0)
-
-
-@dataclass
-class Unclosed:
-    """A blob at the detector's reduced resolution (scale `s`, top-left (x0, y0) in reduced pixels): its
-    foreground before closing (`opened`, uint8 0/1) and its cleaned mask (`blob`); the closing element, the
-    frame's size and the detector's classifier (what a piece split off the blob needs to become a detection)."""
-
-    opened: np.ndarray
-    blob: np.ndarray
-    x0: int
-    y0: int
-    s: int
-    close: np.ndarray
-    W: int
-    H: int
-    classify: object
 
 
 _IDENTITY = np.arange(256, dtype=np.float32)

@@ -34,7 +34,6 @@ from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, expected_area, frame_facts, mark_suspect, rule_verdict
 from .merge import MineReport, ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
 from .registry import RunInfo, create_detector
-from .split import note_split, split_blob
 from .size_prior import LearnedPriorSettings, SizePrior, apply_learned_prior, apply_size_prior, learn_size_prior
 from .stitch import StitchSettings, stitch_tracks
 from .tracker import SortTracker, TrackerSettings
@@ -54,7 +53,6 @@ class MineSettings:
     learned_prior: LearnedPriorSettings | None = field(default_factory=LearnedPriorSettings)
                                             # without one: sizes learned from the camera's own single objects
     stitch: StitchSettings | None = field(default_factory=StitchSettings)  # join fragments across short gaps
-    split: bool = True                      # split a merged blob along the gaps the detector closed (split.py)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -207,8 +205,6 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
             elif info.capture_time - last_time[info.source_id] > settings.tracker.max_gap_s:
                 tr.reset()
             last_time[info.source_id] = info.capture_time
-            if settings.split:
-                dets = split_merged_blobs(dets, tr, rule.touch_frac * height)
             ids = tr.update(np.array([d.box for d in dets], float).reshape(-1, 4))
             for kind, tids in tr.events:
                 events.append((n, kind, [f"s{info.source_id}:{int(t)}" for t in tids]))
@@ -223,9 +219,6 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 # came into view as one blob grows as steadily as one car, and must not teach "one car's size"
                 steady = not merged and abs(areas.last_flat - 1) <= rule.area_tolerance
                 rv, reasons = rule_verdict(f, ratio, rule, merged)
-                if "split_from" in d.extra:
-                    rv = note_split(rv, reasons, [f"s{info.source_id}:{t}" for t in d.extra["split_from"]],
-                                    [f"s{info.source_id}:{t}" for t in d.extra["touches"]])
                 recs.append({"frame_id": info.frame_id, "k": k, "track": key, "source_id": info.source_id,
                              "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
                              "area": d.area, "rule_verdict": rv, "reasons": reasons, "p": None,
@@ -286,19 +279,6 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
     return records
 
 
-def split_merged_blobs(dets: list, tracker: SortTracker, touch_px: float) -> list:
-    """The frame's detections with each blob the tracker would call merged split into one detection per track
-    along the gaps the detector's closing bridged (split.py), where its pieces separate cleanly."""
-    merges = tracker.merges_ahead(np.array([d.box for d in dets], float).reshape(-1, 4))
-    if not merges:
-        return dets
-    out = []
-    for k, d in enumerate(dets):
-        parts = split_blob(d, merges[k], touch_px) if k in merges else None
-        out.extend(parts or [d])
-    return out
-
-
 def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
     """The area check again, now that merges are known: each track's running median of areas, over its
     detections that hold one object (not merged, too large or two-lobed). A track that came into view as a
@@ -323,7 +303,8 @@ def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
         r["reasons"]["area_ratio_before_merges"] = r["reasons"].get("area_ratio")
         r["reasons"]["area_ratio"] = round(float(ratio), 4)
         flags.remove("area_jump")
-        if r["rule_verdict"] == "rejected" and not {"low_score", "suspect", "occluded", "truncated", "touching"} & set(flags):
+        if r["rule_verdict"] == "rejected" \
+                and not {"low_score", "suspect", "occluded", "truncated", "touching"} & set(flags):
             r["rule_verdict"] = "unoccluded"
             if r["decided_by"] == "rule" and r["verdict"] == "rejected" and "_det" in r:
                 r["verdict"] = "unoccluded"

@@ -87,10 +87,12 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
                 # masks, eroded where paint matches the road, are 3-6 px apart at 240 rows). The nearer one
                 # hides the far one's bottom edge, as in the box rule: the far one is occluded.
                 by.append({"index": j, "iou": round(float(iou[i, j]), 4), "contact_px": touch})
-            elif j != i and bottom[j] < bottom[i] and touch > 0 and _in_contact(dets[j], d, touch):
+            elif j != i and bottom[j] < bottom[i] and iou[i, j] <= settings.delta and touch > 0 \
+                    and _in_contact(dets[j], d, touch):
                 # the other side of that contact: this one is the nearer car, and the farther one's bottom
-                # edge meets its top. Nothing hides it, but at a gap under the closing size the detector
-                # cannot tell whether the two masks meet or hold parts of each other: not mined
+                # edge meets its top (boxes barely overlapping: not an object in front of another, which is
+                # what WALT mines). Nothing hides it, but at a gap under the closing size the detector cannot
+                # tell contact from none, nor whether the masks hold parts of each other: not mined
                 touching.append({"index": j, "contact_px": touch})
         edges = [name for name, gap in (("left", x), ("top", y), ("right", width - (x + w)),
                                         ("bottom", height - (y + h))) if gap <= b]

@@ -89,12 +89,6 @@ class _KalmanBox:
         self.x[0] = np.clip(self.x[0], bx + min(w, bw) / 2, bx + bw - min(w, bw) / 2)
         self.x[1] = np.clip(self.x[1], by + min(h, bh) / 2, by + bh - min(h, bh) / 2)
 
-    def peek(self) -> np.ndarray:
-        """The box `predict` would give, leaving the state as it is."""
-        cx, cy, w, h = (self.F @ self.x)[:4]
-        w, h = max(w, 1.0), max(h, 1.0)
-        return np.array([cx - w / 2, cy - h / 2, w, h])
-
     def box(self) -> np.ndarray:
         cx, cy, w, h = self.x[:4]
         return np.array([cx - w / 2, cy - h / 2, w, h])
@@ -168,16 +162,6 @@ class SortTracker:
             if parent is not None:
                 self.events.append(("split", [old[parent]["id"], tid]))
         return ids
-
-    def merges_ahead(self, boxes) -> dict[int, list[tuple[int, np.ndarray]]]:
-        """What `update(boxes)` would call merged, changing nothing: {detection: [(track id, predicted box),
-        ...]} (the split of merged blobs, split.py, asks before the frame is tracked)."""
-        if len(self._tracks) < 2 or len(boxes) == 0:
-            return {}
-        boxes = np.asarray(boxes, float).reshape(-1, 4)
-        pred = np.array([t["kf"].peek() for t in self._tracks]).reshape(-1, 4)
-        return {r: [(self._tracks[c]["id"], pred[c]) for c in cs]
-                for r, cs in self._find_merges(boxes, pred).items()}
 
     def _find_merges(self, boxes, pred) -> dict[int, list[int]]:
         """{detection: [track indices]} for detections holding two or more confirmed tracks."""

@@ -85,10 +85,6 @@ def store_mining_results(project, camera_id: int, detector: str, frame_ids: list
             if reasons.get("merged_with"):  # the tracker's keys -> this store's track ids, in the words too
                 reasons["merged_with"] = [track_ids.get(k, k) for k in reasons["merged_with"]]
                 reasons["merge"] = "merged with tracks " + ", ".join(str(k) for k in reasons["merged_with"])
-            if reasons.get("split_from"):
-                reasons["split_from"] = [track_ids.get(k, k) for k in reasons["split_from"]]
-                reasons["split"] = "split from a blob with tracks " + ", ".join(str(k) for k in reasons["split_from"])
-                reasons["split_touching"] = [track_ids.get(k, k) for k in reasons.get("split_touching", [])]
             verdict_rows.append((did, r["verdict"], r["decided_by"], r["p"], r["model_version"],
                                  json.dumps(reasons), r["rule_verdict"]))
         c.executemany("INSERT INTO detections (id, frame_id, track_id, detector, category, score, x, y, w, h, area, "
