@@ -175,6 +175,7 @@ def test_child_result_and_error_in_the_panel(qtbot, window, tmp_path):
     ok = window.process_jobs.start(["info", str(root), "--json"], "Info")
     how, result = wait_job(qtbot, ok)
     assert how == "finished" and result["rc"] == 0 and '"schema_version"' in result["output"]
+    assert ok.log_text().count('"schema_version"') == 1  # the printed output once, not again from the outcome
     bad = window.run_process_job(["info", str(tmp_path / "missing")], "Info of nothing")
     how, err = wait_job(qtbot, bad)
     assert how == "failed" and "not a WALT3D Studio project" in err.message and "walt3d init" in err.hint

@@ -124,11 +124,10 @@ class ProcessJob(QObject):
                 latest = obj
             else:
                 self._child_outcome = obj
-                out = (obj.get("result") or {}).get("output") or obj.get("output")
+                # the command's own printed lines reached the log already through stderr (run_jsonl tees them
+                # there); the outcome's "output" repeats them, so only an error is logged from it
                 if isinstance(obj.get("error"), dict):
                     self.log.append("error: " + obj["error"].get("message", ""))
-                elif out:
-                    self.log.append(out)
         if latest is not None:  # many lines in one read: only the newest matters on screen
             tenth = (int(latest["done"]) * 10 // int(latest["total"])) if int(latest["total"]) > 0 else -1
             if (tenth, latest.get("stage")) != self._logged_step:  # the log keeps a line per tenth of the way
