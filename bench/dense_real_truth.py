@@ -154,8 +154,12 @@ def main() -> None:
     ap.add_argument("--frames-road", type=int, default=300)
     ap.add_argument("--frames-lot", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", help="several scenes (one per seed), figures pooled: one seed's "
+                                                         "scene is a few hundred objects, too few to judge by")
     ap.add_argument("--sheet", type=Path, help="write frame strips of each scene here (PNG)")
     a = ap.parse_args()
+    if a.seeds:
+        return pooled(a)
     res = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, bg, frames, truth in scenes(a.frames_road, a.frames_lot, a.seed):
@@ -178,6 +182,26 @@ def main() -> None:
             tot[k] += r[k]
     print(f"all: {tot['frames']} frames, mined {tot['mined']}, precision {tot['good'] / max(tot['mined'], 1):.3f}, "
           f"recall {tot['isolated_mined'] / max(tot['isolated'], 1):.3f}")
+
+
+def pooled(a) -> None:
+    """One line per seed and scene, then precision and recall pooled over the seeds, per scene and for both."""
+    tot: Counter = Counter()
+    for seed in a.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, bg, frames, truth in scenes(a.frames_road, a.frames_lot, seed):
+                r = run_scene(Path(tmp), name, bg, frames, truth)
+                for k in ("mined", "good", "isolated", "isolated_mined"):
+                    tot[name, k] += r[k]
+                    tot["all", k] += r[k]
+                print(f"seed {seed} {name}: mined {r['mined']}, right {r['good']} "
+                      f"(precision {r['good'] / max(r['mined'], 1):.3f}); isolated {r['isolated']}, mined "
+                      f"{r['isolated_mined']} (recall {r['isolated_mined'] / max(r['isolated'], 1):.3f}); "
+                      f"wrong: {r['wrong']}", flush=True)
+    for name in ("road", "lot", "all"):
+        print(f"{name}, seeds {' '.join(map(str, a.seeds))}: mined {tot[name, 'mined']}, precision "
+              f"{tot[name, 'good'] / max(tot[name, 'mined'], 1):.3f}, recall "
+              f"{tot[name, 'isolated_mined'] / max(tot[name, 'isolated'], 1):.3f}")
 
 
 if __name__ == "__main__":

@@ -126,6 +126,29 @@ def test_the_line_is_fitted_to_single_objects_even_when_most_tracks_are_pairs():
     assert all((q > bound) == (i >= 36) for i, q in enumerate(ratios))
 
 
+def test_rows_seen_only_by_queues_do_not_lift_the_line():
+    """Issue 12, real-crop road scene (seed 1): the single cars were seen only in the far half of the frame and
+    queues of two (1.8x as tall) only in the near half. Per-row-bin quantiles put the near half's line through the
+    queues; one scale per track on the perspective (size proportional to row - horizon) does not."""
+    rng = np.random.default_rng(1)
+    horizon = -60.0
+    recs = []
+    for k, (pair, r0, r1) in enumerate([(False, 70, 140), (False, 80, 150), (True, 150, 235), (True, 160, 235),
+                                         (True, 170, 235)]):
+        for bottom in np.linspace(r0, r1, 15) + rng.normal(0, 1, 15):
+            h = 0.3 * (bottom - horizon) * (1.8 if pair else 1) * rng.uniform(0.97, 1.03)
+            w = 1.3 * 0.3 * (bottom - horizon) * rng.uniform(0.97, 1.03)
+            recs.append({"track": f"s1:{k}", "category": "car", "rule_verdict": "unoccluded",
+                         "box": [100, bottom - h, w, h], "area": 0.85 * w * h, "reasons": {}})
+    prior = learn_size_prior(recs, LearnedPriorSettings())
+    a, b, bound = prior.lines["car"]["height"]
+    assert a * 220 + b == pytest.approx(0.3 * (220 - horizon), rel=0.08)  # one car's height in the near half
+    assert -b / a == pytest.approx(horizon, abs=25)
+    queue = [prior.ratios("car", r)["height"] > bound for r in recs if int(r["track"][-1]) >= 2]
+    single = [prior.ratios("car", r)["height"] > bound for r in recs if int(r["track"][-1]) < 2]
+    assert all(queue) and not any(single)
+
+
 def test_a_roof_band_alone_is_not_mined_as_a_whole_car():
     """A blob a third of a car's height and area at its row (a roof whose car's body matched the road) is a part:
     rejected with flag too_small; a whole car at the same row is still mined."""

@@ -201,3 +201,23 @@ def test_a_car_whose_mask_meets_the_nearer_car_in_front_is_occluded():
     side = _blob(141, 95, 40, 40)
     facts = frame_facts([near, side], W, H, R)
     assert [rule_verdict(f, 1.0, R)[0] for f in facts] == ["unoccluded", "unoccluded"]
+
+
+def test_a_corner_contact_counts_by_the_boxes_when_the_mask_lost_that_corner():
+    """Issue 12 (road scene, frames 232-233): a dark car behind touches the roof corner of the car in front, but
+    its mask lost its bottom there where its paint matched the road, so the masks are 15 px apart. Its box spans
+    the rows: the nearer box's top within the contact distance of its bottom, the two overlapping in x, is a
+    contact (far one occluded, near one touching). Boxes 10 rows apart, or not overlapping in x, are not."""
+    import cv2
+
+    W, H = 320, 240
+    near = _blob(100, 100, 60, 40)
+    m = np.zeros((30, 36), np.uint8)
+    cv2.rectangle(m, (0, 0), (35, 29), 1, -1)
+    cv2.rectangle(m, (5, 14), (35, 29), 0, -1)   # its bottom over the near car: lost to the road's colour
+    for x, gap, expect in ((95, 3, ("occluded", "rejected")), (95, 10, ("unoccluded", "unoccluded")),
+                           (170, 3, ("unoccluded", "unoccluded"))):
+        far = Detection.from_local_mask(m.astype(bool), x, 100 - 30 - gap, "car", 1.0)
+        facts = frame_facts([far, near], W, H, R)
+        got = tuple(rule_verdict(f, 1.0, R)[0] for f in facts)
+        assert got == expect, (x, gap, got)

@@ -81,14 +81,14 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
                     and iou[i, j] > settings.delta:
                 by.append({"index": j, "iou": round(float(iou[i, j]), 4)})
             elif j != i and scores[j] >= settings.occluder_score and bottom[j] > bottom[i] \
-                    and touch > 0 and _in_contact(d, dets[j], touch):
+                    and touch > 0 and _in_contact(d, dets[j], touch, boxes[i], boxes[j]):
                 # Two blobs in contact, the nearer one's box barely overlapping (a queue: the car behind's
                 # bottom edge meets the top of the car in front, IoU ~0.01, which the box test misses; their
                 # masks, eroded where paint matches the road, are 3-6 px apart at 240 rows). The nearer one
                 # hides the far one's bottom edge, as in the box rule: the far one is occluded.
                 by.append({"index": j, "iou": round(float(iou[i, j]), 4), "contact_px": touch})
             elif j != i and bottom[j] < bottom[i] and iou[i, j] <= settings.delta and touch > 0 \
-                    and _in_contact(dets[j], d, touch):
+                    and _in_contact(dets[j], d, touch, boxes[j], boxes[i]):
                 # the other side of that contact: this one is the nearer car, and the farther one's bottom
                 # edge meets its top (boxes barely overlapping: not an object in front of another, which is
                 # what WALT mines). Nothing hides it, but at a gap under the closing size the detector cannot
@@ -111,7 +111,22 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
     return out
 
 
-def _in_contact(a: Detection, b: Detection, px: int) -> bool:
+def _in_contact(a: Detection, b: Detection, px: int, a_box=None, b_box=None) -> bool:
+    """Whether b (nearer) is in contact with a's bottom edge: their masks within `px` there (`_masks_meet`), or
+    their boxes -- b's top within `px` rows of a's bottom, the two overlapping in x. The boxes count because a
+    mask eroded where paint matches the road loses a corner (a dark car touching the roof corner of the car in
+    front) while its box keeps the rows it spans. Never for box-only detections."""
+    if a.mask is None or b.mask is None:
+        return False
+    if a_box is not None and b_box is not None:
+        ax, ay, aw, ah = a_box
+        bx, by, bw, bh = b_box
+        if min(ax + aw, bx + bw) - max(ax, bx) >= 1 and abs(by - (ay + ah)) <= px:
+            return True
+    return _masks_meet(a, b, px)
+
+
+def _masks_meet(a: Detection, b: Detection, px: int) -> bool:
     """Whether the mask of b comes within `px` pixels of a's mask at a's bottom edge (the contact rows' median in
     the bottom quarter of a's box) (never for box-only detections: a box
     says nothing of where the object's edge is, and the box IoU test is all there is for them)."""
