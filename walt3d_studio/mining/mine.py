@@ -397,13 +397,13 @@ def _size_tie_break(recs: list[dict], classes: list[str]) -> tuple[str, str]:
     """The size prior as a tie-breaker between real classes with equal votes: (class, how it was decided)."""
     areas = [r["size"]["area_m2"] for r in recs if r.get("size") and r["size"].get("area_m2") is not None]
     ranged = [c for c in classes if c in METRIC_AREA]
-    if areas and len(ranged) > 1:  # calibrated: nearest range of one object's silhouette area, in log
-        a = float(np.median(areas))
+    if areas and len(ranged) > 1:  # calibrated: nearest range of one object's silhouette area, in log; the
+        a = float(np.exp(np.mean(np.log(np.maximum(areas, 1e-6)))))  # geometric mean: a tie is two clusters
 
         def off(c):
             lo, hi = METRIC_AREA[c]
             return max(np.log(lo / a), np.log(a / hi), 0.0)
-        return min(ranged, key=off), f"size (median {a:.2f} m\u00b2)"
+        return min(ranged, key=off), f"size (mean {a:.2f} m\u00b2)"
     if set(classes) == {"car", "person"}:  # uncalibrated: a person's box is upright, a car's is not
         asp = float(np.median([r["box"][3] / max(r["box"][2], 1e-9) for r in recs]))
         return ("person" if asp >= PERSON_ASPECT else "car"), f"shape (median aspect {asp:.2f})"
