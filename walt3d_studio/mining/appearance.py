@@ -6,7 +6,7 @@ shared 2-core machine). `colour_distance` compares two descriptors with L weight
 lightness moves with exposure, shadows and the part of it a mask keeps, its hue much less.
 
 Measured (bench/stitch_real.py, docs/mining.md "Track stitching"): one object against itself 1-8 frames later is
-within 3.9 (road clip, 99th percentile), 7.0 (top-down demo clip) and 4.8 (real-crop road scene). Different cars
+within 3.9 (road clip, 99th percentile), 6.9 (top-down demo clip) and 4.8 (real-crop road scene). Different cars
 of the real-crop scene, mostly white, grey and silver, are a median 4.6 apart: the mean colour tells a red car from
 a blue one, not one grey car from another.
 """
