@@ -98,6 +98,29 @@ def test_class_vote_makes_every_detection_carry_its_tracks_class():
     assert tied == {"s1:2": ["car", "person"], "s1:5": ["car", "person"]}
 
 
+def test_a_tie_is_decided_again_by_the_learned_size_prior():
+    from walt3d_studio.mining.mine import break_ties_by_learned_prior
+    from walt3d_studio.mining.size_prior import LearnedPrior
+
+    # learned on this camera: one person is 0.2 * row + 10 px tall (30 px at row 100), one car half that
+    line = {m: (0.2, 10.0, 1.6) for m in ("height", "width", "size")}
+    prior = LearnedPrior({"person": line, "car": {m: (0.1, 5.0, 1.6) for m in line}}, {"person": 6, "car": 12})
+
+    def rec(track, cat, box, size=None):
+        return {"track": track, "category": cat, "area": box[2] * box[3] * 0.7, "box": list(box),
+                "reasons": {"flags": []}, "size": size}
+
+    # boxes wider than tall (aspect 0.93: "car" by shape), but as tall as one person at their row, twice a car
+    recs = [rec("s1:1", c, (50, 72, 30, 28)) for c in ("car", "person", "car", "person")]
+    recs += [rec("s1:2", c, (50, 72, 30, 28), {"area_m2": 3.0}) for c in ("car", "person")]  # metric: left alone
+    tied = vote_track_classes(recs)
+    assert {r["category"] for r in recs[:4]} == {"car"} and set(tied) == {"s1:1", "s1:2"}
+    break_ties_by_learned_prior(recs, tied, prior)
+    assert {r["category"] for r in recs[:4]} == {"person"}
+    assert recs[0]["reasons"]["class_vote"] == "tie car / person: person by the learned size prior"
+    assert {r["category"] for r in recs[4:]} == {"car"}
+
+
 def _canvas():
     import cv2
 
