@@ -6,11 +6,10 @@ overlay shows on every frame (the issue: "track 1 is person in the table and #1 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from test_mining_scenes import background, write_frames
 from walt3d_studio.camera import Camera
-from walt3d_studio.mining.mine import MineSettings, mine
+from walt3d_studio.mining.mine import mine
 from walt3d_studio.store.detections import detection_table, frame_detections, track_table, verdict_reasons
 
 W, H = 320, 240

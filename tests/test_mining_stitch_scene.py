@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 
 from test_mining_class_vote import project_of
 from walt3d_studio.mining.mine import MineSettings, mine
