@@ -67,15 +67,58 @@ def test_overtaking_car_merges_and_both_tracks_continue(tmp_path):
 
 
 def test_class_vote_makes_every_detection_carry_its_tracks_class():
-    recs = [{"track": "s1:1", "category": c, "area": 100.0, "reasons": {"flags": []}}
-            for c in ("person", "other", "person", "other", "person")]
-    recs += [{"track": "s1:2", "category": c, "area": a, "reasons": {"flags": []}}
-             for c, a in (("person", 300.0), ("car", 900.0), ("other", 50.0))]  # tie: car (larger) wins
-    recs += [{"track": "s1:2", "category": "other", "area": 5000.0, "reasons": {"flags": ["merged"]}}]
-    vote_track_classes(recs)
+    def rec(track, cat, area=100.0, box=(0, 0, 20, 10), flags=(), size=None):
+        return {"track": track, "category": cat, "area": area, "box": list(box), "reasons": {"flags": list(flags)},
+                "size": size}
+
+    recs = [rec("s1:1", c) for c in ("person", "other", "person", "other", "person")]
+    # a tie between person and car: without a calibration the boxes' median aspect decides (upright: person) ...
+    recs += [rec("s1:2", c, a, box) for c, a, box in (("person", 300.0, (0, 0, 10, 30)), ("car", 900.0, (0, 0, 14, 32)),
+                                                      ("other", 50.0, (0, 0, 12, 10)))]
+    recs += [rec("s1:2", "other", 5000.0, flags=["merged"])]
+    # ... a car that is "other" while far and small for most of its track is still a car ("other" abstains) ...
+    recs += [rec("s1:3", c) for c in ["other"] * 7 + ["car"] * 3]
+    # ... but a blob that is a car in 1 frame of 10 stays "other"
+    recs += [rec("s1:4", c) for c in ["other"] * 9 + ["car"]]
+    # ... with a calibration the median metric area decides a tie: 0.7 m^2 is one person, whatever the boxes say
+    recs += [rec("s1:5", c, box=(0, 0, 30, 10), size={"area_m2": a}) for c, a in (("car", 2.1), ("person", 0.6),
+                                                                              ("person", 0.7), ("car", 0.8))]
+    # ... and a track with merged blobs only still gets one class
+    recs += [rec("s1:6", c, flags=["merged"]) for c in ("car", "other", "car")]
+    tied = vote_track_classes(recs)
     assert [r["category"] for r in recs[:5]] == ["person"] * 5
     assert recs[1]["reasons"]["detector_class"] == "other" and "detector_class" not in recs[0]["reasons"]
-    assert [r["category"] for r in recs[5:]] == ["car"] * 4  # the merged blob does not vote but is relabelled
+    assert [r["category"] for r in recs[5:9]] == ["person"] * 4  # the merged blob does not vote but is relabelled
+    assert recs[5]["reasons"]["class_vote"].startswith("tie car 1 / person 1: person by shape")
+    assert {r["category"] for r in recs if r["track"] == "s1:3"} == {"car"}
+    assert {r["category"] for r in recs if r["track"] == "s1:4"} == {"other"}
+    t5 = [r for r in recs if r["track"] == "s1:5"]
+    assert {r["category"] for r in t5} == {"person"} and "by size" in t5[0]["reasons"]["class_vote"]
+    assert {r["category"] for r in recs if r["track"] == "s1:6"} == {"car"}
+    assert tied == {"s1:2": ["car", "person"], "s1:5": ["car", "person"]}
+
+
+def test_a_tie_is_decided_again_by_the_learned_size_prior():
+    from walt3d_studio.mining.mine import break_ties_by_learned_prior
+    from walt3d_studio.mining.size_prior import LearnedPrior
+
+    # learned on this camera: one person is 0.2 * row + 10 px tall (30 px at row 100), one car half that
+    line = {m: (0.2, 10.0, 1.6) for m in ("height", "width", "size")}
+    prior = LearnedPrior({"person": line, "car": {m: (0.1, 5.0, 1.6) for m in line}}, {"person": 6, "car": 12})
+
+    def rec(track, cat, box, size=None):
+        return {"track": track, "category": cat, "area": box[2] * box[3] * 0.7, "box": list(box),
+                "reasons": {"flags": []}, "size": size}
+
+    # boxes wider than tall (aspect 0.93: "car" by shape), but as tall as one person at their row, twice a car
+    recs = [rec("s1:1", c, (50, 72, 30, 28)) for c in ("car", "person", "car", "person")]
+    recs += [rec("s1:2", c, (50, 72, 30, 28), {"area_m2": 3.0}) for c in ("car", "person")]  # metric: left alone
+    tied = vote_track_classes(recs)
+    assert {r["category"] for r in recs[:4]} == {"car"} and set(tied) == {"s1:1", "s1:2"}
+    break_ties_by_learned_prior(recs, tied, prior)
+    assert {r["category"] for r in recs[:4]} == {"person"}
+    assert recs[0]["reasons"]["class_vote"] == "tie car / person: person by the learned size prior"
+    assert {r["category"] for r in recs[4:]} == {"car"}
 
 
 def _canvas():

@@ -34,3 +34,35 @@ def test_chains_join_and_limits_hold():
     assert {r["track"] for r in recs if r["box"][1] == 160} == {"s1:4", "s1:5"}
     assert {r["track"] for r in recs if r["box"][1] == 220} == {"s1:6", "s1:8"}
     assert {r["track"] for r in recs if r["source_id"] == 2} == {"s2:1"}
+
+
+def _coloured(recs, lab):
+    for r in recs:
+        r["colour"] = list(lab)
+    return recs
+
+
+def test_colour_refuses_a_different_looking_fragment_and_breaks_ties():
+    # two fragments continue car A's motion equally well (one a little later); the one that looks like A wins
+    def scene():
+        a = _coloured(_path("s1:1", range(0, 20), 0, 4), (50, 40, 30))           # a red car
+        b = _coloured(_path("s1:2", range(22, 30), 0, 4, y=100), (50, -5, -40))  # a blue car where A was heading
+        c = _coloured(_path("s1:3", range(24, 40), 0, 4, y=101), (52, 38, 31))   # A again
+        return a, b, c
+
+    a, b, c = scene()
+    assert stitch_tracks(a + b + c, StitchSettings()) == [("s1:1", "s1:3")]
+    assert {r["track"] for r in c} == {"s1:1"} and {r["track"] for r in b} == {"s1:2"}
+    # on motion alone the blue car, exactly on A's path, is taken
+    a, b, c = scene()
+    assert stitch_tracks(a + b + c, StitchSettings(appearance=False)) == [("s1:1", "s1:2")]
+    # two look-alikes within the colour bound: the closer colour wins over the (slightly) closer motion
+    a2 = _coloured(_path("s1:1", range(0, 20), 0, 4), (60, 0, 0))
+    near = _coloured(_path("s1:2", range(23, 30), 0, 4, y=101), (60, 10, 0))   # motion 1 px off, colour 10 off
+    same = _coloured(_path("s1:3", range(23, 30), 0, 4, y=104), (60, 1, 0))    # motion 4 px off, colour 1 off
+    assert stitch_tracks(a2 + near + same, StitchSettings()) == [("s1:1", "s1:3")]
+
+
+def test_fragments_without_colour_are_judged_on_motion():
+    recs = _path("s1:1", range(0, 20), 0, 4) + _coloured(_path("s1:7", range(25, 50), 0, 4), (50, 60, 50))
+    assert stitch_tracks(recs, StitchSettings()) == [("s1:1", "s1:7")]

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import BadInputError, Cancelled
 from ..jobs import JobContext, silent
+from .appearance import colour_descriptor
 from .crops import write_png_rgba
 from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, expected_area, frame_facts, mark_suspect, rule_verdict
@@ -223,7 +224,8 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                              "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
                              "area": d.area, "rule_verdict": rv, "reasons": reasons, "p": None,
                              "model_version": None, "crop": None, "det": d, "n": n,
-                             "size": d.extra.get("size"), "_time": info.capture_time, "steady": steady})
+                             "size": d.extra.get("size"), "_time": info.capture_time, "steady": steady,
+                             "colour": colour_descriptor(frame, d)})
             if model is not None and recs:
                 if frame is None and load_frame is not None:
                     frame = load_frame(info)
@@ -256,12 +258,13 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
         _mark_suspects(records, events, crop_dir)
         if settings.stitch is not None:
             stitch_tracks(records, settings.stitch, settings.tracker.max_gap_s)
-        vote_track_classes(records)
+        tied = vote_track_classes(records)
         if settings.size_prior:
             apply_size_prior(records, SizePrior(), crop_dir)
         if settings.learned_prior is not None:
-            apply_learned_prior(records, learn_size_prior(records, settings.learned_prior), settings.learned_prior,
-                                crop_dir)
+            learned = learn_size_prior(records, settings.learned_prior)
+            break_ties_by_learned_prior(records, tied, learned)
+            apply_learned_prior(records, learned, settings.learned_prior, crop_dir)
             for r in _recheck_area_jumps(records, rule):
                 if crop_dir is not None and load_frame is not None:
                     name = f"{r['frame_id']}_{r['k']}.png"
@@ -269,7 +272,7 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                     write_png_rgba(crop_dir / name, rgba_crop(load_frame(r["_info"]), r["_det"]))
         for r in records:
             del r["n"], r["size"]
-            r.pop("steady", None)
+            r.pop("steady", None), r.pop("colour", None)
             r.pop("_det", None), r.pop("_info", None), r.pop("_time", None)
     finally:
         close = getattr(frames, "close", None)
@@ -340,27 +343,97 @@ def _mark_suspects(records: list[dict], events, crop_dir: Path | None, window: i
             r["crop"] = None
 
 
-def vote_track_classes(records: list[dict]) -> None:
-    """One class per track: a vote over its detections (merged blobs do not vote), ties broken for a real
-    class over "other" and then by the larger summed area (a person is rarely as big as a car); every
-    detection then carries the track's class, so the overlay and the tracks table agree. The detector's own
-    per-frame class stays in the reasons ("detector_class") when it differs."""
+# metric silhouette area (m^2) of one object, per class (foreground.SizeClassifier's ranges): the calibrated tie-break
+METRIC_AREA = {"person": (0.1, 1.6), "car": (2.0, 30.0)}
+PERSON_ASPECT = 1.3   # box height / width: upright (foreground.SizeClassifier's person aspect); uncalibrated tie-break
+
+
+def vote_track_classes(records: list[dict], min_real_share: float = 0.25) -> dict[str, list[str]]:
+    """One class per track, so the overlay (each detection's class) and the tracks table (the track's) agree.
+
+    A vote over the track's detections (merged blobs do not vote, unless the track has nothing else). "other"
+    means the detector could not tell, not a class of its own: a real class wins when real-class votes are at
+    least `min_real_share` of all, so a car that is "other" while far and small and "car" once near is a car.
+    Between real classes the majority wins; a tie goes to the size prior (`_size_tie_break`): the track's median
+    metric area with a calibration, its median box aspect without one, then the larger summed area. Every
+    detection then carries the track's class; the detector's own per-frame class stays in the reasons
+    ("detector_class"), and a tie's decision in "class_vote". Returns the tied tracks (key -> the tied classes),
+    which `break_ties_by_learned_prior` can decide again once the camera's learned size prior is known."""
     from collections import Counter, defaultdict
 
-    votes: dict[str, Counter] = defaultdict(Counter)
-    area: dict[str, Counter] = defaultdict(Counter)
+    by_track: dict[str, list[dict]] = defaultdict(list)
     for r in records:
-        if "merged" not in r["reasons"].get("flags", ()):
-            votes[r["track"]][r["category"]] += 1
-            area[r["track"]][r["category"]] += r["area"]
-    for r in records:
-        v = votes.get(r["track"])
-        if not v:
-            continue
-        cls = max(v, key=lambda c: (v[c], c != "other", area[r["track"]][c]))
+        by_track[r["track"]].append(r)
+    tied: dict[str, list[str]] = {}
+    for key, recs in by_track.items():
+        voters = [r for r in recs if "merged" not in r["reasons"].get("flags", ())] or recs
+        v = Counter(r["category"] for r in voters)
+        real = {c: n for c, n in v.items() if c != "other"}
+        why = None
+        if not real or sum(real.values()) < min_real_share * len(voters):
+            cls = "other"
+        else:
+            top = max(real.values())
+            best = sorted(c for c, n in real.items() if n == top)
+            cls = best[0]
+            if len(best) > 1:
+                cls, how = _size_tie_break(voters, best)
+                why = f"tie {' / '.join(f'{c} {top}' for c in best)}: {cls} by {how}"
+                tied[key] = best
+        _set_class(recs, cls, why)
+    return tied
+
+
+def _set_class(recs: list[dict], cls: str, why: str | None = None) -> None:
+    for r in recs:
         if cls != r["category"]:
-            r["reasons"]["detector_class"] = r["category"]
+            r["reasons"].setdefault("detector_class", r["category"])
             r["category"] = cls
+        if why is not None:
+            r["reasons"]["class_vote"] = why
+
+
+def _size_tie_break(recs: list[dict], classes: list[str]) -> tuple[str, str]:
+    """The size prior as a tie-breaker between real classes with equal votes: (class, how it was decided)."""
+    areas = [r["size"]["area_m2"] for r in recs if r.get("size") and r["size"].get("area_m2") is not None]
+    ranged = [c for c in classes if c in METRIC_AREA]
+    if areas and len(ranged) > 1:  # calibrated: nearest range of one object's silhouette area, in log; the
+        a = float(np.exp(np.mean(np.log(np.maximum(areas, 1e-6)))))  # geometric mean: a tie is two clusters
+
+        def off(c):
+            lo, hi = METRIC_AREA[c]
+            return max(np.log(lo / a), np.log(a / hi), 0.0)
+        return min(ranged, key=off), f"size (mean {a:.2f} m\u00b2)"
+    if set(classes) == {"car", "person"}:  # uncalibrated: a person's box is upright, a car's is not
+        asp = float(np.median([r["box"][3] / max(r["box"][2], 1e-9) for r in recs]))
+        return ("person" if asp >= PERSON_ASPECT else "car"), f"shape (median aspect {asp:.2f})"
+    summed = {c: sum(r["area"] for r in recs if r["category"] == c) for c in classes}
+    return max(classes, key=lambda c: summed[c]), "area"
+
+
+def break_ties_by_learned_prior(records: list[dict], tied: dict[str, list[str]], prior) -> None:
+    """Tracks whose vote tied (and no calibration decided it) take the tied class whose learned one-object height
+    at their rows fits most of their detections (`size_prior.size_class`), when that is clear (a majority)."""
+    if not tied or not getattr(prior, "lines", None):
+        return
+    from collections import Counter
+
+    from .size_prior import size_class
+
+    by_track: dict[str, list[dict]] = {}
+    for r in records:
+        if r["track"] in tied:
+            by_track.setdefault(r["track"], []).append(r)
+    for key, recs in by_track.items():
+        if any(r.get("size") and r["size"].get("area_m2") is not None for r in recs):
+            continue  # decided by metric size already
+        fits = Counter(size_class(prior, r) for r in recs if "merged" not in r["reasons"].get("flags", ()))
+        ok = {c: n for c, n in fits.items() if c in tied[key]}
+        if not ok:
+            continue
+        cls, n = max(ok.items(), key=lambda kv: kv[1])
+        if n > 0.5 * sum(fits.values()) and cls != recs[0]["category"]:
+            _set_class(recs, cls, f"tie {' / '.join(tied[key])}: {cls} by the learned size prior")
 
 
 def _detect_ahead(frames, detector, pool, depth: int) -> Iterator:

@@ -6,15 +6,25 @@ to fit in 3D. After a run, for every track that ends and every track that starts
 the same source (and within the tracker's `max_gap_s` in capture time), the first track's last box centre is
 carried forward on its velocity (over its last `velocity_frames` detections) to the second one's first frame;
 the pair is a candidate when that prediction lands within `max_dist` box sizes (sqrt of the box area) of the
-second track's first centre and the box areas are within a factor `max_size_ratio`. Candidates are joined
-greedily by distance, each end and each start once, so chains (a -> b -> c) form. Motion only: no appearance
-term yet. Merges need no stitching: the tracker keeps identities through them (tracker.py).
+second track's first centre and the box areas are within a factor `max_size_ratio`.
+
+Appearance: when the records carry a colour descriptor ("colour", mean Lab of the mask, `appearance.py`), the
+first track's last `colour_frames` detections and the second's first ones are compared (per-channel medians);
+a pair further apart than `max_colour` is refused (a blue car that appears where a red one was going is not the
+red one), and the colour distance, in units of `max_colour`, is added to the motion distance times
+`colour_weight` to rank the candidates, so of two that move alike the one that looks alike wins. A pair where
+either side has no descriptor (a detector without pixels) is judged on motion alone.
+
+Candidates are joined greedily by that cost, each end and each start once, so chains (a -> b -> c) form. Merges
+need no stitching: the tracker keeps identities through them (tracker.py).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from .appearance import colour_distance, track_colour
 
 
 @dataclass
@@ -23,6 +33,10 @@ class StitchSettings:
     max_dist: float = 1.0          # predicted-to-observed centre distance, in box sizes
     max_size_ratio: float = 1.6    # box areas
     velocity_frames: int = 5
+    appearance: bool = True        # use the records' colour descriptors (when they have them)
+    max_colour: float = 15.0       # refuse joins whose colours differ more (colour_distance, Lab units)
+    colour_weight: float = 0.5     # cost = motion distance + colour_weight * colour distance / max_colour
+    colour_frames: int = 3         # detections at each fragment's end / start whose colours are compared
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,6 +64,11 @@ def stitch_tracks(records: list[dict], settings: StitchSettings | None = None,
         v = (_centre(last[-1]["box"]) - _centre(last[0]["box"])) / dn if dn > 0 else np.zeros(2)
         ends.append((key, recs[-1], v))
         starts.append((key, recs[0]))
+    colour_end, colour_start = {}, {}
+    if st.appearance:
+        for key, recs in tracks.items():
+            colour_end[key] = track_colour(recs[-st.colour_frames:])
+            colour_start[key] = track_colour(recs[:st.colour_frames])
     by_start: dict[int, list] = {}
     for kb, rb in starts:
         by_start.setdefault(rb["n"], []).append((kb, rb))
@@ -69,8 +88,13 @@ def stitch_tracks(records: list[dict], settings: StitchSettings | None = None,
                 continue
             pred = _centre(ra["box"]) + v * (rb["n"] - ra["n"])
             dist = float(np.linalg.norm(pred - _centre(rb["box"]))) / size_a
-            if dist <= st.max_dist:
-                cands.append((dist, ka, kb))
+            if dist > st.max_dist:
+                continue
+            dc = colour_distance(colour_end.get(ka), colour_start.get(kb))
+            if dc > st.max_colour:  # nan (no descriptor) compares False: motion alone
+                continue
+            cost = dist + (st.colour_weight * dc / st.max_colour if dc == dc else 0.0)
+            cands.append((cost, ka, kb))
     cands.sort()
     used_end, used_start, joined = set(), set(), []
     root = {}
