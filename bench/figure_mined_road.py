@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--cell", type=int, default=120)
     ap.add_argument("--flag", help="draw detections with this flag whose only other flag is 'occluded' instead of "
                                    "mined ones (e.g. too_large: what the size prior took out)")
+    ap.add_argument("--with-flag", help="draw every detection carrying this flag, whatever its other flags and its "
+                                        "verdict (e.g. joined_parts), and count them by verdict")
     a = ap.parse_args()
 
     from walt3d_studio.background_job import compute_backgrounds
@@ -54,12 +56,18 @@ def main() -> None:
             mine(p, cam)
             t = detection_table(p, camera_id=cam)
             idx = np.flatnonzero(t.mined)
-            if a.flag:
+            if a.flag or a.with_flag:
+                from collections import Counter
+
                 from walt3d_studio.store.detections import verdict_reasons
 
                 rs = verdict_reasons(p, [int(v) for v in t.id])
-                idx = np.array([i for i in range(len(t)) if a.flag in rs.get(int(t.id[i]), {}).get("flags", [])
-                                and set(rs[int(t.id[i])]["flags"]) <= {a.flag, "occluded"}], int)
+                flag = a.flag or a.with_flag
+                idx = np.array([i for i in range(len(t)) if flag in rs.get(int(t.id[i]), {}).get("flags", [])
+                                and (a.with_flag or set(rs[int(t.id[i])]["flags"]) <= {flag, "occluded"})], int)
+                if a.with_flag:
+                    print(f"{len(idx)} of {len(t)} detections flagged {flag} ({int(t.mined.sum())} mined in all), by "
+                          "verdict:", dict(Counter(t.verdict[idx])))
             pick = np.sort(np.random.default_rng(a.seed).choice(idx, size=min(a.n, len(idx)), replace=False))
             rles = detection_rles(p, [int(t.id[i]) for i in pick])
             reader = p.frame_reader(cam)
@@ -82,13 +90,14 @@ def main() -> None:
                               (int((x + w - x0) * s) - 1, int((y + h - y0) * s) - 1), (255, 255, 0), 1)
                 cell = np.full((a.cell + 16, a.cell, 3), 40, np.uint8)
                 cell[:view.shape[0], :view.shape[1]] = view
-                cells.append((cell, f"{len(cells) + 1} f{pos[int(t.frame_id[i])]} t{int(t.track_id[i])}"))
+                verdict = f" {t.verdict[i][:3]}" if a.with_flag else ""
+                cells.append((cell, f"{len(cells) + 1} f{pos[int(t.frame_id[i])]} t{int(t.track_id[i])}{verdict}"))
             reader.close()
             n_mined, n_det = len(idx), len(t)
     cols = 10
     rows = (len(cells) + cols - 1) // cols
     sheet = np.full((rows * (a.cell + 18) + 24, cols * (a.cell + 2), 3), 20, np.uint8)
-    what = a.flag or "mined"
+    what = a.flag or a.with_flag or "mined"
     cv2.putText(sheet, f"road clip: {len(cells)} of {n_mined} {what} detections ({n_det} detections), seed {a.seed}",
                 (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     for k, (cell, text) in enumerate(cells):

@@ -33,6 +33,7 @@ from .appearance import colour_descriptor
 from .crops import write_png_rgba
 from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, expected_area, frame_facts, mark_suspect, rule_verdict
+from .parts import PartSettings, join_parts
 from .merge import MineReport, ShardResults, check_not_mined, merge_results, merge_shard, write_shard  # noqa: F401
 from .registry import RunInfo, create_detector
 from .size_prior import LearnedPriorSettings, SizePrior, apply_learned_prior, apply_size_prior, learn_size_prior
@@ -54,12 +55,14 @@ class MineSettings:
     learned_prior: LearnedPriorSettings | None = field(default_factory=LearnedPriorSettings)
                                             # without one: sizes learned from the camera's own single objects
     stitch: StitchSettings | None = field(default_factory=StitchSettings)  # join fragments across short gaps
+    parts: PartSettings | None = field(default_factory=PartSettings)  # join a roof blob to its car (parts.py)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["rule"], d["tracker"] = self.rule.to_dict(), self.tracker.to_dict()
         d["learned_prior"] = self.learned_prior.to_dict() if self.learned_prior is not None else None
         d["stitch"] = self.stitch.to_dict() if self.stitch is not None else None
+        d["parts"] = self.parts.to_dict() if self.parts is not None else None
         return d
 
 
@@ -198,6 +201,9 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
             stream = _detect_ahead(frames, detector, pool, 2 * workers)
         else:
             stream = ((info, frame, detector.detect(frame, info)) for info, frame in frames)
+        if settings.parts is not None:  # before tracking, so a car split in two is tracked as one (parts.py)
+            stream = join_parts(stream, settings.parts, getattr(getattr(detector, "classifier", None), "classify", None),
+                                (width, height))
         for n, (info, frame, dets) in enumerate(stream):
             ctx.check()
             tr = trackers.get(info.source_id)
@@ -307,7 +313,7 @@ def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
         r["reasons"]["area_ratio"] = round(float(ratio), 4)
         flags.remove("area_jump")
         if r["rule_verdict"] == "rejected" \
-                and not {"low_score", "suspect", "occluded", "truncated", "touching"} & set(flags):
+                and not {"low_score", "suspect", "occluded", "truncated", "touching", "part_above"} & set(flags):
             r["rule_verdict"] = "unoccluded"
             if r["decided_by"] == "rule" and r["verdict"] == "rejected" and "_det" in r:
                 r["verdict"] = "unoccluded"

@@ -24,6 +24,10 @@ before and after a merge or a split are "suspect" (flag and reason; the pipeline
 would have mined them). A mask with two lobes joined by a narrow waist (shape.py) is occluded too, with the
 reason "two lobes (solidity 0.xx)" (flag "two_lobes"): touching objects the tracker never saw apart.
 
+Parts (parts.py): a roof or windscreen blob joined into its car before tracking is recorded (flag
+"joined_parts"); a blob with a piece over it that may be its roof, not seen moving with it long enough to tell,
+is "rejected" (flag "part_above"): mined, it could be a car without its roof.
+
 Precedence: a person's label (U / O / X), else the classifier when one is trained (P(unoccluded) >= 0.5),
 else the rule -- except a merged blob, which stays occluded whatever the classifier says (two objects in one
 mask is a fact from the tracker, not a judgement). Every stored verdict says which of them decided.
@@ -107,6 +111,10 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
             facts["solidity"] = round(lob.solidity, 3)
             if lob.two_lobes:
                 facts["two_lobes"] = {"neck_px": round(lob.neck_px, 1), "shares": [float(v) for v in lob.shares]}
+        if d.extra.get("joined_parts"):  # pieces of this object joined into it before tracking (parts.py)
+            facts["joined_parts"] = {"parts": d.extra["joined_parts"], "frames": d.extra.get("joined_parts_frames")}
+        if d.extra.get("part_above"):  # a piece over it that may be its roof, not seen moving with it long enough
+            facts["part_above"] = d.extra["part_above"]
         out[i] = facts
     return out
 
@@ -226,15 +234,24 @@ def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings,
         reasons["merge"] = "merged with tracks " + ", ".join(_short(k) for k in merged_with)
     if lobes:
         reasons["shape"] = f"two lobes (solidity {facts.get('solidity', 0.0):.2f})"
+    joined = facts.get("joined_parts")
+    if joined:
+        n = len(joined["parts"])
+        reasons["parts"] = (f"joined with {'a piece' if n == 1 else f'{n} pieces'} above it moving with it over "
+                            f"{joined['frames']} frames (a roof or windscreen)")
+    part_above = bool(facts.get("part_above"))
+    if part_above:
+        reasons["parts"] = ("a piece above it may be its roof or windscreen, not seen moving with it over enough "
+                            "frames to join them")
     flags = [k for k, v in (("occluded", occluded), ("merged", merged), ("two_lobes", lobes),
-                            ("truncated", truncated),
-                            ("touching", touching), ("low_score", low_score), ("area_jump", area_jump)) if v]
+                            ("joined_parts", bool(joined)), ("truncated", truncated), ("touching", touching),
+                            ("low_score", low_score), ("area_jump", area_jump), ("part_above", part_above)) if v]
     reasons["flags"] = flags
     if occluded:
         verdict = "occluded"
     elif truncated:
         verdict = "truncated"
-    elif touching or low_score or area_jump:
+    elif touching or low_score or area_jump or part_above:
         verdict = "rejected"
     else:
         verdict = "unoccluded"

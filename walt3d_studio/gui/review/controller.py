@@ -396,7 +396,8 @@ class ReviewController(QObject):
             if flags:
                 extra += f" [{', '.join(flags)}]"
             why = d.get("reasons", {})
-            words = [w for w in (why.get("merge"), why.get("shape"), why.get("size_prior"), *(why.get("suspect") or [])) if w]
+            words = [w for w in (why.get("merge"), why.get("shape"), why.get("size_prior"), why.get("parts"),
+                                 *(why.get("suspect") or [])) if w]
             if words:  # the tracker's and the mask's own words: which tracks merged, why suspect
                 extra += "; " + "; ".join(words)
             parts.append(f"Detection {d['id']} here: <b>{VERDICT_NAMES.get(d['verdict'], d['verdict'])}</b> "
