@@ -311,7 +311,8 @@ def test_progress_counts_and_agreement_with_the_labels(qtbot, review):
     w, rc = review
     p, cam = w.project, w.camera_id
     t = track_table(p, cam)
-    car, other = int(t.id[t.category == "car"][0]), int(t.id[t.category == "other"][0])
+    car = int(t.id[t.category == "car"][0])
+    other = int(t.id[t.id != car][0])  # a second track (its class does not matter here)
     dets = detection_table(p, track_id=car)
     for k, v in ((0, "U"), (3, "O"), (5, "U"), (9, "X")):  # through the keys
         w.timeline.set_position(positions(w, dets.frame_id[k:k + 1])[0])
