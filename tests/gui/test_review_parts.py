@@ -33,3 +33,37 @@ def test_selection_text_names_the_join_and_the_piece_above(make_window, tmp_path
         rc.select_detection(int(dt.id[i]))
         text = rc.panel.selection_label.text()
         assert f"Detection {int(dt.id[i])} here" in text and flag in text and words in text, text
+
+
+def test_selection_text_says_which_detection_the_nearer_car_touches(make_window, tmp_path):
+    """A queue: the far car's bottom edge 3 px above the near car's top. The far one is occluded (contact), the
+    near one is not mined ("touching"), and the panel names the detection behind it and why."""
+    from test_mining_scenes import Obj, coco_results, make_project, write_json
+
+    from walt3d_studio.gui.review import install_review
+    from walt3d_studio.mining.mine import MineSettings, mine
+
+    objs = [Obj("rect", (200, 40, 40), (60, 34), (100, 40), (0, 2)),   # far: bottom row 73
+            Obj("rect", (40, 40, 200), (64, 40), (98, 77), (0, 2))]    # near: top row 77
+    p, cam, _, truth = make_project(tmp_path, objs, 6)
+    with p:
+        write_json(tmp_path / "dets.json", coco_results(truth, 320, 240, objs))
+        mine(p, cam, MineSettings(detector="import", import_path=str(tmp_path / "dets.json")))
+        dt = detection_table(p, camera_id=cam)
+        reasons = verdict_reasons(p, [int(v) for v in dt.id])
+        ids = list(p.frame_table(cam).ids)
+    near = [i for i in range(len(dt)) if dt.box[i][1] > 70]
+    far = [i for i in range(len(dt)) if dt.box[i][1] < 70]
+    assert all(dt.rule_verdict[i] == "occluded" for i in far)
+    assert all(dt.rule_verdict[i] == "rejected" and "touching" in reasons[int(dt.id[i])]["flags"] for i in near)
+    i = near[2]
+    behind = next(j for j in far if dt.frame_id[j] == dt.frame_id[i])
+    w = make_window()
+    rc = install_review(w)
+    assert w.open_project(p.root)
+    w.settle()
+    w.timeline.set_position(ids.index(int(dt.frame_id[i])))
+    w.settle()
+    rc.select_detection(int(dt.id[i]))
+    text = rc.panel.selection_label.text()
+    assert f"detection {int(dt.id[behind])} behind it comes within 6 px of its top" in text, text

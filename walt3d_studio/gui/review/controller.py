@@ -396,8 +396,11 @@ class ReviewController(QObject):
             if flags:
                 extra += f" [{', '.join(flags)}]"
             why = d.get("reasons", {})
+            touch = [f"detection {t['detection']} behind it comes within {t['contact_px']} px of its top (a gap "
+                     f"that narrow cannot be told from contact)" for t in why.get("touching") or []
+                     if isinstance(t, dict) and "detection" in t]
             words = [w for w in (why.get("merge"), why.get("shape"), why.get("size_prior"), why.get("parts"),
-                                 *(why.get("suspect") or [])) if w]
+                                 *touch, *(why.get("suspect") or [])) if w]
             if words:  # the tracker's and the mask's own words: which tracks merged, why suspect
                 extra += "; " + "; ".join(words)
             parts.append(f"Detection {d['id']} here: <b>{VERDICT_NAMES.get(d['verdict'], d['verdict'])}</b> "
