@@ -221,3 +221,32 @@ def test_a_corner_contact_counts_by_the_boxes_when_the_mask_lost_that_corner():
         facts = frame_facts([far, near], W, H, R)
         got = tuple(rule_verdict(f, 1.0, R)[0] for f in facts)
         assert got == expect, (x, gap, got)
+
+
+def _expected_area_numpy(hist, t):
+    """expected_area as first written, on numpy arrays (the reference for the plain-Python one)."""
+    ts = np.array([h[0] for h in hist], float)
+    la = np.log(np.maximum([h[1] for h in hist], 1e-9))
+    rate = 0.0
+    if len(hist) >= 5:
+        dt = np.diff(ts)
+        ok = dt > 0
+        if ok.any():
+            rate = float(np.median(np.diff(la)[ok] / dt[ok]))
+    return float(np.exp(np.median(la + rate * (t - ts))))
+
+
+def test_expected_area_is_the_numpy_median_of_the_trend_exactly():
+    from walt3d_studio.mining.occlusion import expected_area, median
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        n = int(rng.integers(1, 10))
+        frames = np.cumsum(rng.choice([0, 1, 1, 1, 2, 5], n)).astype(float)  # repeats and gaps
+        areas = rng.choice([0.0, 1.0, 37.0, 400.0, 1e5], n) * rng.uniform(0.5, 2, n)
+        if rng.random() < 0.3:
+            areas = np.round(areas)  # ties
+        hist = list(zip(frames.tolist(), areas.tolist()))
+        t = float(frames[-1] + rng.integers(1, 4))
+        assert expected_area(hist, t) == _expected_area_numpy(hist, t)  # the same bits, not just close
+        assert median(areas.tolist()) == float(np.median(areas))

@@ -148,8 +148,8 @@ def test_crops_of_a_mine_killed_before_its_merge_are_swept_by_the_next_run(tmp_p
         import walt3d_studio.mining.mine as M
         from walt3d_studio.store import Project
         real = M.write_png_rgba
-        def slow_write(path, rgba):
-            real(path, rgba)
+        def slow_write(path, rgba, **kw):
+            real(path, rgba, **kw)
             print("crop", flush=True)
             time.sleep(0.3)
         M.write_png_rgba = slow_write

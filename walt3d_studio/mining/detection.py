@@ -102,8 +102,8 @@ def pixel_range(box) -> tuple[int, int, int, int]:
 def encode_local_mask(mask: np.ndarray, x0: int, y0: int, width: int, height: int) -> dict:
     """COCO RLE of a full width x height image that is zero except `mask` placed at (x0, y0).
 
-    Runs are counted in column-major order over only the columns the mask spans, so the cost is that of the
-    box, not of the frame. Parts of the mask outside the image are clipped.
+    Runs are counted in column-major order over the mask alone, so the cost is that of the box, not of the
+    frame. Parts of the mask outside the image are clipped.
     """
     from pycocotools import mask as mask_util
 
@@ -117,25 +117,22 @@ def encode_local_mask(mask: np.ndarray, x0: int, y0: int, width: int, height: in
     else:
         m = mask[cy0:cy1, cx0:cx1]
         X0, Y0 = x0 + cx0, y0 + cy0
-        cols = np.zeros((m.shape[1], height), np.uint8)  # the spanned columns, full height
-        cols[:, Y0:Y0 + m.shape[0]] = m.T
+        # Each column of the mask with a zero above and below it, in column-major order: the padding stands for
+        # the rest of the image column, so every change of value lies inside one padded column. Padded position
+        # i = c * hp + r (column c, row r; r = 1 is the mask's top row) is image pixel (X0 + c) * height + Y0 + r - 1.
+        hp = m.shape[0] + 2
+        cols = np.zeros((m.shape[1], hp), bool)
+        cols[:, 1:-1] = m.T
         flat = cols.reshape(-1)
-        change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-        edges = np.concatenate(([0], change, [flat.size]))
-        runs = np.diff(edges)
-        lead = X0 * height
-        trail = (width - X0 - m.shape[1]) * height
-        runs = runs.tolist()
-        if flat[0]:  # the spanned region starts with a one: the leading zero run is everything before it
-            runs = [lead] + runs
-        else:
-            runs[0] += lead
-        if flat[-1]:
-            if trail:
-                runs.append(trail)
-        else:
-            runs[-1] += trail
-        counts = runs
+        i = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+        starts = i + (i // hp) * (height - hp) + (X0 * height + Y0 - 1)
+        if m.shape[0] == height:  # a run through a column's bottom goes on at the next one's top: not two runs
+            same = np.flatnonzero(starts[1:] == starts[:-1])
+            starts = np.delete(starts, np.concatenate([same, same + 1]))
+        if starts.size and starts[-1] == width * height:  # ones up to the image's last pixel: no zeros after
+            starts = starts[:-1]
+        edges = np.concatenate(([0], starts, [width * height]))
+        counts = (edges[1:] - edges[:-1]).tolist()
     rle = mask_util.frPyObjects({"size": [height, width], "counts": counts}, height, width)
     return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
 

@@ -6,10 +6,13 @@ failed run leaves the project as it was). For scale-out (DESIGN "Scale-out") the
 own (shard.json, detections.jsonl, crops/), and `merge_shard(project, folder)` imports that folder into the
 project's SQLite store in one transaction (one writer).
 
-Pipeline, per frame in capture order: frames are decoded on a reader thread, detected on a thread pool
-(OpenCV releases the GIL), then tracked (one SORT tracker per source, reset at long gaps), judged by the
-rule (and the trained classifier, if any), encoded to RLE, and mined objects' RGBA crops written as PNG on
-the pool. Crops go under arrays/crops/cam<C>/<run>/, so a failed run removes exactly its own files.
+Pipeline, per frame in capture order: frames are decoded on a reader thread and detected on a thread pool
+(OpenCV releases the GIL); parts of one object are joined (parts.py, in order); the rest of the frame-local
+work (the rule's per-frame facts, RLE of each mask, colour: `_frame_work`) runs on the pool too, ahead of the
+main thread, which tracks (one SORT tracker per source, reset at long gaps) and judges by the rule (and the
+trained classifier, if any); mined objects' RGBA crops are cut and written as PNG on the pool.
+Crops go under arrays/crops/cam<C>/<run>/, so a failed run removes exactly its own files; they are made
+durable with one sync at the end of the run rather than an fsync each (nothing points at them before then).
 Shard files and the merge into SQLite are in `merge.py`.
 """
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 from ..errors import BadInputError, Cancelled
 from ..jobs import JobContext, silent
 from .appearance import colour_descriptor
+from ..atomic import sync_written
 from .crops import write_png_rgba
 from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, expected_area, frame_facts, mark_suspect, rule_verdict
@@ -197,14 +201,22 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
     crop_jobs: deque = deque()
     last_report = 0.0
     try:
-        if getattr(detector, "thread_safe", False) and workers > 1:
-            stream = _detect_ahead(frames, detector, pool, 2 * workers)
-        else:
-            stream = ((info, frame, detector.detect(frame, info)) for info, frame in frames)
+        ahead = getattr(detector, "thread_safe", False) and workers > 1
+
+        def detect(info, frame):
+            return detector.detect(frame, info)
+
+        def work(info, frame, dets):
+            return _frame_work(dets, frame, width, height, rule, static_mask)
+
+        stream = _ahead(frames, detect, pool, 2 * workers) if ahead else \
+            ((info, frame, detect(info, frame)) for info, frame in frames)
         if settings.parts is not None:  # before tracking, so a car split in two is tracked as one (parts.py)
             stream = join_parts(stream, settings.parts, getattr(getattr(detector, "classifier", None), "classify", None),
                                 (width, height))
-        for n, (info, frame, dets) in enumerate(stream):
+        stream = _ahead(stream, work, pool, 2 * workers) if workers > 1 else \
+            ((*item, work(*item)) for item in stream)
+        for n, (info, frame, dets, (facts, rles, colours)) in enumerate(stream):
             ctx.check()
             tr = trackers.get(info.source_id)
             if tr is None:
@@ -215,23 +227,23 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
             ids = tr.update(np.array([d.box for d in dets], float).reshape(-1, 4))
             for kind, tids in tr.events:
                 events.append((n, kind, [f"s{info.source_id}:{int(t)}" for t in tids]))
-            facts = frame_facts(dets, width, height, rule, static_mask)
             recs = []
             for k, (d, tid, f) in enumerate(zip(dets, ids, facts)):
                 key = f"s{info.source_id}:{int(tid)}"
                 merged = [f"s{info.source_id}:{int(t)}" for t in tr.merged.get(k, [])]
                 # a merged blob's area says nothing of its track's own size: keep it out of the history
-                ratio = areas.ratio(key, d.area, n) if not merged else 1.0
+                area = d.area
+                ratio = areas.ratio(key, area, n) if not merged else 1.0
                 # the learned size prior learns only on areas steady without a growth allowance: a queue that
                 # came into view as one blob grows as steadily as one car, and must not teach "one car's size"
                 steady = not merged and abs(areas.last_flat - 1) <= rule.area_tolerance
                 rv, reasons = rule_verdict(f, ratio, rule, merged)
                 recs.append({"frame_id": info.frame_id, "k": k, "track": key, "source_id": info.source_id,
                              "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
-                             "area": d.area, "rule_verdict": rv, "reasons": reasons, "p": None,
+                             "area": area, "rule_verdict": rv, "reasons": reasons, "p": None,
                              "model_version": None, "crop": None, "det": d, "n": n,
                              "size": d.extra.get("size"), "_time": info.capture_time, "steady": steady,
-                             "colour": colour_descriptor(frame, d)})
+                             "colour": colours[k]})
             if model is not None and recs:
                 if frame is None and load_frame is not None:
                     frame = load_frame(info)
@@ -240,10 +252,11 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                     r["p"] = float(pi)
                     r["model_version"] = model.version
                     r["reasons"]["classifier"] = {"p": round(float(pi), 4), "version": model.version}
+            crops = []
             for r in recs:
                 r["verdict"], r["decided_by"] = decide(r["rule_verdict"], r["p"], r["reasons"])
                 d = r.pop("det")
-                r["rle"] = d.rle(width, height)
+                r["rle"] = rles[r["k"]]
                 if r["rule_verdict"] == "rejected":  # an area jump may be undone once merges are known
                     r["_det"], r["_info"] = d, info
                 if crop_dir is not None and r["verdict"] == "unoccluded":
@@ -251,7 +264,9 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                         frame = load_frame(info)
                     name = f"{info.frame_id}_{r['k']}.png"
                     r["crop"] = str(crop_rel / name)
-                    crop_jobs.append(pool.submit(write_png_rgba, crop_dir / name, rgba_crop(frame, d)))
+                    crops.append((name, d))
+            if crops:  # one task a frame
+                crop_jobs.append(pool.submit(_write_crops, crop_dir, frame, crops))
             records.extend(recs)
             while crop_jobs and (crop_jobs[0].done() or len(crop_jobs) > 4 * workers):
                 crop_jobs.popleft().result()
@@ -275,7 +290,9 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 if crop_dir is not None and load_frame is not None:
                     name = f"{r['frame_id']}_{r['k']}.png"
                     r["crop"] = str(crop_rel / name)
-                    write_png_rgba(crop_dir / name, rgba_crop(load_frame(r["_info"]), r["_det"]))
+                    _write_crops(crop_dir, load_frame(r["_info"]), [(name, r["_det"])])
+        if crop_dir is not None and crop_dir.exists():
+            sync_written(crop_dir)
         for r in records:
             del r["n"], r["size"]
             r.pop("steady", None), r.pop("colour", None)
@@ -442,20 +459,36 @@ def break_ties_by_learned_prior(records: list[dict], tied: dict[str, list[str]],
             _set_class(recs, cls, f"tie {' / '.join(tied[key])}: {cls} by the learned size prior")
 
 
-def _detect_ahead(frames, detector, pool, depth: int) -> Iterator:
+def _frame_work(dets: list, frame: np.ndarray | None, width: int, height: int, rule: RuleSettings,
+                static_mask) -> tuple[list[dict], list[dict | None], list]:
+    """What a frame's detections need no track for: the rule's per-frame facts, each mask's RLE and colour.
+    Runs on the pool, a few frames ahead of the main thread (which tracks and judges in order)."""
+    return (frame_facts(dets, width, height, rule, static_mask), [d.rle(width, height) for d in dets],
+            [colour_descriptor(frame, d) for d in dets])
+
+
+def _write_crops(folder: Path, frame: np.ndarray, crops: list[tuple[str, object]]) -> None:
+    """Mined objects' RGBA crops (file name, detection) of one frame, cut and written on the pool. Not synced
+    one by one: the run's crop folder is private to the run until it ends (removed on failure), and
+    `run_pipeline` syncs it once at the end."""
+    for name, det in crops:
+        write_png_rgba(folder / name, rgba_crop(frame, det), durable=False)
+
+
+def _ahead(items: Iterable[tuple], fn, pool, depth: int) -> Iterator[tuple]:
+    """(*item, fn(*item)) for each item, in order, with up to `depth` items' fn running on the pool."""
     pending: deque = deque()
-    it = iter(frames)
     try:
-        for info, frame in it:
-            pending.append((info, frame, pool.submit(detector.detect, frame, info)))
+        for item in items:
+            pending.append((item, pool.submit(fn, *item)))
             if len(pending) >= depth:
-                info0, frame0, fut = pending.popleft()
-                yield info0, frame0, fut.result()
+                item0, fut = pending.popleft()
+                yield (*item0, fut.result())
         while pending:
-            info0, frame0, fut = pending.popleft()
-            yield info0, frame0, fut.result()
+            item0, fut = pending.popleft()
+            yield (*item0, fut.result())
     finally:
-        for _, _, fut in pending:
+        for _, fut in pending:
             fut.cancel()
 
 

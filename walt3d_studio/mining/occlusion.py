@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .detection import Detection, box_iou
+from .shape import two_lobes
 
 VERDICTS = ("unoccluded", "occluded", "truncated", "rejected", "not_object")
 LABEL_VERDICT = {"U": "unoccluded", "O": "occluded", "X": "not_object"}
@@ -77,6 +78,9 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
     bottom = boxes[:, 1] + boxes[:, 3]
     b = settings.border_px
     touch = int(round(settings.touch_frac * height))
+    others = iou.copy()
+    np.fill_diagonal(others, -np.inf)
+    max_iou = others.max(axis=1)
     for i, d in enumerate(dets):
         x, y, w, h = boxes[i]
         by, touching = [], []
@@ -101,12 +105,10 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
         edges = [name for name, gap in (("left", x), ("top", y), ("right", width - (x + w)),
                                         ("bottom", height - (y + h))) if gap <= b]
         facts = {"occluded_by": by, "touching": touching, "truncated": edges, "score": round(float(d.score), 4),
-                 "max_iou": round(float(np.max(np.delete(iou[i], i))) if n > 1 else 0.0, 4)}
+                 "max_iou": round(float(max_iou[i]) if n > 1 else 0.0, 4)}
         if static_mask is not None:
             facts["static_overlap"] = round(_static_overlap(d, static_mask), 4)
         if settings.lobes and d.mask is not None:
-            from .shape import two_lobes
-
             lob = two_lobes(d.mask, max_solidity=settings.lobe_solidity)
             facts["solidity"] = round(lob.solidity, 3)
             if lob.two_lobes:
@@ -193,7 +195,7 @@ class AreaHistory:
         if t is None:
             t = hist[-1][0] + 1 if hist else 0
         r = area / expected_area(hist, t) if hist else 1.0
-        self.last_flat = area / float(np.median([a for _, a in hist])) if hist else 1.0
+        self.last_flat = area / median([a for _, a in hist]) if hist else 1.0
         hist.append((float(t), float(area)))
         if len(hist) > self.window:
             del hist[0]
@@ -204,15 +206,27 @@ def expected_area(hist: list[tuple[float, float]], t: float) -> float:
     """The area a track's history [(frame, area), ...] leads one to expect at frame t: the median of the past
     log-areas, each carried forward at the track's growth rate (median frame-to-frame log-area change per
     frame; with fewer than 5 areas, no trend: the plain median, since in 2-3 changes one step would set the rate)."""
-    ts = np.array([h[0] for h in hist], float)
-    la = np.log(np.maximum([h[1] for h in hist], 1e-9))
+    # Called for every detection on at most `area_window` areas: plain Python lists, where numpy's per-call
+    # overhead was most of the cost. numpy's log and exp are kept: the same bits as before.
+    ts = [h[0] for h in hist]
+    la = np.log(np.maximum([h[1] for h in hist], 1e-9)).tolist()
     rate = 0.0
     if len(hist) >= 5:
-        dt = np.diff(ts)
-        ok = dt > 0
-        if ok.any():
-            rate = float(np.median(np.diff(la)[ok] / dt[ok]))
-    return float(np.exp(np.median(la + rate * (t - ts))))
+        steps = []
+        for k in range(len(hist) - 1):
+            dt = ts[k + 1] - ts[k]
+            if dt > 0:
+                steps.append((la[k + 1] - la[k]) / dt)
+        if steps:
+            rate = median(steps)
+    return float(np.exp(median([v + rate * (t - tk) for v, tk in zip(la, ts)])))
+
+
+def median(values: list[float]) -> float:
+    """np.median of a short list of floats, in plain Python (the same value)."""
+    s = sorted(values)
+    k = len(s) // 2
+    return s[k] if len(s) % 2 else (s[k - 1] + s[k]) / 2
 
 
 def rule_verdict(facts: dict, area_ratio: float, settings: RuleSettings,
