@@ -56,3 +56,16 @@ def test_detection_rle_matches_its_box_and_pixels():
     rle = d.rle(60, 40)
     assert np.array_equal(decode_rle(rle), mask)
     assert mask_util.toBbox({"size": rle["size"], "counts": rle["counts"].encode()}).tolist() == list(d.box)
+
+
+def test_detection_area_is_counted_once_and_follows_a_new_mask(monkeypatch):
+    import walt3d_studio.mining.detection as D
+
+    calls = []
+    real = np.count_nonzero
+    monkeypatch.setattr(D.np, "count_nonzero", lambda a: calls.append(1) or real(a))
+    d = Detection.from_full_mask(np.eye(6, dtype=bool), "car")
+    assert [d.area for _ in range(5)] == [6.0] * 5 and len(calls) == 1
+    d.mask = np.ones((2, 3), bool)  # a new mask is counted again
+    assert d.area == 6.0 and len(calls) == 2
+    assert Detection("car", 1.0, (0, 0, 4, 5)).area == 20.0  # box-only: the box's area

@@ -63,7 +63,12 @@ class Detection:
     @property
     def area(self) -> float:
         if self.mask is not None:
-            return float(np.count_nonzero(self.mask))
+            # counted once per mask (masks are never changed in place): the pair tests of a frame ask for it
+            # thousands of times a frame in a dense scene
+            cached = self.__dict__.get("_area")
+            if cached is None or cached[0] is not self.mask:
+                cached = self.__dict__["_area"] = (self.mask, float(np.count_nonzero(self.mask)))
+            return cached[1]
         return float(self.box[2] * self.box[3])
 
     @property
