@@ -250,3 +250,35 @@ def test_expected_area_is_the_numpy_median_of_the_trend_exactly():
         t = float(frames[-1] + rng.integers(1, 4))
         assert expected_area(hist, t) == _expected_area_numpy(hist, t)  # the same bits, not just close
         assert median(areas.tolist()) == float(np.median(areas))
+
+
+def test_frame_facts_pair_prefilter_drops_no_pair_a_test_holds_for(monkeypatch):
+    """frame_facts looks only at the pairs whose boxes overlap or come near (found for all pairs at once):
+    the same facts as looking at every pair, on crowded random frames with touching, overlapping, masked and
+    box-only detections whose float boxes differ from their masks' pixel boxes."""
+    import walt3d_studio.mining.occlusion as occ
+
+    rng = np.random.default_rng(3)
+    W, H = 160, 120
+    frames = []
+    for _ in range(60):
+        dets = []
+        for _ in range(int(rng.integers(2, 14))):
+            x, y = int(rng.integers(-5, W - 5)), int(rng.integers(-5, H - 5))
+            w, h = int(rng.integers(3, 30)), int(rng.integers(3, 25))
+            if rng.random() < 0.2:  # box-only, fractional
+                dets.append(Detection("car", float(rng.uniform(0.2, 1)), (x + 0.3, y + 0.6, w - 0.5, h + 0.4)))
+                continue
+            m = rng.random((h, w)) < 0.9
+            m[0, :] = m[-1, :] = m[:, 0] = m[:, -1] = True
+            d = Detection.from_local_mask(m, x, y, "car", float(rng.uniform(0.2, 1)))
+            if rng.random() < 0.3:  # a detector's float box a little off its mask's pixels
+                d.box = (d.box[0] + 0.7, d.box[1] - 0.4, d.box[2] + 1.2, d.box[3] - 0.3)
+            dets.append(d)
+        frames.append(dets)
+    settings = [R, RuleSettings(touch_frac=0.08), RuleSettings(touch_frac=0)]
+    got = [[frame_facts(d, W, H, s) for d in frames] for s in settings]
+    monkeypatch.setattr(occ, "_near", lambda boxes, px: np.ones((len(boxes), len(boxes)), bool))
+    every_pair = [[frame_facts(d, W, H, s) for d in frames] for s in settings]
+    assert got == every_pair
+    assert sum(bool(f["occluded_by"]) or bool(f["touching"]) for run in got for fr in run for f in fr) > 50
