@@ -30,10 +30,10 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from ..atomic import sync_written
 from ..errors import BadInputError, Cancelled
 from ..jobs import JobContext, silent
 from .appearance import colour_descriptor
-from ..atomic import sync_written
 from .crops import write_png_rgba
 from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, expected_area, frame_facts, mark_suspect, rule_verdict
