@@ -315,7 +315,7 @@ def _prepare_crops(project, cams: list[int], settings, ctx) -> None:
 
 
 def _merge_mine(p, plan: list[Shard], outs: dict) -> dict:
-    from .mining.mine import merge_shard
+    from .mining.mine import merge_shard, vote_track_classes
     from .store.stitch import stitch_at
 
     merged, detections, stitched = 0, 0, 0
@@ -328,7 +328,7 @@ def _merge_mine(p, plan: list[Shard], outs: dict) -> dict:
         merged += 1
         detections += getattr(rep, "detections", 0)
         if s.index > 0:
-            stitched += stitch_at(p, s.camera_id, s.start)
+            stitched += stitch_at(p, s.camera_id, s.start, vote=vote_track_classes)
     return {"merged": merged, "stitched": stitched, "detections": detections}
 
 

@@ -3,9 +3,14 @@
 Shards of one camera are mined independently, so an object present at the boundary ends one track in shard k and
 starts another in shard k+1. At merge, each track ending in the last frames before the boundary is matched
 one-to-one (Hungarian, scipy) with a track starting in the first frames after it, by box IoU of the last and the
-first detection, same category; matched pairs become one track (the earlier id survives).
+first detection, same category ("other" goes with any: the class vote calls a short fragment "other" when the
+detector could not tell); matched pairs become one track (the earlier id survives). When the two fragments' classes
+differ, `vote` (the mining stage's class vote, on records) decides the joined track's class again over all its
+detections, so a sharded run gives the classes one run would.
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
@@ -37,8 +42,9 @@ def _edge_tracks(conn, camera_id: int, times: list[float], last: bool) -> dict[i
     return {r[0]: (r[1], (r[2], r[3], r[4], r[5])) for r in rows}
 
 
-def stitch_at(project, camera_id: int, boundary: float) -> int:
+def stitch_at(project, camera_id: int, boundary: float, vote=None) -> int:
     """Join tracks across the boundary between the frames captured before `boundary` and those at or after it.
+    `vote(records)`: sets each record's "category" to its track's class (records: track, category, area, reasons).
     Returns how many pairs were joined (one transaction)."""
     from scipy.optimize import linear_sum_assignment
 
@@ -56,7 +62,7 @@ def stitch_at(project, camera_id: int, boundary: float) -> int:
     cost = np.ones((len(a_ids), len(b_ids)))
     for i, a in enumerate(a_ids):
         for j, b in enumerate(b_ids):
-            if ending[a][0] == starting[b][0]:
+            if ending[a][0] == starting[b][0] or "other" in (ending[a][0], starting[b][0]):
                 cost[i, j] = 1.0 - _iou(ending[a][1], starting[b][1])
     rows, cols = linear_sum_assignment(cost)
     pairs = [(a_ids[i], b_ids[j]) for i, j in zip(rows, cols) if cost[i, j] <= 1.0 - MIN_IOU]
@@ -68,5 +74,25 @@ def stitch_at(project, camera_id: int, boundary: float) -> int:
             last = c.execute("SELECT last_frame_id FROM tracks WHERE id = ?", (drop,)).fetchone()[0]
             c.execute("UPDATE tracks SET last_frame_id = ? WHERE id = ?", (last, keep))
             c.execute("DELETE FROM tracks WHERE id = ?", (drop,))
+            if vote is not None and ending[keep][0] != starting[drop][0]:
+                _revote(c, keep, vote)
         refresh_tracks(c, [k for k, _ in pairs])
     return len(pairs)
+
+
+def _revote(c, track_id: int, vote) -> None:
+    """The joined track's class decided again over all its detections (from each one's own detector class)."""
+    rows = c.execute("SELECT d.id, d.category, d.area, v.reasons_json FROM detections d"
+                     " LEFT JOIN verdicts v ON v.detection_id = d.id WHERE d.track_id = ?", (track_id,)).fetchall()
+    recs = []
+    for did, cat, area, rj in rows:
+        reasons = json.loads(rj) if rj else {}
+        own = reasons.pop("detector_class", cat)
+        recs.append({"id": did, "track": track_id, "category": own, "area": area or 0.0, "reasons": reasons,
+                     "size": None})
+    vote(recs)
+    c.executemany("UPDATE detections SET category = ? WHERE id = ?", [(r["category"], r["id"]) for r in recs])
+    c.executemany("UPDATE verdicts SET reasons_json = ? WHERE detection_id = ?",
+                  [(json.dumps(r["reasons"]), r["id"]) for r in recs])
+    cls = recs[0]["category"] if recs else "other"
+    c.execute("UPDATE tracks SET category = ? WHERE id = ?", (cls, track_id))
