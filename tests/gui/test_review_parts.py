@@ -67,3 +67,4 @@ def test_selection_text_says_which_detection_the_nearer_car_touches(make_window,
     rc.select_detection(int(dt.id[i]))
     text = rc.panel.selection_label.text()
     assert f"detection {int(dt.id[behind])} behind it comes within 6 px of its top" in text, text
+    assert "<b>Rejected</b> (rule [touching]" in text, text  # the verdict's name says no more than it knows

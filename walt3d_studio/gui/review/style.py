@@ -11,7 +11,7 @@ VERDICT_COLOURS = {
 }
 OTHER_COLOUR = (220, 220, 220)
 VERDICT_NAMES = {"unoccluded": "Unoccluded", "occluded": "Occluded", "truncated": "Truncated",
-                 "not_object": "Not an object", "rejected": "Rejected (score / area)"}
+                 "not_object": "Not an object", "rejected": "Rejected"}  # why: the flags and words beside it
 LABEL_VERDICT = {"U": "unoccluded", "O": "occluded", "X": "not_object"}
 LABEL_COLOURS = {k: VERDICT_COLOURS[v] for k, v in LABEL_VERDICT.items()}
 MASK_ALPHA = 110  # of 255
