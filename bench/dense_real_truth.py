@@ -52,10 +52,10 @@ def scenes(n_road: int, n_lot: int, seed: int = 0):
     return out
 
 
-def run_scene(tmp: Path, name: str, background, frames, truth, settings=None) -> dict:
-    from walt3d_studio.mining.mine import mine
+def scene_project(tmp: Path, name: str, background, frames):
+    """(project, camera): the scene's frames as an image folder and its exact background (window 'all'); the
+    project is open (the caller closes it: `with p:`)."""
     from walt3d_studio.store import Project
-    from walt3d_studio.store.detections import detection_table
 
     folder = tmp / f"{name}_frames"
     folder.mkdir()
@@ -63,11 +63,19 @@ def run_scene(tmp: Path, name: str, background, frames, truth, settings=None) ->
         cv2.imwrite(str(folder / f"cam_20240501_{8 + i // 3600:02d}{(i // 60) % 60:02d}{i % 60:02d}.png"),
                     cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     p = Project.create(tmp / name)
+    cam = p.add_camera("cam", "UTC")
+    p.add_source(folder, cam)
+    p.save_background(cam, "all", background.astype(np.float32), n_frames=len(frames), first_time=None,
+                      last_time=None, settings={"hours_per_window": None})
+    return p, cam
+
+
+def run_scene(tmp: Path, name: str, background, frames, truth, settings=None) -> dict:
+    from walt3d_studio.mining.mine import mine
+    from walt3d_studio.store.detections import detection_table
+
+    p, cam = scene_project(tmp, name, background, frames)
     with p:
-        cam = p.add_camera("cam", "UTC")
-        p.add_source(folder, cam)
-        p.save_background(cam, "all", background.astype(np.float32), n_frames=len(frames), first_time=None,
-                          last_time=None, settings={"hours_per_window": None})
         t0 = time.perf_counter()
         mine(p, cam, settings)
         secs = time.perf_counter() - t0

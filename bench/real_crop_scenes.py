@@ -68,28 +68,35 @@ class Pool:
 # ------------------------------------------------------------------------------------------ the pool
 
 
-def source_project(clip: str) -> Path:
-    """The clip imported, its background computed and mined (cached)."""
+def clip_project(clip: str, path: Path, marker: str, then=None) -> Path:
+    """The clip imported into a project at `path` with its background computed, then `then(project, camera)`;
+    cached: done once, marked by the file `marker` (a half-made project is made again)."""
     from walt3d_studio.background_job import compute_backgrounds
-    from walt3d_studio.mining.mine import mine
     from walt3d_studio.store import Project
 
-    path = CACHE / f"src-{clip}.walt3d"
-    if (path / ".mined").exists():
+    if (path / marker).exists():
         return path
     if path.exists():
         import shutil
 
         shutil.rmtree(path)
-    CACHE.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     p = Project.create(path)
     with p:
         cam = p.add_camera("cam", "UTC")
         p.add_source(CLIPS[clip], cam, start=1.7e9, fps=10.0)
         compute_backgrounds(p, cam, hours_per_window=None)
-        mine(p, cam)
-    (path / ".mined").write_text("ok")
+        if then is not None:
+            then(p, cam)
+    (path / marker).write_text("ok")
     return path
+
+
+def source_project(clip: str) -> Path:
+    """The clip imported, its background computed and mined (cached)."""
+    from walt3d_studio.mining.mine import mine
+
+    return clip_project(clip, CACHE / f"src-{clip}.walt3d", ".mined", then=lambda p, cam: mine(p, cam))
 
 
 def crop_pool(clip: str, min_mined: int = 5, categories=("car", "person"), max_jump: float = 0.2,

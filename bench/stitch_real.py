@@ -32,26 +32,9 @@ CACHE = Path(os.environ.get("WALT3D_BENCH_CACHE", "/tmp/walt3d-stitch-bench"))
 
 
 def project_for(clip: str) -> Path:
-    from real_crop_scenes import CLIPS
+    from real_crop_scenes import clip_project
 
-    from walt3d_studio.background_job import compute_backgrounds
-    from walt3d_studio.store import Project
-
-    path = CACHE / f"{clip}.walt3d"
-    if (path / ".ready").exists():
-        return path
-    if path.exists():
-        import shutil
-
-        shutil.rmtree(path)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    p = Project.create(path)
-    with p:
-        cam = p.add_camera("cam", "UTC")
-        p.add_source(CLIPS[clip], cam, start=1.7e9, fps=10.0)
-        compute_backgrounds(p, cam, hours_per_window=None)
-    (path / ".ready").write_text("ok")
-    return path
+    return clip_project(clip, CACHE / f"{clip}.walt3d", ".ready")
 
 
 def mined_records(clip: str):
@@ -86,7 +69,7 @@ def mined_records(clip: str):
 def truth_records(tmp: Path, n_road: int, n_lot: int, seed: int = 0):
     """The dense scenes from real crops (bench/dense_real_truth.py), each mined with stitching off; every record
     gets "obj": the true object with the most visible pixels in its box. Yields (scene, records)."""
-    from dense_real_truth import scenes
+    from dense_real_truth import scene_project, scenes
 
     from walt3d_studio.mining.appearance import colour_descriptor
     from walt3d_studio.mining.detection import Detection, decode_rle
@@ -94,17 +77,8 @@ def truth_records(tmp: Path, n_road: int, n_lot: int, seed: int = 0):
     from walt3d_studio.store import Project
 
     for name, bg, frames, truth in scenes(n_road, n_lot, seed):
-        folder = tmp / f"{name}_frames"
-        folder.mkdir()
-        for i, f in enumerate(frames):
-            cv2.imwrite(str(folder / f"cam_20240501_{8 + i // 3600:02d}{(i // 60) % 60:02d}{i % 60:02d}.png"),
-                        cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-        p = Project.create(tmp / name)
+        p, cam = scene_project(tmp, name, bg, frames)
         with p:
-            cam = p.add_camera("cam", "UTC")
-            p.add_source(folder, cam)
-            p.save_background(cam, "all", bg.astype(np.float32), n_frames=len(frames), first_time=None,
-                              last_time=None, settings={"hours_per_window": None})
             res = mine_shard(p, cam, MineSettings(stitch=None, crops=False), out_dir=None)
             table = p.frame_table(cam)
             pos = {int(f): i for i, f in enumerate(table.ids)}
