@@ -9,6 +9,7 @@ export QT_QPA_PLATFORM=offscreen
 workers=${WALT3D_TEST_WORKERS:-$(python3 -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')}
 if [ "$workers" -gt 1 ]; then
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one thread per worker: the workers already fill the cores
-  exec .venv/bin/python -m pytest -q -n "$workers" --dist loadfile "$@"
+  # a crashed worker fails the run at once: with restarts, xdist's loadfile scheduling can wait forever after one
+  exec .venv/bin/python -m pytest -q -n "$workers" --dist loadfile --max-worker-restart 0 "$@"
 fi
 exec .venv/bin/python -m pytest -q "$@"
