@@ -22,7 +22,7 @@ SMALL = [Obj("rect", (220, 40, 40), (40, 26), (20, 150), (12, -3), "car"),
          Obj("ellipse", (40, 40, 200), (16, 36), (250, 60), (-6, 4), "person")]
 BIG = [Obj("rect", (220, 40, 40), (80, 52), (40, 300), (6, -1), "car"),
        Obj("ellipse", (40, 40, 200), (32, 72), (500, 120), (-3, 2), "person")]
-BIG_FRAMES = 240  # 640x480: mining them takes well over 10 s here
+BIG_FRAMES = 480  # 640x480 PNGs: mining them takes well over 10 s here (240 BMPs no longer did once mining got faster)
 
 
 def build_two_cameras(root: Path) -> Path:
@@ -40,7 +40,7 @@ def build_two_cameras(root: Path) -> Path:
         folder = root / "b_frames"
         folder.mkdir()
         for i in range(BIG_FRAMES):  # the 40 rendered frames over and over, one second apart
-            cv2.imwrite(str(folder / f"b_20240502_09{i // 60:02d}{i % 60:02d}.bmp"),
+            cv2.imwrite(str(folder / f"b_20240502_09{i // 60:02d}{i % 60:02d}.png"),
                         cv2.cvtColor(frames[i % 40], cv2.COLOR_RGB2BGR))
         cam_b = p.add_camera("b", "UTC")
         p.add_source(folder, cam_b)
