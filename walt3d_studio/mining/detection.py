@@ -191,6 +191,16 @@ def rgba_crop(frame: np.ndarray, det: Detection) -> np.ndarray:
     """The object's RGBA crop over its integer box: RGB from the frame, alpha = mask (255 for box-only)."""
     x, y, w, h = det.int_box
     H, W = frame.shape[:2]
+    if x >= 0 and y >= 0 and x + w <= W and y + h <= H and frame.ndim == 3 and frame.shape[2] == 3 \
+            and frame.dtype == np.uint8:
+        # the usual case, a box inside an RGB frame, in two calls (mining cuts ~20 a frame on its pool, where
+        # each Python-level numpy call holds the GIL): the colour with alpha 255, then alpha = mask x 255
+        import cv2
+
+        out = cv2.cvtColor(frame[y:y + h, x:x + w], cv2.COLOR_RGB2RGBA)
+        if det.mask is not None:
+            np.multiply(det.mask, np.uint8(255), out=out[:, :, 3])
+        return out
     out = np.zeros((h, w, 4), np.uint8)
     fx0, fy0, fx1, fy1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
     if fx1 > fx0 and fy1 > fy0:

@@ -194,11 +194,10 @@ class ForegroundDetector:
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
         s = self.s
         min_side = self.min_side_px / s
-        comps = {}
-        for k in range(1, n):
-            x, y, w, h, a = (int(v) for v in stats[k])
-            if 4 <= a <= self.max_px:  # pieces below min_px may still join a bigger neighbour
-                comps[k] = [x, y, x + w, y + h, a]
+        # the components worth a look, picked in one numpy pass (a dense frame has dozens, plus speckle)
+        area = stats[1:n, cv2.CC_STAT_AREA]
+        keep = np.flatnonzero((area >= 4) & (area <= self.max_px)) + 1  # pieces below min_px may still join
+        comps = {k: [x, y, x + w, y + h, a] for k, (x, y, w, h, a) in zip(keep.tolist(), stats[keep].tolist())}
         groups = self._attach_fragments(comps)
         out = []
         for k, members in groups.items():
@@ -210,17 +209,14 @@ class ForegroundDetector:
             if a < self.min_px or min(w, h) < min_side:
                 continue
             lab = labels[y0:y1, x0:x1]
-            local = (lab == k) if len(members) == 1 else np.isin(lab, members)
-            local = local.astype(np.uint8)
-            if self.fill_holes:
-                local = _fill_holes(local)
+            local = self._blob_mask(lab == k if len(members) == 1 else np.isin(lab, members))
             if s > 1:
                 W = min(w * s, self.W - x0 * s)
                 H = min(h * s, self.H - y0 * s)
-                big = cv2.resize(local * 255, (w * s, h * s), interpolation=cv2.INTER_LINEAR)[:H, :W]
+                big = cv2.resize(local, (w * s, h * s), interpolation=cv2.INTER_LINEAR)[:H, :W]
                 mask = big > 127
             else:
-                mask = local.astype(bool)
+                mask = local > 127
             det = Detection.from_local_mask(mask, x0 * s, y0 * s, "other", 1.0)
             if det is None:
                 continue
@@ -228,37 +224,59 @@ class ForegroundDetector:
             out.append(det)
         return out
 
+    def _blob_mask(self, sel: np.ndarray) -> np.ndarray:
+        """A component's mask (bool, at the reduced resolution) as uint8 0/255, its holes filled with
+        `fill_holes`: the outside is flooded from a one-pixel border and everything it does not reach is the
+        blob. Few, GIL-free OpenCV calls: this runs once per blob on the pool threads, where Python-side numpy
+        calls (np.pad was the largest) hold the GIL the main thread needs."""
+        h, w = sel.shape
+        buf = np.zeros((h + 2, w + 2), np.uint8)
+        inner = buf[1:-1, 1:-1]
+        inner[...] = sel  # the blob: 1
+        if self.fill_holes:
+            cv2.floodFill(buf, None, (0, 0), 2)  # the outside (4-connected to the border): 2; holes stay 0
+            cv2.threshold(buf, 1, 255, cv2.THRESH_BINARY_INV, dst=buf)  # blob and holes: 255; outside: 0
+        else:
+            cv2.threshold(buf, 0, 255, cv2.THRESH_BINARY, dst=buf)
+        return inner
+
     def _attach_fragments(self, comps: dict) -> dict[int, list[int]]:
         """Pieces of one object that differencing split apart (a wing mirror, a bicycle's rack between thin
         tubes the cleaning removed) join a bigger neighbouring component: any piece at most `fragment_frac`
         of its area within the closing size of its box (twice that fraction when the piece lies inside its
         box), and small pieces (under 3x the minimum area) at most 35 % of its area within twice that size.
-        Slivers thinner than `min_side_px` never join."""
+        Slivers thinner than `min_side_px` never join.
+
+        Pieces are taken smallest first, each joining the first bigger component (largest first) that passes.
+        The tests depend only on the two components' own boxes and areas, so they are made for all pairs at
+        once (numpy, same arithmetic as the scalar form); only the joins are a Python loop."""
         groups = {k: [k] for k in comps}
         if len(comps) < 2:
             return groups
         g = self._close.shape[0]
         min_side = self.min_side_px / self.s
-        bigs = sorted((k for k in comps if comps[k][4] >= self.min_px), key=lambda k: -comps[k][4])
-        for k in sorted(comps, key=lambda k: comps[k][4]):
-            x0, y0, x1, y1, a = comps[k]
-            if min(x1 - x0, y1 - y0) < min_side:
-                continue  # slivers (compression edges along painted lines) stay out
-            small = a < 3 * self.min_px
-            for big in bigs:
-                if big == k or big not in groups:
-                    continue
-                bx0, by0, bx1, by1, ba = comps[big]
-                if ba <= a:
-                    break
-                gap = max(bx0 - x1, x0 - bx1, by0 - y1, y0 - by1, 0)
-                inside = (max(0, min(x1, bx1) - max(x0, bx0)) * max(0, min(y1, by1) - max(y0, by0))
-                          / float((x1 - x0) * (y1 - y0)))
-                f = a / ba
-                if (f <= self.fragment_frac and gap <= g) or (f <= 2 * self.fragment_frac and inside >= 0.8) \
-                        or (small and f <= 0.35 and gap <= 2 * g):
-                    groups[big] += groups.pop(k)
-                    break
+        keys = list(comps)
+        x0, y0, x1, y1, a = np.array([comps[k] for k in keys], np.int64).T
+        # pairs (piece i, big j): gap between the boxes, share of the piece's box inside the big one's, area ratio
+        gap = np.maximum.reduce([x0[None] - x1[:, None], x0[:, None] - x1[None], y0[None] - y1[:, None],
+                                 y0[:, None] - y1[None], np.zeros((len(keys),) * 2, np.int64)])
+        ov = np.maximum(0, np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])) \
+            * np.maximum(0, np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]))
+        inside = ov / ((x1 - x0) * (y1 - y0)).astype(float)[:, None]
+        f = a[:, None] / a[None].astype(float)
+        small = (a < 3 * self.min_px)[:, None]
+        join = ((f <= self.fragment_frac) & (gap <= g)) | ((f <= 2 * self.fragment_frac) & (inside >= 0.8)) \
+            | (small & (f <= 0.35) & (gap <= 2 * g))
+        join &= a[None] > a[:, None]  # only into bigger components (never itself)
+        join &= (a >= self.min_px)[None]
+        join[np.minimum(x1 - x0, y1 - y0) < min_side] = False  # slivers (compression edges along painted lines)
+        # the bigger components in the order they are tried: largest first (ties: label order)
+        bigs = np.argsort(-a, kind="stable")
+        hit = join[:, bigs]
+        first = bigs[np.argmax(hit, axis=1)]
+        order = np.argsort(a, kind="stable")  # pieces smallest first (ties: label order)
+        for i in order[hit.any(axis=1)[order]].tolist():  # a big one is joined only after all smaller pieces
+            groups[keys[first[i]]] += groups.pop(keys[i])
         return groups
 
     def close(self) -> None:
@@ -282,17 +300,6 @@ def _match_exposure(frame: np.ndarray, bg: np.ndarray, step: int = 8) -> np.ndar
         return frame
     lut = np.clip(np.rint(_IDENTITY[:, None] * gains[None]), 0, 255).astype(np.uint8).reshape(256, 1, 3)
     return cv2.LUT(frame, lut)
-
-
-def _fill_holes(local: np.ndarray) -> np.ndarray:
-    """Fill the holes of a 0/1 mask: flood the outside from a one-pixel border."""
-    pad = np.pad(local, 1)
-    ff = pad.copy()
-    cv2.floodFill(ff, None, (0, 0), 1)
-    holes = ff[1:-1, 1:-1] == 0
-    out = local.copy()
-    out[holes] = 1
-    return out
 
 
 def _shadow_like(fg: np.ndarray, frame: np.ndarray, bg: np.ndarray, ratio: tuple[float, float],

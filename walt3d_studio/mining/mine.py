@@ -17,6 +17,7 @@ Shard files and the merge into SQLite are in `merge.py`.
 """
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import threading
@@ -470,9 +471,11 @@ def _frame_work(dets: list, frame: np.ndarray | None, width: int, height: int, r
 def _write_crops(folder: Path, frame: np.ndarray, crops: list[tuple[str, object]]) -> None:
     """Mined objects' RGBA crops (file name, detection) of one frame, cut and written on the pool. Not synced
     one by one: the run's crop folder is private to the run until it ends (removed on failure), and
-    `run_pipeline` syncs it once at the end."""
+    `run_pipeline` syncs it once at the end. The folder is made here once per frame, not once per crop."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = str(folder)
     for name, det in crops:
-        write_png_rgba(folder / name, rgba_crop(frame, det), durable=False)
+        write_png_rgba(os.path.join(base, name), rgba_crop(frame, det), durable=False)
 
 
 def _ahead(items: Iterable[tuple], fn, pool, depth: int) -> Iterator[tuple]:

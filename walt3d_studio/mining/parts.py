@@ -72,43 +72,48 @@ class PartSettings:
         return asdict(self)
 
 
-def _edges(box, size: tuple[int, int] | None, px: float = 2) -> set[str]:
-    """The image borders a box comes within `px` of."""
+def _edge_bits(boxes: np.ndarray, size: tuple[int, int] | None, px: float = 2) -> np.ndarray:
+    """The image borders each box (rows x, y, w, h) comes within `px` of, as bits: left 1, top 2, right 4,
+    bottom 8 (none without a `size`)."""
+    bits = np.zeros(len(boxes), np.int64)
     if size is None:
-        return set()
-    x, y, w, h = box
-    return {e for e, gap in (("left", x), ("top", y), ("right", size[0] - x - w), ("bottom", size[1] - y - h))
-            if gap <= px}
+        return bits
+    x, y, w, h = boxes.T
+    for bit, gap in ((1, x), (2, y), (4, size[0] - x - w), (8, size[1] - y - h)):
+        bits |= np.where(gap <= px, bit, 0)
+    return bits
 
 
 def candidates(dets: list[Detection], st: PartSettings,
                size: tuple[int, int] | None = None) -> list[tuple[int, int, float]]:
     """(piece, host, gap in px) for every pair of one frame's detections whose sizes and places fit (no motion
     yet): the piece small and over the host. A piece cut by an image border (`size`: width, height) that does
-    not cut the host too is no part: its size says nothing (a car coming into view at the top above a queue)."""
-    out = []
-    for i, s in enumerate(dets):
-        if s.mask is None:
-            continue
-        sx, sy, sw, sh = s.box
-        cut = _edges(s.box, size)
-        for j, big in enumerate(dets):
-            if j == i or big.mask is None or not cut <= _edges(big.box, size):
-                continue
-            bx, by, bw, bh = big.box
-            if s.area > st.max_area * big.area or sh > st.max_height * bh:
-                continue
-            # widths cut short alike by a side border (a car coming into view) say nothing of the shape
-            if not cut & {"left", "right"} and (sw < st.min_width * bw or sw / bw < st.min_flatness * sh / bh
-                                                 or sw < st.min_aspect * sh):
-                continue
-            if min(sx + sw, bx + bw) - max(sx, bx) < st.min_x_overlap * sw:
-                continue
-            gap = by - (sy + sh)
-            if gap > st.max_gap * bh or sy + sh / 2 >= by + bh / 2:
-                continue
-            out.append((i, j, float(gap)))
-    return out
+    not cut the host too is no part: its size says nothing (a car coming into view at the top above a queue).
+
+    Every pair of the frame is tested at once (rows: piece, columns: host; numpy, the same float arithmetic as
+    one pair at a time): this runs on the main thread for each frame, and a dense frame has ~700 pairs."""
+    n = len(dets)
+    if n < 2:
+        return []
+    has = np.array([d.mask is not None for d in dets])
+    b = np.array([d.box for d in dets], float).reshape(-1, 4)
+    area = np.array([d.area if d.mask is not None else 0.0 for d in dets])
+    sx, sy, sw, sh = (v[:, None] for v in b.T)   # the piece (rows)
+    bx, by, bw, bh = (v[None] for v in b.T)      # the larger blob (columns)
+    cut = _edge_bits(b, size)
+    side = (cut & 5) != 0  # cut by the left or right border
+    ok = has[:, None] & has[None] & ~np.eye(n, dtype=bool)
+    ok &= (cut[:, None] & ~cut[None]) == 0       # an image border that cuts the piece cuts the host too
+    ok &= ~(area[:, None] > st.max_area * area[None]) & ~(sh > st.max_height * bh)
+    # widths cut short alike by a side border (a car coming into view) say nothing of the shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slice_ = ~((sw < st.min_width * bw) | (sw / bw < st.min_flatness * sh / bh) | (sw < st.min_aspect * sh))
+    ok &= side[:, None] | slice_
+    ok &= ~(np.minimum(sx + sw, bx + bw) - np.maximum(sx, bx) < st.min_x_overlap * sw)
+    gap = by - (sy + sh)
+    ok &= ~((gap > st.max_gap * bh) | (sy + sh / 2 >= by + bh / 2))
+    i, j = np.nonzero(ok)
+    return [(p, q, float(gap[p, q])) for p, q in zip(i.tolist(), j.tolist())]
 
 
 def _anchor(d: Detection) -> np.ndarray:
