@@ -17,22 +17,24 @@ def write_png_rgba(path: Path, rgba: np.ndarray, durable: bool = True) -> None:
     """Write an RGBA crop as PNG: atomically and synced to disk, or with `durable=False` as a plain write into a
     folder that exists already and no one reads yet, which its writer syncs once when done
     (`atomic.sync_written`): two fsyncs a crop cost ~0.5-1 ms, more than everything else mining does for a small
-    object. The plain write is one open, write and close (no Python file object, no mkdir): mining writes ~20
-    crops a frame on its thread pool, and every Python-level step there holds the GIL the main thread needs."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    object.
+
+    The plain write is one `cv2.imwrite` (the same PNG bytes as `imencode`; encoding, open, write and close in
+    one call without the GIL): mining writes ~20 crops a frame on its thread pool, and each return from a call
+    that let the GIL go may wait for another thread to hand it back, so the fewer such calls the better. If
+    OpenCV cannot write the path (on Windows it cannot open non-ASCII names), Python writes the bytes."""
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    bgra = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
+    if not durable and cv2.imwrite(os.fspath(path), bgra, params):
+        return
+    ok, buf = cv2.imencode(".png", bgra, params)
     if not ok:
         raise OSError(f"could not encode {os.path.basename(path)}")
     if durable:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_bytes(path, buf.tobytes())
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # the mode (less the umask) open() gives
-    try:
-        data = memoryview(buf).cast("B")
-        while data:
-            data = data[os.write(fd, data):]
-    finally:
-        os.close(fd)
+    else:
+        Path(path).write_bytes(buf.tobytes())
 
 
 def read_png_rgba(path: Path) -> np.ndarray:
