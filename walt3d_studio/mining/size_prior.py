@@ -81,7 +81,10 @@ class LearnedPriorSettings:
     min_points: int = 30
     bins: int = 6                # without perspective: row bins of the per-bin fit ...
     bin_inlier: float = 1.3      # ... and its inlier band
-    start_quantile: float = 0.25
+    start_quantile: float = 0.25  # the per-bin fit's start (and the per-track fit's when no cluster is found)
+    start_tracks: int = 2         # per-track fit: the lowest cluster holds at least this many tracks ...
+    start_share: float = 0.15     # ... and this share of them ...
+    start_band: float = 1.25      # ... within this ratio of its lowest
     inlier: float = 1.5          # a single object's type varies: a walker's pose alone spans ~1.6x in width
     iterations: int = 3
     sigmas: float = 3.0
@@ -89,6 +92,9 @@ class LearnedPriorSettings:
     max_ratio: float = 1.7
     min_ratio_height: float = 1.6  # height only: a van or a pickup seen head-on is ~1.5 cars tall (road clip)
     track_ratio: float = 1.2
+    track_sigmas: float = 3.0
+    min_track_bound: float = 1.3
+    flat_per_track: bool = True
     min_part: float = 0.5        # a blob under this fraction of one object's height at its row ...
     min_part_size: float = 0.7   # ... and under this fraction of its sqrt(area) is a part (a roof band is wide)
 
@@ -110,6 +116,7 @@ class LearnedPrior:
     one object reaches; `tracks[class]` = how many tracks it was learned from."""
     lines: dict = field(default_factory=dict)
     tracks: dict = field(default_factory=dict)
+    track_bounds: dict = field(default_factory=dict)  # [class][measure]: the most a single track's median reaches
 
     def ratios(self, category: str, r: dict) -> dict[str, float] | None:
         fits = self.lines.get(category)
@@ -131,19 +138,22 @@ class LearnedPrior:
         for m in MEASURES:
             a, b, bound = fits[m]
             own = q[m] > bound
-            trk = track_median is not None and track_median.get(m, 0) > bound and q[m] > track_ratio
+            tb = self.track_bounds.get(category, {}).get(m, bound)
+            trk = track_median is not None and track_median.get(m, 0) > tb and q[m] > track_ratio
             if own or trk:
                 name = {"height": "tall", "width": "wide", "size": "large"}[m]
                 pred = a * row + b
                 how = f"{q[m]:.2f}" if own else f"{q[m]:.2f}, its track {track_median[m]:.2f}"
                 return (f"too {name} for one {category} at row {row:.0f}: {how} x the {pred:.0f} px "
-                        f"learned from {self.tracks[category]} tracks (bound {bound:.2f})")
+                        f"learned from {self.tracks[category]} tracks (bound {bound if own else tb:.2f})")
         return None
 
 
-def _fit_singles(tracks: list[np.ndarray], st: LearnedPriorSettings) -> dict[str, tuple] | None:
-    """{measure: (a, b, bound)}: one object's size at a row, `a * row + b`, and the largest ratio to it one object
-    reaches, from the learning tracks (each an array of rows [row, height, width, size]).
+def _fit_singles(tracks: list[np.ndarray], st: LearnedPriorSettings,
+                 flat: bool = False) -> tuple[dict[str, tuple], dict[str, float]] | None:
+    """({measure: (a, b, bound)}, {measure: track bound}): one object's size at a row, `a * row + b`, the largest
+    ratio to it one object reaches, and the largest ratio one object's *track median* reaches, from the learning
+    tracks (each an array of rows [row, height, width, size]).
 
     Perspective first: on a ground plane every measure of every object is proportional to (row - r0), r0 the
     horizon's row, the same for all objects (`_horizon`). So each track has one scale per measure, k = median of
@@ -153,27 +163,49 @@ def _fit_singles(tracks: list[np.ndarray], st: LearnedPriorSettings) -> dict[str
     times. Per track and over all rows, not per point in row bins as before: a stretch of rows holding only
     queues (a lane whose single cars were all seen elsewhere) put that line through the queues (the real-crop
     road scene, seed 1: 2 single tracks of 5). None when the tracks show no perspective (each on one row: paths
-    across the view, a camera looking down): nothing then ties sizes at one row to another, and the fit per row
-    bin (`_fit_lowest`) is used (measured on the real-crop lot scene, 5 seeds: precision 0.776 with it, 0.719
-    with this one)."""
+    across the view, a camera looking down), unless `flat`: then k is the track's median size itself (a line of
+    slope 0).
+
+    The track bound: a single object's track median varies far less than its detections do (a walker's pose
+    changes every step, its median pose does not), so a track whose median is `track_sigmas` spreads of the
+    cluster's track medians above one object (at least `min_track_bound`) is two objects moving together, such
+    as two walkers side by side who were never seen apart."""
     r0 = _horizon(tracks)
     if not np.isfinite(r0):
-        return None
-    d = [np.maximum(t[:, 0] - r0, 1e-6) for t in tracks]
+        if not flat:
+            return None
+        d = [np.ones(len(t)) for t in tracks]
+    else:
+        d = [np.maximum(t[:, 0] - r0, 1e-6) for t in tracks]
     k = np.array([[np.median(t[:, 1 + m] / dt) for m in range(3)] for t, dt in zip(tracks, d)])  # (tracks, 3)
     ones = np.ones(len(tracks))
-    out = {}
+    out, track_bounds = {}, {}
     for m, name in enumerate(MEASURES):
-        c = _weighted_quantile(k[:, m], ones, st.start_quantile)
+        c = _lowest_group(k[:, m], st)
         for _ in range(st.iterations):
             near = (k[:, m] <= st.inlier * c) & (k[:, m] >= c / st.inlier)
             c = float(np.median(k[near, m]))
         near = np.flatnonzero((k[:, m] <= st.inlier * c) & (k[:, m] >= c / st.inlier))
         lr = np.concatenate([np.log(np.maximum(tracks[i][:, 1 + m], 1e-6) / (c * d[i])) for i in near])
         lo = st.min_ratio_height if name == "height" else st.min_ratio
-        a, b = c, -c * r0
-        out[name] = (float(a), float(b), float(np.clip(np.exp(st.sigmas * lr.std()), lo, max(lo, st.max_ratio))))
-    return out
+        a, b = (0.0, c) if not np.isfinite(r0) else (c, -c * r0)
+        bound = float(np.clip(np.exp(st.sigmas * lr.std()), lo, max(lo, st.max_ratio)))
+        out[name] = (float(a), float(b), bound)
+        spread = float(np.log(k[near, m] / c).std()) if len(near) > 1 else 0.0
+        track_bounds[name] = float(np.clip(np.exp(st.track_sigmas * spread), st.min_track_bound, bound))
+    return out, track_bounds
+
+
+def _lowest_group(k: np.ndarray, st: LearnedPriorSettings) -> float:
+    """Where the lowest cluster of track scales starts: the lowest k with at least `start_tracks` tracks (and
+    `start_share` of them) within `start_band` above it. Not a fixed quantile: on a path where two walkers side
+    by side outnumber single walkers 7 to 2 (the real-crop lot scene, seed 3), the 25th percentile was a pair."""
+    ks = np.sort(k)
+    need = max(st.start_tracks, int(np.ceil(st.start_share * len(ks))))
+    for v in ks:
+        if np.count_nonzero((ks >= v) & (ks <= v * st.start_band)) >= need:
+            return float(v)
+    return _weighted_quantile(k, np.ones(len(k)), st.start_quantile)
 
 
 def _fit_lowest(rows, vals, wts, st: LearnedPriorSettings, min_ratio: float | None = None):
@@ -270,8 +302,10 @@ def learn_size_prior(records: list[dict], settings: LearnedPriorSettings | None 
     for cat, tracks in per_class.items():
         if len(tracks) < st.min_tracks or sum(len(t) for t in tracks) < st.min_points:
             continue
-        prior.lines[cat] = _fit_singles(tracks, st)
-        if prior.lines[cat] is None:  # no perspective: the fit per row bin
+        fit = _fit_singles(tracks, st, flat=st.flat_per_track)
+        if fit is not None:
+            prior.lines[cat], prior.track_bounds[cat] = fit
+        else:  # no perspective: the fit per row bin
             arr = np.concatenate([np.column_stack([t, np.full(len(t), 1.0 / len(t))]) for t in tracks])
             prior.lines[cat] = {m: _fit_lowest(arr[:, 0], arr[:, 1 + k], arr[:, 4], st,
                                                st.min_ratio_height if m == "height" else None)
