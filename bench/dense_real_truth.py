@@ -36,7 +36,8 @@ ROAD_LANES = [(222, 12, 10, 300), (252, 12, 167, 300)]       # bottom-centre pat
 LOT_PATHS = [(-20, 140, 500, 140), (500, 190, -20, 190), (-20, 235, 500, 235)]
 
 
-def scenes(n_road: int, n_lot: int, seed: int = 0):
+def scenes(n_road: int, n_lot: int, seed: int = 0, stride: int = 2):
+    """[(name, background, frames, truth)]; stride: frames per walker pose (0: each walker keeps one pose)."""
     road = crop_pool("road")
     lot = crop_pool("lot", categories=("person",), max_jump=1.0, per_track=20)
     lot.scale_fit = (0.0, float(np.median([c.rgba.shape[0] for c in lot.crops])))  # one walker: no perspective fit
@@ -47,7 +48,7 @@ def scenes(n_road: int, n_lot: int, seed: int = 0):
         out.append(("road", road.background, f, t))
     if n_lot:
         f, t = build_scene(lot, n_lot, seed + 1, lanes=LOT_PATHS, group_sizes=(1, 1, 2), side_by_side=True,
-                           gap_frames=(5, 25), speed_frames=(70, 120))
+                           gap_frames=(5, 25), speed_frames=(70, 120), stride=stride)
         out.append(("lot", lot.background, f, t))
     return out
 
@@ -164,13 +165,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds", type=int, nargs="+", help="several scenes (one per seed), figures pooled: one seed's "
                                                          "scene is a few hundred objects, too few to judge by")
+    ap.add_argument("--stride", type=int, default=2, help="lot scene: frames per walker pose; 0 = each walker keeps "
+                                                           "one pose all the way (the scenes before 2026-12-02)")
     ap.add_argument("--sheet", type=Path, help="write frame strips of each scene here (PNG)")
     a = ap.parse_args()
     if a.seeds:
         return pooled(a)
     res = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, bg, frames, truth in scenes(a.frames_road, a.frames_lot, a.seed):
+        for name, bg, frames, truth in scenes(a.frames_road, a.frames_lot, a.seed, a.stride):
             if a.sheet:
                 pick = [frames[i] for i in np.linspace(10, len(frames) - 10, 4).astype(int)]
                 cv2.imwrite(str(a.sheet.with_name(f"{a.sheet.stem}-{name}.png")),
@@ -197,7 +200,7 @@ def pooled(a) -> None:
     tot: Counter = Counter()
     for seed in a.seeds:
         with tempfile.TemporaryDirectory() as tmp:
-            for name, bg, frames, truth in scenes(a.frames_road, a.frames_lot, seed):
+            for name, bg, frames, truth in scenes(a.frames_road, a.frames_lot, seed, a.stride):
                 r = run_scene(Path(tmp), name, bg, frames, truth)
                 for k in ("mined", "good", "isolated", "isolated_mined"):
                     tot[name, k] += r[k]

@@ -172,6 +172,16 @@ class Mover:
     frames: int                # frames from start to end
     offset: float = 0.0        # along the path, in units of "one object length behind the group's head"
     group: int = 0
+    gait: tuple = ()           # stride: the crops it cycles through (its source track's, in order) ...
+    phase: int = 0             # ... starting at this one
+
+
+def _gaits(crops: list[Crop]) -> dict[int, tuple]:
+    """Per source track, its crops in the order they were mined, there and back (a walking cycle)."""
+    by: dict[int, list[Crop]] = {}
+    for c in sorted(crops, key=lambda c: c.detection):
+        by.setdefault(c.track, []).append(c)
+    return {k: tuple(v + v[-2:0:-1]) for k, v in by.items()}
 
 
 def scaled(crop: Crop, height: float) -> tuple[np.ndarray, np.ndarray]:
@@ -186,9 +196,11 @@ def scaled(crop: Crop, height: float) -> tuple[np.ndarray, np.ndarray]:
 
 def build_scene(pool: Pool, n_frames: int, seed: int = 0, *, lanes: list[tuple] | None = None,
                 group_sizes=(1, 1, 2, 2, 3, 4), side_by_side: bool = False, gap_frames=(8, 30),
-                speed_frames=(40, 90)):
+                speed_frames=(40, 90), stride: int = 0):
     """(frames, truth): groups of 1-4 pool crops moving down lanes (bottom-centre paths, far end first).
     In a group each object touches the previous one (queue: behind it along the lane; side_by_side: beside it).
+    stride > 0: each object steps through its source track's crops (a walker's poses), one every `stride` frames,
+    from a random one, instead of keeping one pose all the way (a walker's silhouette changes with each step).
     truth[t] = list of dicts (one per object present in frame t): amodal, visible (full-frame bool masks),
     box, truncated, category, object id."""
     from walt3d_studio.composite.paste import paste
@@ -198,6 +210,7 @@ def build_scene(pool: Pool, n_frames: int, seed: int = 0, *, lanes: list[tuple] 
     H, W = pool.background.shape[:2]
     crops = [c for c in pool.crops]
     movers: list[Mover] = []
+    gaits = _gaits(crops)
     gid = 0
     for lane, path in enumerate(lanes):
         t = int(rng.integers(0, gap_frames[1]))
@@ -205,7 +218,11 @@ def build_scene(pool: Pool, n_frames: int, seed: int = 0, *, lanes: list[tuple] 
             k = int(rng.choice(group_sizes))
             dur = int(rng.integers(*speed_frames))
             for m in range(k):
-                movers.append(Mover(crops[int(rng.integers(len(crops)))], lane, t, path, dur, m, gid))
+                mv = Mover(crops[int(rng.integers(len(crops)))], lane, t, path, dur, m, gid)
+                if stride:
+                    mv.gait = gaits[mv.crop.track]
+                    mv.phase = int(rng.integers(len(mv.gait)))
+                movers.append(mv)
             gid += 1
             t += int(rng.integers(*gap_frames)) + dur // 3 + 4 * k
     frames, truth = [], []
@@ -218,10 +235,11 @@ def build_scene(pool: Pool, n_frames: int, seed: int = 0, *, lanes: list[tuple] 
             if u < -0.5 or u > 1.5:
                 continue
             x0, b0, x1, b1 = mv.path
+            crop = mv.gait[(mv.phase + (t - mv.t0) // stride) % len(mv.gait)] if mv.gait else mv.crop
             if mv.offset == 0:
                 bx, bb = x0 + (x1 - x0) * u, b0 + (b1 - b0) * u
                 h = pool.height_at(bb)
-                rgb, mask = scaled(mv.crop, h)
+                rgb, mask = scaled(crop, h)
                 box = [int(round(bx - mask.shape[1] / 2)), int(round(bb - mask.shape[0])), mask.shape[1],
                        mask.shape[0]]
                 heads[mv.group] = box
@@ -233,7 +251,7 @@ def build_scene(pool: Pool, n_frames: int, seed: int = 0, *, lanes: list[tuple] 
                 if side_by_side:  # beside the previous one: a little nearer, overlapping a third of its width
                     bb = prev[1] + prev[3] + 2
                     h = pool.height_at(bb)
-                    rgb, mask = scaled(mv.crop, h)
+                    rgb, mask = scaled(crop, h)
                     box = [int(round(prev[0] + 0.65 * prev[2])), bb - mask.shape[0], mask.shape[1], mask.shape[0]]
                 else:  # behind it in the lane: further up the image (farther), its bottom inside the previous box,
                     # moved nearer a pixel at a time until the two masks touch: in a diagonal lane a box overlap
@@ -241,7 +259,7 @@ def build_scene(pool: Pool, n_frames: int, seed: int = 0, *, lanes: list[tuple] 
                     for inset in range(3, 16):
                         bb = prev[1] + inset
                         h = pool.height_at(bb)
-                        rgb, mask = scaled(mv.crop, h)
+                        rgb, mask = scaled(crop, h)
                         dx = (x1 - x0) / max(b1 - b0, 1e-9) * (bb - (prev[1] + prev[3]))
                         cx = prev[0] + prev[2] / 2 + dx
                         box = [int(round(cx - mask.shape[1] / 2)), int(round(bb - mask.shape[0])), mask.shape[1],
