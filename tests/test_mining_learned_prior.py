@@ -192,3 +192,58 @@ def test_the_line_is_learned_only_on_detections_whose_area_was_steady():
     for r in recs:
         r.pop("steady")  # learning on everything: the 5 queue tracks outnumber the singles and set the line
     assert learn_size_prior(recs, st).tracks["car"] == 8
+
+
+def _walkers(n_single: int, n_pair: int, seed: int = 0) -> tuple[list[dict], list[bool]]:
+    """Walkers crossing the view, each on its own row (no perspective), stepping through the pose widths of one
+    real walker (8, 8, 9, 10, 13 px at 20 px high; the parking-lot GIF's five poses span 1.6x). A pair side by
+    side is 0.65 of the far one's width plus the near one's, each at its own phase. Returns (records, is_pair)."""
+    rng = np.random.default_rng(seed)
+    poses = np.array([8, 8, 9, 10, 13], float)
+    recs, pair = [], []
+    for k in range(n_single + n_pair):
+        two = k >= n_single
+        row, p1, p2 = rng.uniform(80, 200), rng.integers(5), rng.integers(5)
+        for t in range(20):
+            w1, w2 = poses[(p1 + t) % 5], poses[(p2 + t) % 5]
+            w = 0.65 * w1 + w2 if two else w1
+            h = 20 + rng.uniform(-0.5, 0.5)
+            area = 0.6 * 20 * (0.65 * w1 + w2 if two else w1)
+            recs.append({"track": f"s1:{k}", "category": "person", "rule_verdict": "unoccluded",
+                         "verdict": "unoccluded", "decided_by": "rule", "box": [10 + 5 * t, row - h, w, h],
+                         "area": area, "reasons": {"flags": []}})
+            pair.append(two)
+    return recs, pair
+
+
+def test_walker_pairs_that_outnumber_single_walkers_are_too_wide_by_their_track():
+    """Issue 12, real-crop lot scene (seed 3, walkers stepping through their poses): pairs side by side entered
+    together and outnumbered single walkers 7 to 2. The 25th percentile of the tracks' widths was a pair, so pairs
+    were "one walker" and mined (lot precision 0.26). Now one walker is the lowest cluster of track widths, and a
+    track whose median is over the track bound (a single walker's median pose varies far less than its poses) is
+    flagged even where a pair's one frame is no wider than one walker's widest pose."""
+    from walt3d_studio.mining.size_prior import apply_learned_prior
+
+    recs, pair = _walkers(2, 7)
+    prior = learn_size_prior(recs, LearnedPriorSettings(min_tracks=2))
+    a, b, bound = prior.lines["person"]["width"]
+    assert a == 0 and b == pytest.approx(9, rel=0.08)  # one walker's median width, flat: no perspective
+    assert prior.track_bounds["person"]["width"] < 1.5
+    one_frame = [prior.ratios("person", r)["width"] > bound for r, p in zip(recs, pair) if p]
+    assert not all(one_frame)  # a pair's narrowest frames are no wider than one walker's widest pose ...
+    apply_learned_prior(recs, prior)
+    flagged = [r["verdict"] == "occluded" and "too_large" in r["reasons"]["flags"] for r in recs]
+    assert all(f for f, p in zip(flagged, pair) if p)  # ... but its track is two walkers wide
+    assert not any(f for f, p in zip(flagged, pair) if not p)
+    assert any("its track" in r["reasons"]["size_prior"] for r, p in zip(recs, pair) if p)
+
+
+def test_the_lowest_cluster_of_track_scales_is_found_where_a_quantile_would_land_on_pairs():
+    from walt3d_studio.mining.size_prior import _lowest_group, _weighted_quantile
+
+    k = np.array([9.0, 9.2] + [15.0, 15.5, 14.8, 16.0, 15.2, 15.8, 14.9])  # 2 single walkers, 7 pairs
+    st = LearnedPriorSettings()
+    assert _weighted_quantile(k, np.ones(len(k)), st.start_quantile) > 14
+    assert _lowest_group(k, st) == 9.0
+    # one stray small track (a fragment) is not a cluster: the next group up is
+    assert _lowest_group(np.array([4.0, 9.0, 9.2, 9.1, 15.0, 15.3]), st) == 9.0
