@@ -76,7 +76,8 @@ def truth_records(tmp: Path, n_road: int, n_lot: int, seed: int = 0):
     from walt3d_studio.mining.mine import MineSettings, mine_shard
     from walt3d_studio.store import Project
 
-    for name, bg, frames, truth in scenes(n_road, n_lot, seed):
+    # stride 0 (walkers keep one pose): the scenes docs/mining.md's stitching figures were measured on
+    for name, bg, frames, truth in scenes(n_road, n_lot, seed, stride=0):
         p, cam = scene_project(tmp, name, bg, frames)
         with p:
             res = mine_shard(p, cam, MineSettings(stitch=None, crops=False), out_dir=None)
