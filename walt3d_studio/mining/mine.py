@@ -235,15 +235,12 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 # a merged blob's area says nothing of its track's own size: keep it out of the history
                 area = d.area
                 ratio = areas.ratio(key, area, n) if not merged else 1.0
-                # the learned size prior learns only on areas steady without a growth allowance: a queue that
-                # came into view as one blob grows as steadily as one car, and must not teach "one car's size"
-                steady = not merged and abs(areas.last_flat - 1) <= rule.area_tolerance
                 rv, reasons = rule_verdict(f, ratio, rule, merged)
                 recs.append({"frame_id": info.frame_id, "k": k, "track": key, "source_id": info.source_id,
                              "category": d.category, "score": float(d.score), "box": [float(v) for v in d.box],
                              "area": area, "rule_verdict": rv, "reasons": reasons, "p": None,
                              "model_version": None, "crop": None, "det": d, "n": n,
-                             "size": d.extra.get("size"), "_time": info.capture_time, "steady": steady,
+                             "size": d.extra.get("size"), "_time": info.capture_time,
                              "colour": colours[k]})
             if model is not None and recs:
                 if frame is None and load_frame is not None:
@@ -296,7 +293,7 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
             sync_written(crop_dir)
         for r in records:
             del r["n"], r["size"]
-            r.pop("steady", None), r.pop("colour", None)
+            r.pop("colour", None)
             r.pop("_det", None), r.pop("_info", None), r.pop("_time", None)
     finally:
         close = getattr(frames, "close", None)

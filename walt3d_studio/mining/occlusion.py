@@ -202,7 +202,6 @@ class AreaHistory:
     def __init__(self, window: int = 9):
         self.window = window
         self._areas: dict = {}
-        self.last_flat = 1.0  # the last call's area / plain median, no trend (what the learned prior learns on)
 
     def ratio(self, track, area: float, t: float | None = None) -> float:
         """area / the area expected from the track's last `window` areas (1.0 for a track's first detection);
@@ -211,7 +210,6 @@ class AreaHistory:
         if t is None:
             t = hist[-1][0] + 1 if hist else 0
         r = area / expected_area(hist, t) if hist else 1.0
-        self.last_flat = area / median([a for _, a in hist]) if hist else 1.0
         hist.append((float(t), float(area)))
         if len(hist) > self.window:
             del hist[0]

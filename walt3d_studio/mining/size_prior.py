@@ -292,7 +292,9 @@ def learn_size_prior(records: list[dict], settings: LearnedPriorSettings | None 
     st = settings or LearnedPriorSettings()
     by_track: dict[str, list[dict]] = defaultdict(list)
     for r in records:
-        if r["rule_verdict"] == "unoccluded" and r.get("steady", True):  # steady: see mine.py
+        # every detection the rule mined, growing ones too: a lone car seen only in the far field grows 10-25 % a
+        # frame and was never "steady" by a plain running median, so "one car" was learned from queues alone
+        if r["rule_verdict"] == "unoccluded":
             by_track[r["track"]].append(r)
     per_class: dict[str, list[np.ndarray]] = defaultdict(list)
     for recs in by_track.values():
