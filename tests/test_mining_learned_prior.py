@@ -177,11 +177,8 @@ class _ScriptedBoxes:
     def detect(self, frame, info):
         from walt3d_studio.mining.detection import Detection
 
-        out = []
-        for x, y, w, h in self.boxes.get(info.position, []):
-            d = Detection.from_local_mask(np.ones((int(h), int(w)), bool), int(x), int(y), "car")
-            out.append(d)
-        return out
+        return [Detection.from_local_mask(np.ones((int(h), int(w)), bool), int(x), int(y), "car")
+                for x, y, w, h in self.boxes.get(info.position, [])]
 
 
 def test_lone_cars_that_grow_fast_in_the_far_field_teach_one_car():
