@@ -278,17 +278,21 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
         if settings.stitch is not None:
             stitch_tracks(records, settings.stitch, settings.tracker.max_gap_s)
         tied = vote_track_classes(records)
+        # area jumps within the voted class's tolerance (a walker's step) are lifted before the priors learn,
+        # so that one object's size is learned from all its poses
+        lifted = _recheck_area_jumps(records, rule)
         if settings.size_prior:
             apply_size_prior(records, SizePrior(), crop_dir)
         if settings.learned_prior is not None:
             learned = learn_size_prior(records, settings.learned_prior)
             break_ties_by_learned_prior(records, tied, learned)
             apply_learned_prior(records, learned, settings.learned_prior, crop_dir)
-            for r in _recheck_area_jumps(records, rule):
-                if crop_dir is not None and load_frame is not None:
-                    name = f"{r['frame_id']}_{r['k']}.png"
-                    r["crop"] = str(crop_rel / name)
-                    _write_crops(crop_dir, load_frame(r["_info"]), [(name, r["_det"])])
+            lifted += _recheck_area_jumps(records, rule)
+        for r in lifted:
+            if r["verdict"] == "unoccluded" and crop_dir is not None and load_frame is not None:
+                name = f"{r['frame_id']}_{r['k']}.png"
+                r["crop"] = str(crop_rel / name)
+                _write_crops(crop_dir, load_frame(r["_info"]), [(name, r["_det"])])
         if crop_dir is not None and crop_dir.exists():
             sync_written(crop_dir)
         for r in records:
@@ -309,11 +313,12 @@ def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
     queue (one blob, never seen apart, so not "merged" while it was read) has a history of two cars' area, and
     the single car left when the queue parts was rejected as an area jump. Records whose only reason to be
     rejected was that jump and whose new ratio is within tolerance are mined (decided by the rule); returns them
-    (their crops are still to write). Area jumps are only taken back here, never added."""
+    (their crops are still to write), with the tolerance of the track's voted class (`area_tolerance_for`: a
+    walker's step changes its area more than a car's). Area jumps are only taken back here, never added."""
     hist: dict[str, list[tuple[float, float]]] = {}
     lifted = []
-    tol = rule.area_tolerance
     for i, r in enumerate(records):
+        tol = rule.area_tolerance_for(r["category"])
         flags = r["reasons"].get("flags", [])
         h = hist.setdefault(r["track"], [])
         t = r.get("n", i)

@@ -52,6 +52,9 @@ class RuleSettings:
     border_px: float = 2
     mine_score: float = 0.9
     area_tolerance: float = 0.4
+    person_area_tolerance: float = 0.6  # a track voted "person": a walker's silhouette changes with each step
+                                        # (legs and arms apart or together), a car's does not; applied once the
+                                        # class vote is in (mine._recheck_area_jumps), never to a lone detection
     area_window: int = 9
     static_self: float = 0.8
     min_mined_frames: int = 3
@@ -63,6 +66,10 @@ class RuleSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def area_tolerance_for(self, category: str) -> float:
+        """The area tolerance for a track of this (voted) class."""
+        return self.person_area_tolerance if category == "person" else self.area_tolerance
 
 
 def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSettings,

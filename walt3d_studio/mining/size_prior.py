@@ -77,7 +77,10 @@ class LearnedPriorSettings:
     track whose median ratio is over the bound while its own is over `track_ratio` (the frames where the queue
     happens to look short)."""
     min_track: int = 5
-    min_tracks: int = 4          # per class; fewer: nothing is learned for it
+    min_tracks: int = 3          # per class; fewer: nothing is learned for it. Three, so that a jam where only
+                                 # two lone cars were ever seen whole still learns one car from them ...
+    quantile_tracks: int = 4     # ... but with fewer tracks than this, only when two of them agree in size
+                                 # (`_lowest_group`): three tracks of three sizes say nothing of which is one
     min_points: int = 30
     bins: int = 6                # without perspective: row bins of the per-bin fit ...
     bin_inlier: float = 1.3      # ... and its inlier band
@@ -178,10 +181,12 @@ def _fit_singles(tracks: list[np.ndarray], st: LearnedPriorSettings,
     else:
         d = [np.maximum(t[:, 0] - r0, 1e-6) for t in tracks]
     k = np.array([[np.median(t[:, 1 + m] / dt) for m in range(3)] for t, dt in zip(tracks, d)])  # (tracks, 3)
-    ones = np.ones(len(tracks))
+    starts = [_lowest_group(k[:, m], st) for m in range(3)]
+    if any(c is None for c in starts):
+        return {}, {}  # too few tracks, and no two of one size: nothing to learn
     out, track_bounds = {}, {}
     for m, name in enumerate(MEASURES):
-        c = _lowest_group(k[:, m], st)
+        c = starts[m]
         for _ in range(st.iterations):
             near = (k[:, m] <= st.inlier * c) & (k[:, m] >= c / st.inlier)
             c = float(np.median(k[near, m]))
@@ -196,15 +201,18 @@ def _fit_singles(tracks: list[np.ndarray], st: LearnedPriorSettings,
     return out, track_bounds
 
 
-def _lowest_group(k: np.ndarray, st: LearnedPriorSettings) -> float:
+def _lowest_group(k: np.ndarray, st: LearnedPriorSettings) -> float | None:
     """Where the lowest cluster of track scales starts: the lowest k with at least `start_tracks` tracks (and
     `start_share` of them) within `start_band` above it. Not a fixed quantile: on a path where two walkers side
-    by side outnumber single walkers 7 to 2 (the real-crop lot scene, seed 3), the 25th percentile was a pair."""
+    by side outnumber single walkers 7 to 2 (the real-crop lot scene, seed 3), the 25th percentile was a pair.
+    No such cluster: the `start_quantile` with at least `quantile_tracks` tracks, else None."""
     ks = np.sort(k)
     need = max(st.start_tracks, int(np.ceil(st.start_share * len(ks))))
     for v in ks:
         if np.count_nonzero((ks >= v) & (ks <= v * st.start_band)) >= need:
             return float(v)
+    if len(ks) < st.quantile_tracks:
+        return None
     return _weighted_quantile(k, np.ones(len(k)), st.start_quantile)
 
 
@@ -305,6 +313,8 @@ def learn_size_prior(records: list[dict], settings: LearnedPriorSettings | None 
         if len(tracks) < st.min_tracks or sum(len(t) for t in tracks) < st.min_points:
             continue
         fit = _fit_singles(tracks, st, flat=st.flat_per_track)
+        if fit is not None and not fit[0]:
+            continue
         if fit is not None:
             prior.lines[cat], prior.track_bounds[cat] = fit
         else:  # no perspective: the fit per row bin
