@@ -282,3 +282,18 @@ def test_frame_facts_pair_prefilter_drops_no_pair_a_test_holds_for(monkeypatch):
     every_pair = [[frame_facts(d, W, H, s) for d in frames] for s in settings]
     assert got == every_pair
     assert sum(bool(f["occluded_by"]) or bool(f["touching"]) for run in got for fr in run for f in fr) > 50
+
+
+def test_a_small_far_box_inside_a_big_nearer_box_is_occluded_whatever_the_iou():
+    """Issue 12 (real-crop road scene, seed 4): a far car inside the box of a queue blob 20x its size in the next
+    lane had IoU 0.02 with it, under delta, and was mined. A box at least half inside a nearer one's is occluded by
+    it; under half is not (IoU decides as before)."""
+    near = box(60, 30, 120, 120)  # bottom 150
+    inside = box(100, 40, 20, 14)  # all of it inside: IoU 0.019
+    (v, why), _ = verdicts([inside, near])
+    assert v == "occluded" and why["occluded_by"][0]["inside"] == 1.0 and why["occluded_by"][0]["iou"] < R.delta
+    assert verdicts([box(170, 40, 20, 14), near])[0][0] == "occluded"      # half inside
+    assert verdicts([box(171, 40, 20, 14), near])[0][0] == "unoccluded"    # 45 % inside
+    assert verdicts([box(100, 160, 20, 14), near])[0][0] == "unoccluded"   # below it: nearer than the big one
+    off = RuleSettings(inside=0)
+    assert rule_verdict(frame_facts([inside, near], 200, 200, off)[0], 1.0, off)[0] == "unoccluded"

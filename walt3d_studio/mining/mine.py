@@ -309,7 +309,9 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
 
 def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
     """The area check again, now that merges are known: each track's running median of areas, over its
-    detections that hold one object (not merged, too large or two-lobed). A track that came into view as a
+    detections that hold one *whole* object (not merged, too large or two-lobed, nor truncated: a car coming in
+    at the top edge grows in area until it is all in view, and its first 1-2 whole frames were jumps against
+    that). A track that came into view as a
     queue (one blob, never seen apart, so not "merged" while it was read) has a history of two cars' area, and
     the single car left when the queue parts was rejected as an area jump. Records whose only reason to be
     rejected was that jump and whose new ratio is within tolerance are mined (decided by the rule); returns them
@@ -323,7 +325,7 @@ def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
         h = hist.setdefault(r["track"], [])
         t = r.get("n", i)
         ratio = r["area"] / expected_area(h, t) if h else 1.0  # the track's trend, as in AreaHistory
-        if not {"merged", "too_large", "two_lobes"} & set(flags):
+        if not {"merged", "too_large", "two_lobes", "truncated"} & set(flags):
             h.append((float(t), float(r["area"])))
             if len(h) > rule.area_window:
                 del h[0]

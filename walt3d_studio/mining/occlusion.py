@@ -60,6 +60,8 @@ class RuleSettings:
     min_mined_frames: int = 3
     lobes: bool = True             # a mask with two lobes joined by a waist is a merge (shape.py)
     lobe_solidity: float = 0.95    # only masks less solid than this are examined (two touching ellipses: 0.92)
+    inside: float = 0.5            # a box this much inside a nearer detection's box is occluded by it, whatever
+                                   # the IoU (0: off): IoU misses a small far car within a big near blob's box
     touch_frac: float = 0.025      # masks within this fraction of the image height of a nearer detection's mask
                                    # are in contact with it (0: off); the foreground detector's closing size
                                    # (close_frac): gaps below it are ones it cannot tell from no gap
@@ -91,7 +93,15 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
     # The only pairs the tests below can hold for: boxes overlapping by more than delta, or near enough for
     # `_in_contact` (its box test needs the boxes within touch + 1 px, its mask test the masks' boxes within
     # touch px). Found for all pairs at once: a Python call for each of a dense frame's ~700 pairs cost ~2 ms.
-    maybe = iou > settings.delta
+    # the share of each box inside each other box: IoU alone lets a far car inside the box of a blob 20x its size
+    # (a queue in the next lane, wrapped around it) through at IoU 0.05
+    x0, y0, x1, y1 = boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]
+    inter = np.clip(np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None]), 0, None) \
+        * np.clip(np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]), 0, None)
+    inside = inter / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)[:, None]
+    np.fill_diagonal(inside, 0.0)
+    big_inside = (inside >= settings.inside) if settings.inside > 0 else np.zeros(iou.shape, bool)
+    maybe = (iou > settings.delta) | big_inside
     if touch > 0:
         maybe |= _near(boxes, touch + 1) | _near(np.array([d.int_box for d in dets]).reshape(-1, 4), touch)
     for i, d in enumerate(dets):
@@ -99,8 +109,10 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
         by, touching = [], []
         for j in np.flatnonzero(maybe[i]).tolist():
             if j != i and scores[j] >= settings.occluder_score and bottom[j] > bottom[i] \
-                    and iou[i, j] > settings.delta:
+                    and (iou[i, j] > settings.delta or big_inside[i, j]):
                 by.append({"index": j, "iou": round(float(iou[i, j]), 4)})
+                if iou[i, j] <= settings.delta:
+                    by[-1]["inside"] = round(float(inside[i, j]), 4)
             elif j != i and scores[j] >= settings.occluder_score and bottom[j] > bottom[i] \
                     and touch > 0 and _in_contact(d, dets[j], touch, boxes[i], boxes[j]):
                 # Two blobs in contact, the nearer one's box barely overlapping (a queue: the car behind's
