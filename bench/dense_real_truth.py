@@ -14,8 +14,9 @@ Precision of mined-unoccluded: a mined detection is right when exactly one true 
 that object's visible pixels inside its box), that object touches no other (amodal masks 1 px apart) and the
 detection is the whole object (box IoU with the object's amodal box >= 0.5). Recall: of the object-frames that
 are present, whole (not occluded, not truncated) and touch nothing, the fraction mined (a right detection).
-The crop pool is mined once with the code on PYTHONPATH (cache: WALT3D_BENCH_CACHE); pass --pool-from to use
-one tree's pool for both (the figures below use the same pool for both trees).
+The crop pool is mined once with the code on PYTHONPATH and cached (WALT3D_BENCH_CACHE, default
+/tmp/walt3d-real-crops); to run two trees on the same scenes, give both the same WALT3D_BENCH_CACHE (the pool
+is then the first tree's). A fresh cache mines the pool with the code being measured, as a fresh checkout does.
 """
 from __future__ import annotations
 

@@ -194,6 +194,7 @@ FIGURES = {"vehicle-fit-*.png": "scripts/vehicle_fit_screenshots.py",
            "composites-contact-sheet.png": "bench/figure_contact_sheet.py",
            # needs ../shared/data/footage/road-queues-bridge.avi (not shipped): `PYTHONPATH=. python SCRIPT`
            "mined-road-contact-sheet.png": "bench/figure_mined_road.py",
+           "review-cut-off.png": "scripts/screenshot_cut_off.py",  # needs the road clip too
            "demo-report.png": "scripts/report_screenshot.py",   # of demo-out/report.html after `walt3d demo`
            # `walt3d-studio --screenshot OUT --panel 3d|3d-camera PROJECT` on a fitted demo project
            "viewport-3d*.png": "walt3d_studio/gui/app.py",
