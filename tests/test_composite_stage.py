@@ -42,6 +42,27 @@ def test_splits_keep_tracks_and_frames_apart(proj):
         split_tracks(p, "week", 0.1, 0.1)
 
 
+def test_each_split_gets_its_share_of_the_fitted_tracks(tmp_path):
+    """Composites draw only on fitted tracks. Half the usable tracks have no fit (small "other" blobs, failed
+    fits): whatever the seed, test and val each get fitted tracks, in their share (the demo's test split once
+    drew its two unfitted tracks and had no composites at all, so evaluation had no test set)."""
+    p, truth = build(tmp_path / "s", n_tracks=12, shared_frame=False)
+    try:
+        with p.transaction() as c:
+            c.execute("DELETE FROM fits WHERE track_fit_id IN (SELECT id FROM track_fits WHERE track_id > 6)")
+            c.execute("DELETE FROM track_fits WHERE track_id > 6")
+        for seed in range(10):
+            out = split_tracks(p, "track", 0.2, 0.2, seed=seed)
+            sp = splits(p)
+            for name in ("test", "val", "train"):
+                fitted = [t for t in truth if sp[t] == name and t <= 6]
+                assert fitted, (seed, name, sp)
+                assert len(fitted) <= 4 if name != "train" else len(fitted) >= 2
+            assert sum(out["counts"].values()) == len(truth)
+    finally:
+        p.close()
+
+
 def test_day_splits_keep_whole_days_and_checker_finds_mixed_frames(tmp_path):
     from walt3d_studio.composite.splits import assign
 

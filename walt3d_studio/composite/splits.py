@@ -5,7 +5,9 @@ may appear in two splits.
 Tracks that share a source frame (mined objects seen together) are bound into one unit first, so a frame can
 never end up in two splits; units are then grouped by the chosen key -- the unit itself (`track`), the local
 day of its first frame (`day`: whole days in one split), or its camera (`camera`) -- and whole groups are dealt to
-test, then val, then train in a seeded random order until each split holds its fraction of the tracks.
+test, then val, then train in a seeded random order until each split holds its fraction of the tracks. Groups
+holding a 3D-fitted track and groups without are dealt separately, so that each split gets its share of what
+composites can use.
 """
 from __future__ import annotations
 
@@ -124,13 +126,28 @@ def split_tracks(project, by: str = "track", val: float = 0.1, test: float = 0.1
     for t in usable:
         groups.setdefault(unit_key[unit[t]], []).append(t)
     sizes = {k: len(v) for k, v in groups.items()}
-    dealt = assign(groups, sizes, val, test, seed)
+    # Composites draw only on fitted tracks: groups with a fit and groups without are dealt apart, so each split
+    # gets its share of what can be composited (the demo's test split once drew its two unfitted "other" tracks
+    # and had no composites at all). Without fits, one stratum: the deal is as before.
+    fitted = _fitted_tracks(project)
+    strata = [{k: v for k, v in groups.items() if any(t in fitted for t in v) == has} for has in (True, False)]
+    dealt = {}
+    for stratum in strata:
+        if stratum:
+            dealt.update(assign(stratum, {k: sizes[k] for k in stratum}, val, test, seed))
     assignment = {t: dealt[k] for k, ts in groups.items() for t in ts}
     with recorded(project, "splits", asdict(s), {"camera": camera_id} if camera_id else {}) as rec:
         set_splits(project, assignment, run_id=rec.id)
         counts = {name: sum(1 for v in assignment.values() if v == name) for name in ("train", "val", "test")}
         rec.counts.update(counts, groups=len(groups))
     return SplitSummary(counts=counts, groups=len(groups), settings=asdict(s))
+
+
+def _fitted_tracks(project) -> set[int]:
+    """Tracks with a 3D fit that composites may use (ok, or flagged for review)."""
+    from ..store.fits import track_fits
+
+    return {f.track_id for f in track_fits(project) if f.status in ("ok", "needs_review")}
 
 
 class SplitSummary(dict):
