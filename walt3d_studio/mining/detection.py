@@ -173,15 +173,24 @@ def box_of_mask(mask: np.ndarray) -> list[int] | None:
     return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix between boxes a (N, 4) and b (M, 4), both [x, y, w, h]."""
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection area matrix between boxes a (N, 4) and b (M, 4), both [x, y, w, h]."""
     a = np.asarray(a, float).reshape(-1, 4)
     b = np.asarray(b, float).reshape(-1, 4)
     ax1, ay1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
     bx1, by1 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
     iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
     ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
+    return iw * ih
+
+
+def box_iou(a: np.ndarray, b: np.ndarray, inter: np.ndarray | None = None) -> np.ndarray:
+    """IoU matrix between boxes a (N, 4) and b (M, 4), both [x, y, w, h] (`inter`: their `box_intersection`,
+    when the caller has it already)."""
+    a = np.asarray(a, float).reshape(-1, 4)
+    b = np.asarray(b, float).reshape(-1, 4)
+    if inter is None:
+        inter = box_intersection(a, b)
     union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(union > 0, inter / union, 0.0)

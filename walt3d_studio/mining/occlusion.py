@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .detection import Detection, box_iou
+from .detection import Detection, box_intersection, box_iou
 from .shape import two_lobes
 
 VERDICTS = ("unoccluded", "occluded", "truncated", "rejected", "not_object")
@@ -83,7 +83,8 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
         return out
     boxes = np.array([d.box for d in dets], float)
     scores = np.array([d.score for d in dets], float)
-    iou = box_iou(boxes, boxes)
+    inter = box_intersection(boxes, boxes)
+    iou = box_iou(boxes, boxes, inter)
     bottom = boxes[:, 1] + boxes[:, 3]
     b = settings.border_px
     touch = int(round(settings.touch_frac * height))
@@ -95,9 +96,6 @@ def frame_facts(dets: list[Detection], width: int, height: int, settings: RuleSe
     # touch px). Found for all pairs at once: a Python call for each of a dense frame's ~700 pairs cost ~2 ms.
     # the share of each box inside each other box: IoU alone lets a far car inside the box of a blob 20x its size
     # (a queue in the next lane, wrapped around it) through at IoU 0.05
-    x0, y0, x1, y1 = boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]
-    inter = np.clip(np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None]), 0, None) \
-        * np.clip(np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]), 0, None)
     inside = inter / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)[:, None]
     np.fill_diagonal(inside, 0.0)
     big_inside = (inside >= settings.inside) if settings.inside > 0 else np.zeros(iou.shape, bool)

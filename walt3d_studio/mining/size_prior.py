@@ -65,11 +65,11 @@ class LearnedPriorSettings:
     ground contact (the box bottom) less the horizon's row, so per class and per measure (box height, box width,
     sqrt of mask area) the size of ONE object is a line s(row) = a * row + b with b = -a * r0. It is fitted on
     detections the rule already mined, or found occluded only by another blob (not merged, not two-lobed, not
-    truncated), of tracks with at least `min_track` of them (`_fit_singles`): the horizon from how each track's sizes grow (`_horizon`), then one
-    scale per track, then the *lowest* cluster of those scales: their `start_quantile` first, then the median of
-    the tracks within `inlier` of it, `iterations` times. The learning tracks still include blobs that were merged
-    from their first frame (a queue entering the view), often more than half of them in a dense scene: hence
-    the lowest cluster, not the median. Fragments of objects (a car cut in two by a windscreen the colour of the
+    truncated), of tracks with at least `min_track` of them (`_fit_singles`): the horizon from how each track's
+    sizes grow (`_horizon`), then one scale per track, then the *lowest* cluster of those scales: their
+    `start_quantile` first, then the median of the tracks within `inlier` of it, `iterations` times. The learning
+    tracks still include blobs that were merged from their first frame (a queue entering the view), often more
+    than half of them in a dense scene: hence the lowest cluster, not the median. Fragments of objects (a car cut in two by a windscreen the colour of the
     road) pull it down when they are many.
     Singles vary by their type (a van is longer than a hatchback, a walker mid-stride is wider): the spread of
     the chosen tracks' points sets the bound, exp(`sigmas` * std), kept within [`min_ratio`, `max_ratio`]. A
@@ -436,8 +436,10 @@ def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: Lear
 
 
 def _check_part(prior: LearnedPrior, category: str, r: dict, min_part: float, min_size: float, crop_dir) -> None:
-    """A mined blob far smaller than one object at its row, in height and in area, is part of one (a roof or a
-    windscreen whose car's body matched the road): rejected, flag "too_small", never mined as a whole object."""
+    """A mined blob that is part of one object is rejected, never mined as a whole one: far smaller than one
+    object at its row, in height and in area (a roof or a windscreen whose car's body matched the road; flag
+    "too_small"), or much lower for its width than one whole object (the body of a car whose roof matched the
+    road; flag "cut_off", `LearnedPrior.cut_off`)."""
     from pathlib import Path
 
     q = prior.ratios(category, r)
