@@ -48,50 +48,63 @@ class TrackerSettings:
 
 
 class _KalmanBox:
-    """State [cx, cy, w, h, vcx, vcy, vw, vh]; measurement [cx, cy, w, h]."""
+    """State [cx, cy, w, h] with velocities [vcx, vcy, vw, vh]; measurement [cx, cy, w, h].
 
-    F = np.eye(8)
-    F[:4, 4:] = np.eye(4)
-    Hm = np.eye(4, 8)
+    With a constant-velocity model, diagonal noise and a diagonal start, the 8x8 filter never couples one
+    coordinate with another: it is four independent filters of (position, velocity), each with a 2x2
+    covariance [[a, c], [c, b]]. They run here as such, in plain floats: the same filter as the 8x8 matrix
+    form (the same formulas, only without multiplying the zeros), at a tenth of the cost -- numpy's per-call
+    overhead on 8x8 arrays was most of the tracker's time in a frame of 30 objects."""
+
+    __slots__ = ("x", "v", "a", "b", "c")
+    _Q_POS = (0.05 ** 2,) * 4                       # process noise, in units of the box's size squared
+    _Q_VEL = (0.1 ** 2, 0.1 ** 2, 0.05 ** 2, 0.05 ** 2)
+    _R = (0.1 ** 2, 0.1 ** 2, 0.15 ** 2, 0.15 ** 2)  # measurement noise, same units
 
     def __init__(self, box):
-        x, y, w, h = box
-        self.x = np.array([x + w / 2, y + h / 2, w, h, 0, 0, 0, 0], float)
+        x, y, w, h = (float(v) for v in box)
+        self.x = [x + w / 2, y + h / 2, w, h]
+        self.v = [0.0, 0.0, 0.0, 0.0]
         s = max(w, h)
-        self.P = np.diag([s, s, s, s, 10 * s, 10 * s, 10 * s, 10 * s]).astype(float) ** 2 * 0.01
-        self._scale = s
+        self.a = [s ** 2 * 0.01] * 4         # var(position)
+        self.b = [(10 * s) ** 2 * 0.01] * 4  # var(velocity)
+        self.c = [0.0] * 4             # cov(position, velocity)
 
-    def _q(self):
-        s = max(self.x[2], self.x[3], 1.0)
-        return np.diag([0.05, 0.05, 0.05, 0.05, 0.1, 0.1, 0.05, 0.05]) ** 2 * s * s
-
-    def predict(self) -> np.ndarray:
-        self.x = self.F @ self.x
-        self.x[2:4] = np.maximum(self.x[2:4], 1.0)
-        self.P = self.F @ self.P @ self.F.T + self._q()
+    def predict(self) -> tuple[float, float, float, float]:
+        x, v, a, b, c = self.x, self.v, self.a, self.b, self.c
+        for i in range(4):
+            x[i] += v[i]
+        x[2], x[3] = max(x[2], 1.0), max(x[3], 1.0)
+        s = max(x[2], x[3], 1.0)
+        for i in range(4):  # F P F^T + Q with F = [[1, 1], [0, 1]]
+            a[i], c[i], b[i] = a[i] + c[i] + c[i] + b[i] + self._Q_POS[i] * s * s, c[i] + b[i], \
+                b[i] + self._Q_VEL[i] * s * s
         return self.box()
 
     def update(self, box) -> None:
-        x, y, w, h = box
-        z = np.array([x + w / 2, y + h / 2, w, h])
+        x, y, w, h = (float(v) for v in box)
+        z = (x + w / 2, y + h / 2, w, h)
         s = max(w, h, 1.0)
-        R = np.diag([0.1, 0.1, 0.15, 0.15]) ** 2 * s * s
-        S = self.Hm @ self.P @ self.Hm.T + R
-        K = self.P @ self.Hm.T @ np.linalg.inv(S)
-        self.x = self.x + K @ (z - self.Hm @ self.x)
-        self.P = (np.eye(8) - K @ self.Hm) @ self.P
+        xs, v, a, b, c = self.x, self.v, self.a, self.b, self.c
+        for i in range(4):
+            S = a[i] + self._R[i] * s * s
+            k0, k1 = a[i] / S, c[i] / S  # the gain on position and on velocity
+            e = z[i] - xs[i]
+            xs[i] += k0 * e
+            v[i] += k1 * e
+            a[i], c[i], b[i] = (1 - k0) * a[i], (1 - k0) * c[i], b[i] - k1 * c[i]
 
     def keep_inside(self, box) -> None:
         """Shift the state's centre so its box lies within `box` (a track coasting inside a merged blob goes
         where the blob goes instead of drifting out of it on a stale velocity)."""
-        bx, by, bw, bh = box
+        bx, by, bw, bh = (float(v) for v in box)
         w, h = self.x[2], self.x[3]
-        self.x[0] = np.clip(self.x[0], bx + min(w, bw) / 2, bx + bw - min(w, bw) / 2)
-        self.x[1] = np.clip(self.x[1], by + min(h, bh) / 2, by + bh - min(h, bh) / 2)
+        self.x[0] = min(max(self.x[0], bx + min(w, bw) / 2), bx + bw - min(w, bw) / 2)
+        self.x[1] = min(max(self.x[1], by + min(h, bh) / 2), by + bh - min(h, bh) / 2)
 
-    def box(self) -> np.ndarray:
-        cx, cy, w, h = self.x[:4]
-        return np.array([cx - w / 2, cy - h / 2, w, h])
+    def box(self) -> tuple[float, float, float, float]:
+        cx, cy, w, h = self.x
+        return (cx - w / 2, cy - h / 2, w, h)
 
 
 class SortTracker:
@@ -110,7 +123,7 @@ class SortTracker:
     def update(self, boxes) -> np.ndarray:
         st = self.settings
         boxes = np.asarray(boxes, float).reshape(-1, 4)
-        pred = np.array([t["kf"].predict() for t in self._tracks]).reshape(-1, 4)
+        pred = np.array([t["kf"].predict() for t in self._tracks], float).reshape(-1, 4)
         ids = np.full(len(boxes), -1, np.int64)
         self.merged, self.events = {}, []
         in_merge = self._find_merges(boxes, pred)
