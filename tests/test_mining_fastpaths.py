@@ -142,7 +142,8 @@ def test_crop_of_a_box_inside_the_frame_is_the_general_cut():
 
 def test_crop_written_plainly_is_imencodes_png(tmp_path, monkeypatch):
     rgba = np.random.default_rng(3).integers(0, 256, (17, 23, 4), dtype=np.uint8)
-    ok, want = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    ok, want = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA),
+                            [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP])
     write_png_rgba(tmp_path / "a.png", rgba, durable=False)
     write_png_rgba(tmp_path / "sub" / "b.png", rgba)  # atomic, and makes its folder
     for name in ("a.png", "sub/b.png"):
