@@ -159,15 +159,25 @@ class ForegroundDetector:
         object's own dark parts between its pieces (a dark band across a car, a jacket between head and legs)
         but not a shadow cast beside it."""
         like, even = _shadow_like(fg, small, bg, self.shadow_ratio, self.shadow_chroma, self.shadow_smooth)
+        # Only the box around the even pixels, padded by twice the closing's kernel, can hold a shadow region
+        # or its rim: there, closing, labelling and the rim give what they give on the whole frame (the closing
+        # never reaches past one kernel from an even pixel, nor the erosion past the pad), at a fraction of a
+        # full-frame pass each (most frames have a few small shadows).
+        x, y, w, h = cv2.boundingRect(even)
+        if w == 0:
+            return fg
+        pad = 2 * max(self._close.shape) + max(self._rim.shape)
+        x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(fg.shape[1], x + w + pad), min(fg.shape[0], y + h + pad)
         # regions: even pixels joined across small gaps (a painted line under a shadow is no foreground)
-        joined = cv2.morphologyEx(even, cv2.MORPH_CLOSE, self._close)
+        joined = cv2.morphologyEx(even[y0:y1, x0:x1], cv2.MORPH_CLOSE, self._close)
         _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8, ltype=cv2.CV_32S)
         big = stats[:, cv2.CC_STAT_AREA] >= self.shadow_min_px
         big[0] = False
         if not big.any():
             return fg
         # the evenness window misses a shadow's rim: shadow-like pixels next to a big region go with it
-        drop = (cv2.dilate(big[labels].astype(np.uint8), self._rim) & like).astype(bool)
+        drop = np.zeros(fg.shape, bool)
+        drop[y0:y1, x0:x1] = cv2.dilate(big[labels].astype(np.uint8), self._rim) & like[y0:y1, x0:x1]
         solid = fg.copy()
         solid[drop] = 0
         solid = cv2.morphologyEx(solid, cv2.MORPH_OPEN, self._open)

@@ -184,23 +184,23 @@ class SortTracker:
         cover = _inside(pred, boxes)  # (tracks, dets): fraction of each prediction inside each detection
         det_area = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)
         share = (pred[:, 2] * pred[:, 3])[:, None] / det_area[None]
-        was = [t.get("merged_box") for t in self._tracks]
+        tracks = self._tracks
+        seen = np.array([t["hits"] >= st.merge_min_hits for t in tracks])
+        young = np.array([t.get("merge_age", 0) < st.max_merge_age for t in tracks])
+        joins = young[:, None] & (cover >= st.merge_cover) & (share >= st.merge_min_share)
+        # a track already in a merged blob stays in while the blob goes on (a queue can last long)
+        was = [c for c, t in enumerate(tracks) if t.get("merged_box") is not None]
+        if was:
+            joins[was] |= box_iou(np.array([tracks[c]["merged_box"] for c in was], float), boxes) >= 0.5
+        able = seen[:, None] & joins  # (tracks, dets): may be in that detection's merge
         out: dict[int, list[int]] = {}
-        used: set[int] = set()
-        for r in np.argsort(-det_area):
-            cs = []
-            for c, t in enumerate(self._tracks):
-                if c in used or t["hits"] < st.merge_min_hits:
-                    continue
-                # a track already in a merged blob stays in while the blob goes on (a queue can last long)
-                stays = was[c] is not None and box_iou(was[c][None], boxes[r][None])[0, 0] >= 0.5
-                fresh = t.get("merge_age", 0) < st.max_merge_age and cover[c, r] >= st.merge_cover \
-                    and share[c, r] >= st.merge_min_share
-                if stays or fresh:
-                    cs.append(c)
+        used = np.zeros(len(tracks), bool)
+        order = np.argsort(-det_area)  # the largest blob first claims its tracks
+        for r in order[able.sum(axis=0)[order] >= 2]:
+            cs = np.flatnonzero(able[:, r] & ~used)
             if len(cs) >= 2:
-                out[int(r)] = cs
-                used.update(cs)
+                out[int(r)] = cs.tolist()
+                used[cs] = True
         return out
 
     def _split_parent(self, boxes, pred, r, by_det) -> int | None:
