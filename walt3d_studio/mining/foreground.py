@@ -324,13 +324,17 @@ def _shadow_like(fg: np.ndarray, frame: np.ndarray, bg: np.ndarray, ratio: tuple
     idx = np.flatnonzero(fg)
     if idx.size == 0:
         return out, out
-    f = frame.reshape(-1, 3)[idx].astype(np.float32)
-    b = bg.reshape(-1, 3)[idx].astype(np.float32)
-    sf = f.sum(axis=1) + 3.0  # +1 per channel: keeps black pixels finite
-    sb = b.sum(axis=1) + 3.0
+    # channel by channel, in 1-D arrays: numpy's reductions over a length-3 axis cost more than the arithmetic
+    fr, bgr = frame.reshape(-1, 3), bg.reshape(-1, 3)
+    f = [fr[:, c][idx].astype(np.float32) for c in range(3)]
+    b = [bgr[:, c][idx].astype(np.float32) for c in range(3)]
+    sf = f[0] + f[1] + f[2] + 3.0  # +1 per channel: keeps black pixels finite
+    sb = b[0] + b[1] + b[2] + 3.0
     r = sf / sb
-    dchroma = np.abs(f / sf[:, None] - b / sb[:, None]).max(axis=1)
-    idx = idx[(r >= ratio[0]) & (r <= ratio[1]) & (dchroma <= chroma)]
+    ok = (r >= ratio[0]) & (r <= ratio[1])
+    for c in range(3):
+        ok &= np.abs(f[c] / sf - b[c] / sb) <= chroma
+    idx = idx[ok]
     out.reshape(-1)[idx] = 1
     even = np.zeros_like(fg)
     if idx.size == 0:
