@@ -1,6 +1,7 @@
-"""Do two code trees mine the same? Every record of `run_pipeline` (verdicts, reasons, RLE, boxes, tracks, crop
-names) and every crop's decoded pixels, on bench_mining_dense.py's two scenes (1280x720 few objects, 768x576 with
-30 small objects), with the default settings and with issue 12's checks off, on the thread pool and on one thread.
+"""Do two code trees mine the same? Every record of `run_pipeline` (verdicts, reasons, RLE, boxes, tracks, whether
+it has a crop) and every crop's decoded pixels, on bench_mining_dense.py's two scenes (1280x720 few objects,
+768x576 with 30 small objects), with the default settings and with issue 12's checks off, on the thread pool and
+on one thread.
 
     PYTHONPATH=$PWD .venv/bin/python bench/mining_records_identical.py /path/to/other/tree [--frames 150]
 
@@ -46,10 +47,23 @@ def dump(out: Path, n: int) -> None:
                     infos = [FrameInfo(i, i + 1, 1, i, 1000.0 + i / 10) for i in range(len(frames))]
                     recs = run_pipeline(zip(infos, frames), det, W, H, dataclasses.replace(s, workers=workers),
                                         crop_dir=folder, total=len(frames))
-                    names = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-                    res[(scene, key, workers)] = (recs, {f: cv2.imread(str(folder / f), cv2.IMREAD_UNCHANGED)
-                                                         for f in names})
+                    crops = {(r["frame_id"], r["k"]): _crop_pixels(folder, r["crop"]) for r in recs if r["crop"]}
+                    for r in recs:  # where a crop is stored (a file, or a span of a pack) is no result
+                        r["crop"] = bool(r["crop"])
+                    res[(scene, key, workers)] = (recs, crops)
     out.write_bytes(pickle.dumps(res))
+
+
+def _crop_pixels(folder: Path, crop: str) -> np.ndarray:
+    """A record's crop, decoded: a span of the run's pack (`crops.pack#<offset>+<length>`) or a PNG file (trees
+    before packs), read here so that either tree's records can be compared."""
+    name, _, span = Path(crop).name.partition("#")
+    if span:
+        offset, length = (int(v) for v in span.split("+"))
+        with open(folder / name, "rb") as f:
+            f.seek(offset)
+            return cv2.imdecode(np.frombuffer(f.read(length), np.uint8), cv2.IMREAD_UNCHANGED)
+    return cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED)
 
 
 def compare(a: dict, b: dict) -> bool:
@@ -61,7 +75,7 @@ def compare(a: dict, b: dict) -> bool:
             first = next((i for i, (x, y) in enumerate(zip(ra, rb)) if x != y), min(len(ra), len(rb)))
             bad.append(f"records differ ({len(ra)} vs {len(rb)}, first at {first})")
         if ca.keys() != cb.keys():
-            bad.append(f"crop files differ ({len(ca)} vs {len(cb)})")
+            bad.append(f"crops differ ({len(ca)} vs {len(cb)})")
         else:
             px = [f for f in ca if ca[f].shape != cb[f].shape or not np.array_equal(ca[f], cb[f])]
             if px:

@@ -7,6 +7,7 @@ import numpy as np
 
 from test_mining_scenes import Obj, make_project
 from walt3d_studio.cli import main
+from walt3d_studio.mining.crops import read_png_rgba
 from walt3d_studio.store import Project
 from walt3d_studio.store.detections import detection_table, label_tracks, track_table
 
@@ -62,7 +63,7 @@ def test_shards_then_merge(tmp_path, capsys):
     assert main(["--quiet", "mine", str(root), "--start", mid, "--shard-out", str(b)]) == 0
     with Project.open(root, readonly=True) as p:
         assert len(detection_table(p, camera_id=cam)) == 0  # shards write nothing into the project
-    assert (a / "shard.json").exists() and list((a / "crops").rglob("*.png"))
+    assert (a / "shard.json").exists() and list((a / "crops").rglob("crops.pack"))
     assert main(["--quiet", "mine", str(root), "--merge", str(a)]) == 0
     assert main(["--quiet", "mine", str(root), "--merge", str(b)]) == 0
     assert main(["--quiet", "mine", str(root), "--merge", str(b)]) == 2  # already merged
@@ -70,7 +71,7 @@ def test_shards_then_merge(tmp_path, capsys):
         t = detection_table(p, camera_id=cam)
         assert len(t) == 12 and len(track_table(p, cam)) == 4  # tracks are per shard
         for c in t.crop_path[t.verdict == "unoccluded"]:
-            assert (p.root / c).exists() and c.startswith("arrays/crops/")
+            assert read_png_rgba(p.root / c).shape[2] == 4 and c.startswith("arrays/crops/")
 
 
 def test_labels_and_classifier_commands(tmp_path, capsys):
@@ -106,7 +107,7 @@ def test_cancel_leaves_nothing_behind(tmp_path):
             mine(p, cam, ctx=ctx)
         assert p.conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 0
         assert p.conn.execute("SELECT status FROM runs").fetchall() == [("cancelled",)]
-        assert not list((p.root / "arrays").rglob("*.png"))
+        assert not list((p.root / "arrays").rglob("*.png")) and not list((p.root / "arrays").rglob("crops.pack"))
         rep = mine(p, cam)  # and it can run again
         assert len(detection_table(p, camera_id=cam)) == rep.detections >= 20
 
@@ -126,4 +127,4 @@ def test_crops_follow_human_labels(tmp_path):
         label_detections(p, trunc, "U", who="me")  # a person says they are fine after all
         assert ensure_mined_crops(p) == 4
         m = mined_objects(p, cam, usable_only=True, categories=("car", "person", "other"))
-        assert set(trunc) <= set(m.id.tolist()) and all((p.root / c).exists() for c in m.crop_path)
+        assert set(trunc) <= set(m.id.tolist()) and all(read_png_rgba(p.root / c).shape[2] == 4 for c in m.crop_path)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from walt3d_studio.background_job import compute_backgrounds
+from walt3d_studio.mining.crops import crop_file, read_png_rgba
 from walt3d_studio.mining.mine import mine
 from walt3d_studio.store import Project
 from walt3d_studio.store.detections import detection_table, track_table
@@ -101,9 +101,9 @@ def test_mined_objects_have_rgba_crops_and_frame_index(gif_project):
     mined = np.flatnonzero(dt.verdict == "unoccluded")
     assert len(mined) == report.mined > 30
     for i in mined[:: max(1, len(mined) // 8)]:
-        path = p.root / dt.crop_path[i]
-        assert path.exists() and path.is_relative_to(p.root / "arrays" / "crops")
-        crop = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        path = p.root / dt.crop_path[i]  # a span of the run's pack of crops
+        assert Path(crop_file(path)).is_file() and path.is_relative_to(p.root / "arrays" / "crops")
+        crop = read_png_rgba(path)
         assert crop.shape[2] == 4 and (crop[..., 3] > 0).sum() == dt.area[i]
         # the crop's colour pixels are the frame's at the box (exact frame index, no re-decoding needed later)
         assert dt.source_index[i] == frames[i]  # one source: decode index == capture position

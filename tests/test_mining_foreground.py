@@ -80,11 +80,11 @@ def test_mining_tracks_each_object_once_and_marks_truncation(tmp_path):
         assert sorted(tracks.length) == [10, 10, 10, 10]
         assert tracks.usable.sum() == 3  # the truncated one is never mined
         # every mined detection has an RGBA crop whose alpha is its mask
-        import cv2
+        from walt3d_studio.mining.crops import read_png_rgba
 
         for d in frame_detections(p, int(table.ids[5])):
             if d["verdict"] == "unoccluded":
-                crop = cv2.imread(str(p.root / d["crop_path"]), cv2.IMREAD_UNCHANGED)
+                crop = read_png_rgba(p.root / d["crop_path"])
                 assert crop.shape == (int(d["box"][3]), int(d["box"][2]), 4)
                 assert (crop[..., 3] > 0).sum() == d["area"]
 
@@ -114,7 +114,8 @@ def test_mining_without_background_is_a_clear_error(tmp_path):
         assert "walt3d background" in e.value.hint
         assert p.conn.execute("SELECT COUNT(*) FROM detections").fetchone()[0] == 0
         assert p.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
-        assert not (p.root / "arrays" / "crops").exists() or not any((p.root / "arrays" / "crops").rglob("*.png"))
+        crops = p.root / "arrays" / "crops"
+        assert not crops.exists() or not any(f.is_file() for f in crops.rglob("*"))
 
 
 def test_size_classes_metric_and_pixel():

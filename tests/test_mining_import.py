@@ -7,6 +7,7 @@ import pytest
 
 from test_mining_scenes import Obj, coco_results, make_project, write_json
 from walt3d_studio.errors import BadInputError
+from walt3d_studio.mining.crops import crop_file, read_png_rgba
 from walt3d_studio.mining.detection import decode_rle
 from walt3d_studio.mining.mine import MineSettings, mine
 from walt3d_studio.store.detections import detection_table, frame_detections, label_detections
@@ -39,7 +40,7 @@ def test_coco_results_with_rle_masks_round_trip_exactly(tmp_path):
         # crops of the mined ones are made from the frames (decoded only for that)
         mined = dt.verdict == "unoccluded"
         assert mined.sum() == 10
-        crop = cv2.imread(str(p.root / dt.crop_path[mined][0]), cv2.IMREAD_UNCHANGED)
+        crop = read_png_rgba(p.root / dt.crop_path[mined][0])
         assert crop.shape[2] == 4
 
 
@@ -78,7 +79,7 @@ def test_mot_boxes(tmp_path):
         assert sorted(set(np.round(dt.score, 2))) == [0.5, 1.0]
         assert set(dt.rule_verdict[dt.score < 0.9]) == {"rejected"}  # below mine_score
         mined = dt.verdict == "unoccluded"
-        crop = cv2.imread(str(p.root / dt.crop_path[mined][0]), cv2.IMREAD_UNCHANGED)
+        crop = read_png_rgba(p.root / dt.crop_path[mined][0])
         assert crop.shape == (40, 14, 4) and np.all(crop[..., 3] == 255)  # box only: fully opaque
 
 
@@ -114,8 +115,8 @@ def test_bad_detection_files_are_refused_and_nothing_is_lost(tmp_path, case):
         assert np.array_equal(after.id, before.id)
         assert after.label[0] == "O"
         assert p.conn.execute("SELECT COUNT(*) FROM runs WHERE status != 'done'").fetchone()[0] == 0
-        crops = {str(c) for c in after.crop_path if c}
-        on_disk = {str(f.relative_to(p.root)) for f in (p.root / "arrays" / "crops").rglob("*.png")}
+        crops = {crop_file(c) for c in after.crop_path if c}
+        on_disk = {str(f.relative_to(p.root)) for f in (p.root / "arrays" / "crops").rglob("*") if f.is_file()}
         assert on_disk == crops
 
 

@@ -1,13 +1,16 @@
 """The pipeline's frame-local work (detection, per-frame rule facts, RLE) runs on the thread pool ahead of the
-tracker, and crops are cut and written there: the records and crops must be exactly those of the same frames
+tracker, and crops are cut and encoded there: the records and crops must be exactly those of the same frames
 done one at a time on the main thread."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from test_mining_scenes import Obj, render
+from walt3d_studio.mining.crops import read_png_rgba
 from walt3d_studio.mining.detection import FrameInfo, decode_rle
 from walt3d_studio.mining.foreground import ForegroundDetector
 from walt3d_studio.mining.mine import MineSettings, run_pipeline
@@ -32,38 +35,41 @@ def test_pool_and_one_thread_give_the_same_records_and_crops(tmp_path):
     one = _mine(frames, bg, 1, tmp_path / "one")
     pool = _mine(frames, bg, 3, tmp_path / "pool")
     assert len(one) > 40 and sum(r["verdict"] == "unoccluded" for r in one) > 10
-    assert pool == one
-    crops = sorted(p.name for p in (tmp_path / "one").glob("*.png"))
-    assert crops and crops == sorted(p.name for p in (tmp_path / "pool").glob("*.png"))
-    assert all((tmp_path / "one" / c).read_bytes() == (tmp_path / "pool" / c).read_bytes() for c in crops)
-    # every mined record's crop is there, and each RLE is its own box's mask
-    assert {r["crop"].split("/")[-1] for r in one if r["crop"]} == set(crops)
+    assert pool == one  # the crops' spans too: appended in frame order either way
+    pack = (tmp_path / "one" / "crops.pack").read_bytes()
+    assert pack and pack == (tmp_path / "pool" / "crops.pack").read_bytes()
+    # every mined record's crop is its own span of the pack: its box's pixels, with its mask as alpha
+    for r in one:
+        if r["verdict"] == "unoccluded":
+            x, y, w, h = (int(v) for v in r["box"])
+            rgba = read_png_rgba(tmp_path / "one" / Path(r["crop"]).name)
+            assert np.array_equal(rgba[..., 3] > 0, decode_rle(r["rle"])[y:y + h, x:x + w])
+        else:
+            assert r["crop"] is None
     for r in one:
         m = decode_rle(r["rle"])
         ys, xs = np.nonzero(m)
         assert [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1] == r["box"]
 
 
-def test_crops_are_written_plainly_and_synced_once_when_the_run_ends(tmp_path, monkeypatch):
-    """Two fsyncs a crop cost more than mining a small object: crops go into the run's own folder unsynced, and
-    the whole folder is made durable once, after the last crop and before the records are handed back."""
+def test_crops_go_into_one_pack_made_durable_once_when_the_run_ends(tmp_path, monkeypatch):
+    """A file a crop tied the mining rate to the filesystem's cost of making files (~20 us to ~1 ms each): a
+    run's crops are appended to one pack in its own folder, unsynced, and the pack is made durable by one fsync
+    after the last crop, before the records are handed back (no os.sync of the whole machine)."""
     import os
 
-    import walt3d_studio.atomic as atomic
-
-    synced = []
-    monkeypatch.setattr(atomic, "_fsync_file", lambda p: synced.append(("file", p)))
-    monkeypatch.setattr(atomic, "_fsync_dir", lambda p: synced.append(("dir", p)))
-    monkeypatch.setattr(os, "sync", lambda: synced.append(("sync", sorted(p.name for p in crops.glob("*.png")))))
     crops = tmp_path / "crops"
+    fsynced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsynced.append(os.fstat(fd)), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "sync", lambda: pytest.fail("a run's crops need no os.sync"))
     bg, frames, _ = render([Obj("rect", (220, 40, 40), (40, 24), (10, 150), (6, -1), "car")], 12)
     recs = _mine(frames, bg, 2, crops)
-    written = sorted(r["crop"].split("/")[-1] for r in recs if r["crop"])
-    assert written and synced == [("sync", written)]  # one sync, with every crop already on the page cache
-    # without os.sync (Windows): every crop file and the folder fsynced
-    monkeypatch.delattr(os, "sync")
-    synced.clear()
-    recs = _mine(frames, bg, 2, tmp_path / "again")
-    files = sorted(p.name for kind, p in synced if kind == "file")
-    assert files == sorted(r["crop"].split("/")[-1] for r in recs if r["crop"])
-    assert ("dir", tmp_path / "again") in synced
+    assert [f.name for f in crops.iterdir()] == ["crops.pack"]
+    pack = (crops / "crops.pack").stat()
+    files = [st for st in fsynced if st.st_ino == pack.st_ino]
+    assert len(files) == 1 and files[0].st_size == pack.st_size  # once, with every crop in it
+    spans = sorted(r["crop"] for r in recs if r["crop"])
+    assert len(spans) > 5 and all(s.startswith("crops/crops.pack#") for s in spans)
+    ends = sorted((int(s.split("#")[1].split("+")[0]), int(s.split("+")[1])) for s in spans)
+    assert ends[0][0] == 0 and all(a + n <= b for (a, n), (b, _) in zip(ends, ends[1:]))  # no span overlaps

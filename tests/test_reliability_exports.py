@@ -66,17 +66,17 @@ def test_labels_export_failing_at_a_crop_and_through_the_cli(labelled, tmp_path,
     import walt3d_studio.mining.labels_dataset as ld
 
     calls = []
-    real_copy = ld.shutil.copyfile
+    real_write = ld._write_crop
 
-    def copy_then_fail(a, b, **k):
-        calls.append(b)
+    def write_then_fail(path, png):
+        calls.append(path)
         if len(calls) > 1:
             _enospc()
-        return real_copy(a, b, **k)
+        return real_write(path, png)
 
     root = str(p.root)
     p.close()
-    monkeypatch.setattr(ld.shutil, "copyfile", copy_then_fail)
+    monkeypatch.setattr(ld, "_write_crop", write_then_fail)
     assert main(["--quiet", "labels", "export", root, str(out / "labels.json")]) == 2
     err = capsys.readouterr().err
     assert "disk is full" in err and "Traceback" not in err

@@ -104,16 +104,15 @@ def test_sigkill_during_a_labels_export_keeps_the_old_export_and_the_next_run_cl
         root = p.root
     before = {f.relative_to(out.parent): f.read_bytes() for f in out.parent.rglob("*") if f.is_file()}
     proc = _spawn(f"""
-        import shutil, time
+        import time
         import walt3d_studio.mining.labels_dataset as L
         from walt3d_studio.store import Project
-        real = shutil.copyfile
-        def slow_copy(a, b, **k):
-            r = real(a, b, **k)
+        real = L._write_crop
+        def slow_write(path, png):
+            real(path, png)
             print("copied", flush=True)
             time.sleep(0.3)
-            return r
-        L.shutil.copyfile = slow_copy
+        L._write_crop = slow_write
         with Project.open({str(root)!r}) as p:
             L.export_labels(p, {str(out)!r})
     """)
@@ -136,6 +135,7 @@ def test_sigkill_during_a_labels_export_keeps_the_old_export_and_the_next_run_cl
 @pytest.mark.slow
 def test_crops_of_a_mine_killed_before_its_merge_are_swept_by_the_next_run(tmp_path):
     from test_mining_scenes import Obj, make_project
+    from walt3d_studio.mining.crops import crop_file
     from walt3d_studio.mining.mine import mine
     from walt3d_studio.store.detections import detection_table
 
@@ -147,12 +147,14 @@ def test_crops_of_a_mine_killed_before_its_merge_are_swept_by_the_next_run(tmp_p
         import time
         import walt3d_studio.mining.mine as M
         from walt3d_studio.store import Project
-        real = M.write_png_rgba
-        def slow_write(path, rgba, **kw):
-            real(path, rgba, **kw)
+        real = M.CropPack.add
+        def slow_add(self, png):
+            path = real(self, png)
+            self._f.flush()
             print("crop", flush=True)
             time.sleep(0.3)
-        M.write_png_rgba = slow_write
+            return path
+        M.CropPack.add = slow_add
         with Project.open({str(root)!r}) as p:
             M.mine(p, {cam})
     """)
@@ -161,8 +163,10 @@ def test_crops_of_a_mine_killed_before_its_merge_are_swept_by_the_next_run(tmp_p
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     crops = root / "arrays" / "crops"
-    assert len(list(crops.rglob("*.png"))) >= 2  # what the killed run left: no detection points at it
+    left = [f for f in crops.rglob("*") if f.is_file()]
+    assert len(left) == 1 and left[0].stat().st_size > 0  # what the killed run left: no detection points at it
     with Project.open(root) as p:
         mine(p, cam)
-        used = {root / c for c in detection_table(p, camera_id=cam).crop_path if c}
-    assert used and set(crops.rglob("*.png")) == used  # the next run swept them; its own are all in the store
+        used = {root / crop_file(c) for c in detection_table(p, camera_id=cam).crop_path if c}
+    # the next run swept it; its own pack is in the store
+    assert len(used) == 1 and {f for f in crops.rglob("*") if f.is_file()} == used

@@ -42,7 +42,7 @@ def atomic_path(target: str | os.PathLike, suffix: str = ""):
         yield tmp
         _fsync_file(tmp)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -78,7 +78,7 @@ def atomic_folder(target: str | os.PathLike, *, replace: bool = False):
             old.rmdir()
             os.replace(target, old)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
@@ -98,9 +98,9 @@ def sync_written(folder: str | os.PathLike) -> None:
         if p.is_file():
             _fsync_file(p)
         else:
-            _fsync_dir(p)
-    _fsync_dir(folder)
-    _fsync_dir(folder.parent)
+            fsync_dir(p)
+    fsync_dir(folder)
+    fsync_dir(folder.parent)
 
 
 def _fsync_file(path: Path) -> None:
@@ -112,7 +112,7 @@ def _fsync_file(path: Path) -> None:
             os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -174,7 +174,7 @@ def swap_in(pairs: list[tuple[Path, Path]]) -> None:
                 aside.append((old, target))
             os.replace(tmp, target)
             moved.append(target)
-        _fsync_dir(pairs[0][1].parent) if pairs else None
+        fsync_dir(pairs[0][1].parent) if pairs else None
     except BaseException:
         for target in moved:
             if target.is_dir() and not target.is_symlink():

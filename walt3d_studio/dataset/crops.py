@@ -67,10 +67,14 @@ def read_crop(path: str | Path, box=None) -> Crop | None:
 
     Placement: the `walt3d_crop` text chunk; else, when `box` is given and the crop is exactly the box's
     pixel range (how mining writes crops: `mining.detection.rgba_crop`), the box's top-left pixel."""
+    import io
+
     from PIL import Image
 
+    from ..mining.crops import crop_bytes
+
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(crop_bytes(path))) as im:  # a plain file or a span of a run's pack
             meta = (getattr(im, "text", None) or {}).get(CROP_KEY) or im.info.get(CROP_KEY)
             arr = np.asarray(im.convert("RGBA"))
     except (OSError, ValueError):

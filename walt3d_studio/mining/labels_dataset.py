@@ -28,7 +28,7 @@ FORMAT = "walt3d-occlusion-labels"
 def export_labels(project, path, camera_id: int | None = None, ctx: JobContext | None = None) -> int:
     """Write the labelled detections (their effective human label) as a COCO dataset; returns how many."""
     from ..store.detections import detection_table
-    from .crops import ensure_crops, read_png_rgba
+    from .crops import crop_bytes, decode_png_rgba, ensure_crops
     from .detection import encode_local_mask
 
     ctx = ctx or silent()
@@ -61,9 +61,10 @@ def export_labels(project, path, camera_id: int | None = None, ctx: JobContext |
             did = int(t.id[i])
             fr = frames[int(t.frame_id[i])]
             cam, W, H, src = fr["camera"], fr["width"], fr["height"], fr["source_path"]
-            rgba = read_png_rgba(project.root / t.crop_path[i])
+            png = crop_bytes(project.root / t.crop_path[i])  # a plain file or a span of a run's pack
+            rgba = decode_png_rgba(png)
             name = f"{did}.png"
-            shutil.copyfile(project.root / t.crop_path[i], tmp_dir / name)
+            _write_crop(tmp_dir / name, png)
             h, w = rgba.shape[:2]
             rle = encode_local_mask(rgba[..., 3] > 127, 0, 0, w, h)
             images.append({"id": n, "file_name": f"{crops_dir.name}/{name}", "width": w, "height": h,
@@ -169,3 +170,8 @@ def import_labels(project, path, who: str = "import", ctx: JobContext | None = N
     edit = apply_label_changes(project, changes, who, f"import {len(changes)} labels") if changes \
         else LabelEdit([], who)
     return edit, len(wanted), unmatched
+
+
+def _write_crop(path: Path, png: bytes) -> None:
+    """One crop of the export, into its staging folder (swapped in whole at the end)."""
+    path.write_bytes(png)

@@ -103,20 +103,40 @@ def merge_results(project, res: ShardResults, replace: bool = False):
     min_mined = res.settings.get("rule", {}).get("min_mined_frames", 3)
     out = store_mining_results(project, cam.id, res.detector, res.frame_ids, res.detections, replace=replace,
                                min_mined_frames=min_mined)
-    new_crops = {str(Path("arrays") / r["crop"]) for r in res.detections if r.get("crop")}
-    dirs = set()
-    for p in out.old_crops:
-        if p not in new_crops:
+    _remove_replaced_crops(project, cam.id, out.old_crops,
+                           {str(Path("arrays") / r["crop"]) for r in res.detections if r.get("crop")})
+    mined = sum(r["verdict"] == "unoccluded" for r in res.detections)
+    return MineReport(cam.id, len(res.frame_ids), len(res.detections), out.tracks, mined, out.usable_tracks,
+                      res.seconds, res.detector, out.replaced, out.carry.to_dict() if out.carry is not None else None)
+
+
+def _remove_replaced_crops(project, camera_id: int, old: list[str], new: set[str]) -> None:
+    """After a re-run replaced detections: remove their crops that nothing points at any more. A plain file goes
+    at once (and its folder when empty); a run's pack only once no detection points into it (a re-run of part
+    of a run's frames leaves the rest of its pack in use)."""
+    from ..store.detections import crop_folders_in_use
+    from .crops import pack_span
+
+    packs, dirs = set(), set()
+    for p in old:
+        if p in new:
+            continue
+        span = pack_span(p)
+        if span is not None:
+            packs.add(Path(span[0]).parent)
+        else:
             (project.root / p).unlink(missing_ok=True)
             dirs.add((project.root / p).parent)
+    if packs:
+        in_use = crop_folders_in_use(project, camera_id)
+        for folder in packs:
+            if str(folder) not in in_use:
+                shutil.rmtree(project.root / folder, ignore_errors=True)
     for d in dirs:
         try:
             d.rmdir()  # only when empty
         except OSError:
             pass
-    mined = sum(r["verdict"] == "unoccluded" for r in res.detections)
-    return MineReport(cam.id, len(res.frame_ids), len(res.detections), out.tracks, mined, out.usable_tracks,
-                      res.seconds, res.detector, out.replaced, out.carry.to_dict() if out.carry is not None else None)
 
 
 def check_not_mined(project, frame_ids, replace: bool) -> None:

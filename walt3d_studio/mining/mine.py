@@ -31,11 +31,10 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ..atomic import sync_written
 from ..errors import BadInputError, Cancelled
 from ..jobs import JobContext, silent
 from .appearance import colour_descriptor
-from .crops import write_png_rgba
+from .crops import CropPack, encode_png_rgba
 from .detection import FrameInfo, rgba_crop
 from .occlusion import AreaHistory, RuleSettings, decide, expected_area, frame_facts, mark_suspect, rule_verdict
 from .parts import PartSettings, join_parts
@@ -199,7 +198,8 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
     records: list[dict] = []
     events: list[tuple[int, str, list[str]]] = []  # (frame number, merge/unmerge/split, track keys)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mine")
-    crop_jobs: deque = deque()
+    pack = CropPack(crop_dir, crop_rel) if crop_dir is not None else None
+    crop_jobs: deque = deque()  # (records, future of their PNG bytes)
     last_report = 0.0
     try:
         ahead = getattr(detector, "thread_safe", False) and workers > 1
@@ -250,31 +250,30 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                     r["p"] = float(pi)
                     r["model_version"] = model.version
                     r["reasons"]["classifier"] = {"p": round(float(pi), 4), "version": model.version}
-            crops = []
+            to_crop, dets_to_crop = [], []
             for r in recs:
                 r["verdict"], r["decided_by"] = decide(r["rule_verdict"], r["p"], r["reasons"])
                 d = r.pop("det")
                 r["rle"] = rles[r["k"]]
                 if r["rule_verdict"] == "rejected":  # an area jump may be undone once merges are known
                     r["_det"], r["_info"] = d, info
-                if crop_dir is not None and r["verdict"] == "unoccluded":
+                if pack is not None and r["verdict"] == "unoccluded":
                     if frame is None and load_frame is not None:
                         frame = load_frame(info)
-                    name = f"{info.frame_id}_{r['k']}.png"
-                    r["crop"] = str(crop_rel / name)
-                    crops.append((name, d))
-            if crops:  # one task a frame
-                crop_jobs.append(pool.submit(_write_crops, crop_dir, frame, crops))
+                    to_crop.append(r)
+                    dets_to_crop.append(d)
+            if to_crop:  # encoded on the pool, one task a frame; appended to the pack here, in frame order
+                crop_jobs.append((to_crop, pool.submit(_encode_crops, frame, dets_to_crop)))
             records.extend(recs)
-            while crop_jobs and (crop_jobs[0].done() or len(crop_jobs) > 4 * workers):
-                crop_jobs.popleft().result()
+            while crop_jobs and (crop_jobs[0][1].done() or len(crop_jobs) > 4 * workers):
+                _pack_crops(pack, *crop_jobs.popleft())
             now = time.monotonic()
             if now - last_report > 0.1 or n + 1 == total:
                 last_report = now
                 ctx.progress(n + 1, total, f"{len(records)} detections")
         while crop_jobs:
-            crop_jobs.popleft().result()
-        _mark_suspects(records, events, crop_dir)
+            _pack_crops(pack, *crop_jobs.popleft())
+        _mark_suspects(records, events)
         if settings.stitch is not None:
             stitch_tracks(records, settings.stitch, settings.tracker.max_gap_s)
         tied = vote_track_classes(records)
@@ -282,19 +281,17 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
         # so that one object's size is learned from all its poses
         lifted = _recheck_area_jumps(records, rule)
         if settings.size_prior:
-            apply_size_prior(records, SizePrior(), crop_dir)
+            apply_size_prior(records, SizePrior())
         if settings.learned_prior is not None:
             learned = learn_size_prior(records, settings.learned_prior)
             break_ties_by_learned_prior(records, tied, learned)
-            apply_learned_prior(records, learned, settings.learned_prior, crop_dir)
+            apply_learned_prior(records, learned, settings.learned_prior)
             lifted += _recheck_area_jumps(records, rule)
         for r in lifted:
-            if r["verdict"] == "unoccluded" and crop_dir is not None and load_frame is not None:
-                name = f"{r['frame_id']}_{r['k']}.png"
-                r["crop"] = str(crop_rel / name)
-                _write_crops(crop_dir, load_frame(r["_info"]), [(name, r["_det"])])
-        if crop_dir is not None and crop_dir.exists():
-            sync_written(crop_dir)
+            if r["verdict"] == "unoccluded" and pack is not None and load_frame is not None:
+                _pack_crops(pack, [r], _encode_crops(load_frame(r["_info"]), [r["_det"]]))
+        if pack is not None:
+            pack.close()
         for r in records:
             del r["n"], r["size"]
             r.pop("colour", None)
@@ -304,6 +301,8 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
         if close:
             close()
         pool.shutdown(wait=True, cancel_futures=True)
+        if pack is not None:
+            pack.close(durable=False)  # a failed run: its caller removes the folder
     return records
 
 
@@ -343,10 +342,10 @@ def _recheck_area_jumps(records: list[dict], rule: RuleSettings) -> list[dict]:
     return lifted
 
 
-def _mark_suspects(records: list[dict], events, crop_dir: Path | None, window: int = 1) -> None:
+def _mark_suspects(records: list[dict], events, window: int = 1) -> None:
     """Detections of the tracks in a merge or split, in the frames within `window` of it, are suspect: just
     before a merge the objects already touch, just after a split the masks may still hold parts of each other.
-    Mined ones become "rejected" (their crops are removed). Runs once all frames are judged (it looks back)."""
+    Mined ones become "rejected" (and lose their crops). Runs once all frames are judged (it looks back)."""
     if not events:
         return
     near: dict[tuple[int, str], str] = {}
@@ -366,9 +365,7 @@ def _mark_suspects(records: list[dict], events, crop_dir: Path | None, window: i
             r["rule_verdict"] = "rejected"
         if r["verdict"] == "unoccluded":
             r["verdict"], r["decided_by"] = "rejected", "rule"
-            if r.get("crop") and crop_dir is not None:
-                (crop_dir / Path(r["crop"]).name).unlink(missing_ok=True)
-            r["crop"] = None
+            r["crop"] = None  # its bytes stay in the run's pack, unreferenced
 
 
 # metric silhouette area (m^2) of one object, per class (foreground.SizeClassifier's ranges): the calibrated tie-break
@@ -472,14 +469,15 @@ def _frame_work(dets: list, frame: np.ndarray | None, width: int, height: int, r
             [colour_descriptor(frame, d) for d in dets])
 
 
-def _write_crops(folder: Path, frame: np.ndarray, crops: list[tuple[str, object]]) -> None:
-    """Mined objects' RGBA crops (file name, detection) of one frame, cut and written on the pool. Not synced
-    one by one: the run's crop folder is private to the run until it ends (removed on failure), and
-    `run_pipeline` syncs it once at the end. The folder is made here once per frame, not once per crop."""
-    folder.mkdir(parents=True, exist_ok=True)
-    base = str(folder)
-    for name, det in crops:
-        write_png_rgba(os.path.join(base, name), rgba_crop(frame, det), durable=False)
+def _encode_crops(frame: np.ndarray, dets: list) -> list[bytes]:
+    """The PNG bytes of these detections' RGBA crops (cut and encoded on the pool: OpenCV lets the GIL go)."""
+    return [encode_png_rgba(rgba_crop(frame, d)) for d in dets]
+
+
+def _pack_crops(pack: CropPack, recs: list[dict], pngs) -> None:
+    """Append the crops to the run's pack; each record's "crop" names its span. `pngs`: bytes, or a future."""
+    for r, png in zip(recs, pngs if isinstance(pngs, list) else pngs.result()):
+        r["crop"] = pack.add(png)
 
 
 def _ahead(items: Iterable[tuple], fn, pool, depth: int) -> Iterator[tuple]:

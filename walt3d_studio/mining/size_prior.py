@@ -40,7 +40,7 @@ class SizePrior:
         return None
 
 
-def apply_size_prior(records: list[dict], prior: SizePrior, crop_dir=None) -> int:
+def apply_size_prior(records: list[dict], prior: SizePrior) -> int:
     """Mark records (with the track's class in "category" and the detector's metric "size") whose blob is too
     big for one object: rule verdict occluded, flag "too_large", reason under "size_prior". Mined ones are
     un-mined (their crops removed). Returns how many were marked."""
@@ -50,7 +50,7 @@ def apply_size_prior(records: list[dict], prior: SizePrior, crop_dir=None) -> in
         if why is None:
             continue
         n += 1
-        _mark_too_large(r, why, crop_dir)
+        _mark_too_large(r, why)
     return n
 
 
@@ -368,8 +368,8 @@ def size_class(prior: LearnedPrior, r: dict, tolerance: float = 1.35) -> str | N
     return cls
 
 
-def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: LearnedPriorSettings | None = None,
-                        crop_dir=None) -> int:
+def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: LearnedPriorSettings | None = None
+                        ) -> int:
     """Mark records too large for one object of their (voted) class at their row, like `apply_size_prior`
     (verdict occluded, flag "too_large", reason under "size_prior"). Each real class is judged by its own line.
     An "other" record, or one of a class with no line (too few tracks), is judged as the learned class its
@@ -417,10 +417,10 @@ def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: Lear
             continue
         why = prior.check(judged_as[i], r, medians.get(r["track"]), st.track_ratio)
         if why is not None:
-            _mark_too_large(r, why, crop_dir)
+            _mark_too_large(r, why)
             n += 1
         elif r["rule_verdict"] == "unoccluded":
-            _check_part(prior, judged_as[i], r, st.min_part, st.min_part_size, crop_dir)
+            _check_part(prior, judged_as[i], r, st.min_part, st.min_part_size)
     # an "other" blob no class's height fits, but as wide as the camera's most common object there: a band of
     # one (a roof or windscreen whose body matched the road)
     real = [c for c in prior.lines if c != "other"]
@@ -431,17 +431,15 @@ def apply_learned_prior(records: list[dict], prior: LearnedPrior, settings: Lear
                 continue
             q = prior.ratios(main_cls, r)
             if 0.5 <= q["width"] <= 1.5:
-                _check_part(prior, main_cls, r, st.min_part, st.min_part_size, crop_dir)
+                _check_part(prior, main_cls, r, st.min_part, st.min_part_size)
     return n
 
 
-def _check_part(prior: LearnedPrior, category: str, r: dict, min_part: float, min_size: float, crop_dir) -> None:
+def _check_part(prior: LearnedPrior, category: str, r: dict, min_part: float, min_size: float) -> None:
     """A mined blob that is part of one object is rejected, never mined as a whole one: far smaller than one
     object at its row, in height and in area (a roof or a windscreen whose car's body matched the road; flag
     "too_small"), or much lower for its width than one whole object (the body of a car whose roof matched the
     road; flag "cut_off", `LearnedPrior.cut_off`)."""
-    from pathlib import Path
-
     q = prior.ratios(category, r)
     if q is None:
         return
@@ -463,14 +461,10 @@ def _check_part(prior: LearnedPrior, category: str, r: dict, min_part: float, mi
     r["rule_verdict"] = "rejected"
     if r["decided_by"] == "rule" and r["verdict"] == "unoccluded":
         r["verdict"] = "rejected"
-        if r.get("crop") and crop_dir is not None:
-            (Path(crop_dir) / Path(r["crop"]).name).unlink(missing_ok=True)
-        r["crop"] = None
+        r["crop"] = None  # its bytes stay in the run's pack, unreferenced
 
 
-def _mark_too_large(r: dict, why: str, crop_dir) -> None:
-    from pathlib import Path
-
+def _mark_too_large(r: dict, why: str) -> None:
     reasons = r["reasons"]
     reasons["size_prior"] = why
     if "too_large" not in reasons.setdefault("flags", []):
@@ -479,6 +473,4 @@ def _mark_too_large(r: dict, why: str, crop_dir) -> None:
         r["rule_verdict"] = "occluded"
     if r["decided_by"] == "rule" and r["verdict"] != "occluded":
         r["verdict"] = "occluded"
-        if r.get("crop") and crop_dir is not None:
-            (Path(crop_dir) / Path(r["crop"]).name).unlink(missing_ok=True)
-        r["crop"] = None
+        r["crop"] = None  # its bytes stay in the run's pack, unreferenced

@@ -17,7 +17,7 @@ class PersonDetection:
     time: float                       # seconds (capture time)
     box: np.ndarray
     mask_rle: dict | None = None
-    crop_path: str | None = None      # absolute path of the RGBA crop, or None
+    crop_path: str | None = None      # absolute path of the RGBA crop (a file or a pack span: mining.crops), or None
     frame_id: int | None = None
 
 

@@ -89,7 +89,7 @@ class DetectionTable:
     p_unoccluded: np.ndarray     # NaN when no classifier
     label: np.ndarray            # object: effective human label (own, else track's) or None
     verdict: np.ndarray          # object: effective verdict (label > classifier > rule)
-    crop_path: np.ndarray        # object: relative to the project folder, or None
+    crop_path: np.ndarray        # object: relative to the project folder, or None (a PNG or a pack span: mining.crops)
     source_index: np.ndarray     # exact decode index of the frame in its source
     capture_time: np.ndarray
 
@@ -210,7 +210,8 @@ def frame_detections(project, frame_id: int) -> list[dict]:
 def mined_objects(project, camera_id: int | None = None, usable_only: bool = True,
                   min_mined_frames: int = 3, categories=("car", "person")) -> DetectionTable:
     """The mined detections later stages use (effective verdict unoccluded), of usable tracks by default.
-    Each has a crop (`crop_path`, RGBA PNG) and its frame's exact `source_index`; see `ensure_crops`."""
+    Each has a crop (`crop_path`, an RGBA PNG: `mining.crops.read_png_rgba` reads it) and its frame's exact
+    `source_index`; see `ensure_crops`."""
     t = detection_table(project, camera_id=camera_id)
     keep = t.mined & np.isin(t.category, list(categories))
     if usable_only:

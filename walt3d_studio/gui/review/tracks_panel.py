@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDockWid
                                QHeaderView, QLabel, QLineEdit, QListView, QTableView, QVBoxLayout,
                                QWidget)
 
+from ...mining.crops import crop_bytes
 from ..theme import mark_hint
 from .style import VERDICT_COLOURS, VERDICT_NAMES, verdict_colour
 from .tracks_model import COLUMNS, UNCERTAIN, Filters, TracksModel
@@ -64,7 +65,12 @@ class FilmstripModel(QAbstractListModel):
         key = f"{rel}|{colour}|{solid}"
         pm = self._pixmaps.get(key)
         if pm is None:
-            src = QPixmap(str(self.root / rel)) if self.root is not None else QPixmap()
+            src = QPixmap()
+            if self.root is not None:
+                try:  # a plain PNG or a span of a run's pack
+                    src.loadFromData(crop_bytes(self.root / rel), "PNG")
+                except OSError:
+                    pass  # gone (a re-run removed it): the frame shows without a picture
             pm = QPixmap(THUMB, THUMB)
             pm.fill(QColor(24, 24, 24))
             p = QPainter(pm)
