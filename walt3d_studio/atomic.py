@@ -86,23 +86,6 @@ def atomic_folder(target: str | os.PathLike, *, replace: bool = False):
         raise
 
 
-def sync_written(folder: str | os.PathLike) -> None:
-    """Make every file written under `folder` (and the folder itself) durable at once: one `os.sync` where
-    there is one, rather than an fsync per file (mining writes thousands of small crops into a folder of its
-    own, and fsyncs cannot run in parallel); elsewhere, each file and folder is fsynced."""
-    folder = Path(folder)
-    if hasattr(os, "sync"):
-        os.sync()
-        return
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            _fsync_file(p)
-        else:
-            fsync_dir(p)
-    fsync_dir(folder)
-    fsync_dir(folder.parent)
-
-
 def _fsync_file(path: Path) -> None:
     if path.is_file():
         fd = os.open(path, os.O_RDONLY)

@@ -28,32 +28,14 @@ from .detection import Detection, decode_rle, rgba_crop
 _PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 
 
-def write_png_rgba(path: Path, rgba: np.ndarray, durable: bool = True) -> None:
-    """Write an RGBA crop as PNG: atomically and synced to disk, or with `durable=False` as a plain write into a
-    folder that exists already and no one reads yet, which its writer syncs once when done
-    (`atomic.sync_written`): two fsyncs a crop cost ~0.5-1 ms, more than everything else mining does for a small
-    object.
-
-    The plain write is one `cv2.imwrite` (the same PNG bytes as `imencode`; encoding, open, write and close in
-    one call without the GIL): mining writes ~20 crops a frame on its thread pool, and each return from a call
-    that let the GIL go may wait for another thread to hand it back, so the fewer such calls the better. If
-    OpenCV cannot write the path (on Windows it cannot open non-ASCII names), Python writes the bytes."""
-    params = _PNG_PARAMS
-    bgra = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
-    if not durable and cv2.imwrite(os.fspath(path), bgra, params):
-        return
-    ok, buf = cv2.imencode(".png", bgra, params)
-    if not ok:
-        raise OSError(f"could not encode {os.path.basename(path)}")
-    if durable:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(path, buf.tobytes())
-    else:
-        Path(path).write_bytes(buf.tobytes())
+def write_png_rgba(path: Path, rgba: np.ndarray) -> None:
+    """Write one RGBA crop as a PNG file, atomically and synced (crops made on demand, a few at a time)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, encode_png_rgba(rgba))
 
 
 def encode_png_rgba(rgba: np.ndarray) -> bytes:
-    """An RGBA crop as PNG bytes (what `write_png_rgba` writes)."""
+    """An RGBA crop as PNG bytes (what packs hold and `write_png_rgba` writes)."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA), _PNG_PARAMS)
     if not ok:
         raise OSError("could not encode a crop as PNG")
