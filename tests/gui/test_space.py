@@ -3,6 +3,7 @@ table is only as tall as its rows, the filmstrip collapses when no track is sele
 its content, and track tags stay inside the frame at its right edge."""
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from .test_review_workflow import demo, review, template  # noqa: F401  (fixtures)
@@ -25,6 +26,25 @@ def test_table_columns_and_height_fit_the_content(qtbot, review):
         assert v.columnWidth(c) >= v.sizeHintForColumn(c), c  # every value shows in full
     rows_h = hh.height() + 3 * v.rowHeight(0) + 2 * v.frameWidth()
     assert v.height() <= rows_h + 12, (v.height(), rows_h)  # 3 tracks: no tall empty box
+    # a header too wide for its column is elided ("Mi…", its tooltip in full)
+    assert hh.textElideMode() == Qt.ElideRight
+
+
+def test_the_sorted_column_keeps_its_whole_header_when_there_is_room(qtbot, review):
+    w, rc = review
+    v, hh = rc.panel.view, rc.panel.view.horizontalHeader()
+    n = v.model().columnCount()
+    data = [max(v.sizeHintForColumn(i), hh.minimumSectionSize()) + 4 for i in range(n)]
+    head = [max(hh.sectionSizeHint(i), d) for i, d in enumerate(data)]
+    # room for every value and the sorted column's header (Track, with its arrow), not for every header
+    want = sum(data) + head[0] - data[0] + 6
+    assert want < sum(head)
+    rc.panel.resize(rc.panel.width() + want - v.viewport().width(), rc.panel.height())
+    _settle(qtbot)
+    assert hh.sortIndicatorSection() == 0 and v.viewport().width() >= want - 2
+    assert v.columnWidth(0) >= hh.sectionSizeHint(0)
+    assert any(v.columnWidth(c) < hh.sectionSizeHint(c) for c in range(1, n))  # the others share what is left
+    assert not v.horizontalScrollBar().isVisible()
 
 
 def test_filmstrip_collapses_without_a_selection(qtbot, review):

@@ -145,6 +145,7 @@ class TracksPanel(QDockWidget):
         hh.setMinimumSectionSize(24)
         hh.setResizeContentsPrecision(200)  # size columns from the first rows: cheap on 100,000 tracks
         hh.setStretchLastSection(True)
+        hh.setTextElideMode(Qt.ElideRight)  # a squeezed header reads "Mi…" (its tooltip in full), not "ine"
         hh.sortIndicatorChanged.connect(self._on_header_sort)
         self.view.selectionModel().currentRowChanged.connect(self._on_row)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
@@ -226,6 +227,9 @@ class TracksPanel(QDockWidget):
         data = [max(v.sizeHintForColumn(i), hh.minimumSectionSize()) + 4 for i in range(n)]
         head = [max(hh.sectionSizeHint(i), d) for i, d in zip(range(n), data)]
         avail = v.viewport().width() if v.isVisible() else max(self.width() - 20, 400)
+        key = hh.sortIndicatorSection() if hh.isSortIndicatorShown() else -1
+        if 0 <= key < n and head[key] - data[key] <= avail - sum(data):
+            data[key] = head[key]  # the column the table is sorted by keeps its whole header (and arrow) first
         spare, short = avail - sum(data), sum(h - d for h, d in zip(head, data))
         # every column's values show in full; headers get what room is left (elided, with a tooltip, if none)
         share = 1.0 if short <= 0 or spare >= short else max(spare, 0) / short
