@@ -52,18 +52,19 @@ def _schema_of(db: Path) -> tuple[int, set, set]:
 @pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.05, 0.4, 1.2])
 def test_sigkill_during_an_upgrade_leaves_a_whole_version_and_the_next_open_finishes(tmp_path, monkeypatch, delay):
-    monkeypatch.setattr("walt3d_studio.store.project.MIGRATIONS", schema.MIGRATIONS[:1])
-    monkeypatch.setattr("walt3d_studio.store.project.SCHEMA_VERSION", 1)
+    monkeypatch.setattr("walt3d_studio.store.db.MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr("walt3d_studio.store.db.SCHEMA_VERSION", 1)
     with Project.create(tmp_path / "old") as p:
         p.add_camera("north", "UTC")
     monkeypatch.undo()
     root = tmp_path / "old.walt3d"
     proc = _spawn(f"""
+        import walt3d_studio.store.db as D
         import walt3d_studio.store.project as P
         from walt3d_studio.store import schema
         steps = list(schema.MIGRATIONS)
         steps[1] = steps[1] + {SLOW!r}
-        P.MIGRATIONS = steps
+        D.MIGRATIONS = steps
         print("opening", flush=True)
         P.Project.open({str(root)!r}).close()
         print("done", flush=True)

@@ -34,16 +34,16 @@ def _tables(db):
 @pytest.mark.parametrize("failing_step", range(1, len(schema.MIGRATIONS)))
 def test_an_upgrade_that_fails_in_any_step_rolls_that_step_back_and_can_be_retried(tmp_path, monkeypatch,
                                                                                    failing_step):
-    monkeypatch.setattr("walt3d_studio.store.project.MIGRATIONS", schema.MIGRATIONS[:1])
-    monkeypatch.setattr("walt3d_studio.store.project.SCHEMA_VERSION", 1)
+    monkeypatch.setattr("walt3d_studio.store.db.MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr("walt3d_studio.store.db.SCHEMA_VERSION", 1)
     with Project.create(tmp_path / "old") as p:
         p.add_camera("north", "UTC")
     db = tmp_path / "old.walt3d" / "project.sqlite"
     # The step fails at its very end, after all its DDL ran (as a full disk or a clash would).
     broken = list(schema.MIGRATIONS)
     broken[failing_step] = broken[failing_step] + "\nINSERT INTO no_such_table VALUES (1);"
-    monkeypatch.setattr("walt3d_studio.store.project.MIGRATIONS", broken)
-    monkeypatch.setattr("walt3d_studio.store.project.SCHEMA_VERSION", len(broken))
+    monkeypatch.setattr("walt3d_studio.store.db.MIGRATIONS", broken)
+    monkeypatch.setattr("walt3d_studio.store.db.SCHEMA_VERSION", len(broken))
     with pytest.raises(ProjectError, match=f"from schema {failing_step} to {failing_step + 1} failed") as e:
         Project.open(tmp_path / "old.walt3d")
     assert "open it again to retry" in e.value.hint
@@ -54,8 +54,8 @@ def test_an_upgrade_that_fails_in_any_step_rolls_that_step_back_and_can_be_retri
     else:
         assert "runs" not in _tables(db) and "orphans" not in _tables(db)
     # Retried with the working program: the upgrade completes and nothing was lost.
-    monkeypatch.setattr("walt3d_studio.store.project.MIGRATIONS", schema.MIGRATIONS)
-    monkeypatch.setattr("walt3d_studio.store.project.SCHEMA_VERSION", schema.SCHEMA_VERSION)
+    monkeypatch.setattr("walt3d_studio.store.db.MIGRATIONS", schema.MIGRATIONS)
+    monkeypatch.setattr("walt3d_studio.store.db.SCHEMA_VERSION", schema.SCHEMA_VERSION)
     with Project.open(tmp_path / "old.walt3d") as p:
         assert [c.name for c in p.cameras()] == ["north"]
         assert p.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == \
@@ -67,15 +67,15 @@ def test_an_upgrade_that_fails_in_any_step_rolls_that_step_back_and_can_be_retri
 def test_a_failed_create_leaves_no_half_made_schema(tmp_path, monkeypatch):
     broken = list(schema.MIGRATIONS)
     broken[-1] += "\nINSERT INTO no_such_table VALUES (1);"
-    monkeypatch.setattr("walt3d_studio.store.project.MIGRATIONS", broken)
+    monkeypatch.setattr("walt3d_studio.store.db.MIGRATIONS", broken)
     with pytest.raises(sqlite3.OperationalError):
         Project.create(tmp_path / "p")
     assert _tables(tmp_path / "p.walt3d" / "project.sqlite") == set()
 
 
 def test_older_schema_read_only_hint_names_no_missing_flag(tmp_path, monkeypatch):
-    monkeypatch.setattr("walt3d_studio.store.project.MIGRATIONS", schema.MIGRATIONS[:1])
-    monkeypatch.setattr("walt3d_studio.store.project.SCHEMA_VERSION", 1)
+    monkeypatch.setattr("walt3d_studio.store.db.MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr("walt3d_studio.store.db.SCHEMA_VERSION", 1)
     Project.create(tmp_path / "old").close()
     monkeypatch.undo()
     with pytest.raises(ProjectError, match="older schema") as e:
@@ -157,9 +157,9 @@ def test_full_disk_on_a_store_write_is_reported_as_full_not_damaged(tmp_path, mo
 
 
 def test_sqlite_disk_full_is_reported_as_full(tmp_path, monkeypatch):
-    from walt3d_studio.store.project import explain_db_error
+    from walt3d_studio.store.db import explain_db_error
 
-    monkeypatch.setattr("walt3d_studio.store.project._free_bytes", lambda root: 0)
+    monkeypatch.setattr("walt3d_studio.store.db.free_bytes", lambda root: 0)
     err = explain_db_error(sqlite3.OperationalError("database or disk is full"), tmp_path)
     assert "disk is full" in err.message and "restore" not in str(err).lower()
 

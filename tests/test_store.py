@@ -55,13 +55,13 @@ def test_newer_schema_is_refused_and_left_untouched(tmp_path):
 
 def test_older_schema_is_migrated_after_a_backup(tmp_path, monkeypatch):
     # A project made by a program that knew only the first step, opened by one that knows one more.
-    monkeypatch.setattr("walt3d_studio.store.project.MIGRATIONS", schema.MIGRATIONS[:1])
-    monkeypatch.setattr("walt3d_studio.store.project.SCHEMA_VERSION", 1)
+    monkeypatch.setattr("walt3d_studio.store.db.MIGRATIONS", schema.MIGRATIONS[:1])
+    monkeypatch.setattr("walt3d_studio.store.db.SCHEMA_VERSION", 1)
     with Project.create(tmp_path / "old") as p:
         p.add_camera("c", "UTC")
     extra = "CREATE TABLE test_extra (id INTEGER PRIMARY KEY); ALTER TABLE cameras ADD COLUMN note TEXT;"
-    monkeypatch.setattr("walt3d_studio.store.project.MIGRATIONS", schema.MIGRATIONS[:1] + [extra])
-    monkeypatch.setattr("walt3d_studio.store.project.SCHEMA_VERSION", 2)
+    monkeypatch.setattr("walt3d_studio.store.db.MIGRATIONS", schema.MIGRATIONS[:1] + [extra])
+    monkeypatch.setattr("walt3d_studio.store.db.SCHEMA_VERSION", 2)
     with Project.open(tmp_path / "old.walt3d") as p:
         assert p.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
         p.conn.execute("SELECT note FROM cameras").fetchall()
@@ -117,10 +117,10 @@ def test_unknown_time_zone(tmp_path):
 
 
 def test_migration_statements_split_like_sqlite_would():
-    from walt3d_studio.store.project import _split_sql
+    from walt3d_studio.store.db import split_sql
 
     a, b = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
-    for statement in _split_sql(schema.MIGRATIONS[0]):
+    for statement in split_sql(schema.MIGRATIONS[0]):
         a.execute(statement)
     b.executescript(schema.MIGRATIONS[0])
     q = "SELECT name, sql FROM sqlite_master ORDER BY name"

@@ -252,14 +252,15 @@ def _explain_fault(e: BaseException, project: str | None):
     from .errors import explain_os_error
 
     if isinstance(e, sqlite3.DatabaseError):
-        from .store.project import _damaged, explain_db_error, normalise_path
+        from .store.db import damaged, explain_db_error
+        from .store.project import normalise_path
 
         root = Path(project) if project else Path.cwd()
         if project and not root.exists():
             root = normalise_path(root)
         err = explain_db_error(e, root)
         if err is None and ("malformed" in str(e) or "not a database" in str(e)):
-            err = _damaged(root, e)
+            err = damaged(root, e)
         return err
     return explain_os_error(e, None if getattr(e, "filename", None) or not project else Path(project))
 

@@ -4,28 +4,24 @@ This module is the single source of truth and never imports Qt. Every public wri
 """
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
-import shutil
-import socket
 import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
 from ..atomic import atomic_path, write_text
-from ..errors import BadInputError, ProjectError, ProjectLockedError
+from ..errors import BadInputError, ProjectError
 from ..jobs import JobContext, silent
-from .connections import BUSY_TIMEOUT_S, ThreadConnections
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from . import db
+from .connections import ThreadConnections
+from .db import DB_NAME
+from .lock import DELEGATE_ENV, DELEGATE_FILE, DELEGATED, release_lock, take_lock
 
-DB_NAME = "project.sqlite"
 SUFFIX = ".walt3d"
 
 
@@ -81,7 +77,7 @@ class Project:
         self.readonly = lock_fd is None
         # the opening thread uses `conn`; every other thread gets a connection of its own (store/connections.py)
         readonly = self.readonly
-        self._conns = ThreadConnections(lambda: _connect(root / DB_NAME, readonly=readonly), conn)
+        self._conns = ThreadConnections(lambda: db.connect(root / DB_NAME, readonly=readonly), conn)
 
     @property
     def conn(self) -> sqlite3.Connection | None:
@@ -97,18 +93,12 @@ class Project:
                                "Choose another name, or open it with File > Open project.")
         root.mkdir(parents=True, exist_ok=True)
         (root / "arrays").mkdir(exist_ok=True)
-        lock_fd = _take_lock(root)
+        lock_fd = take_lock(root)
         try:
-            conn = _connect(root / DB_NAME)
-            # One transaction for the whole schema: a kill or a full disk leaves no half-made database.
-            with _immediate(conn, root):
-                for step in MIGRATIONS:
-                    for statement in _split_sql(step):
-                        conn.execute(statement)
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                conn.execute("INSERT INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+            conn = db.connect(root / DB_NAME)
+            db.create_schema(conn, root)
         except BaseException:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise
         return cls(root, conn, lock_fd)
 
@@ -126,27 +116,28 @@ class Project:
             raise ProjectError(f"{root} is on a read-only location (or this user may not write there).",
                                "The project is not damaged. Open it read-only (File > Open read-only; `walt3d info` "
                                "only reads), or copy the project folder to a writable place to change it.")
-        lock_fd = None if readonly else _take_lock(root)
+        lock_fd = None if readonly else take_lock(root)
         try:
-            conn = _connect(root / DB_NAME, readonly=readonly)
-            version = _schema_version(conn, root)
-            if version > SCHEMA_VERSION:
+            conn = db.connect(root / DB_NAME, readonly=readonly)
+            version = db.schema_version(conn, root)
+            if version > db.SCHEMA_VERSION:
                 raise ProjectError(
-                    f"{root.name} was saved by a newer WALT3D Studio (schema {version}; this one knows {SCHEMA_VERSION}).",
+                    f"{root.name} was saved by a newer WALT3D Studio (schema {version}; this one knows "
+                    f"{db.SCHEMA_VERSION}).",
                     "Update WALT3D Studio to open it; the project has not been changed.")
-            if version < SCHEMA_VERSION:
+            if version < db.SCHEMA_VERSION:
                 if readonly:
                     raise ProjectError(f"{root.name} uses an older schema ({version}) and must be upgraded first.",
                                        "Open it once for writing to migrate it (in the app, or with any `walt3d` "
                                        "command that changes the project, e.g. `walt3d background`); a backup "
                                        f"{DB_NAME}.bak-v{version} is kept.")
-                _migrate(conn, root, version)
+                db.migrate(conn, root, version)
             if not readonly:
                 from .runs import mark_interrupted
 
                 mark_interrupted(conn)  # runs whose process died are not 'running' any more
         except BaseException:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise
         return cls(root, conn, lock_fd)
 
@@ -167,7 +158,7 @@ class Project:
         if getattr(self, "_delegate_token", None) is not None:
             (self.root / DELEGATE_FILE).unlink(missing_ok=True)
             self._delegate_token = None
-        _release_lock(self._lock_fd)
+        release_lock(self._lock_fd)
         self._lock_fd = None
 
     def __enter__(self):
@@ -187,7 +178,7 @@ class Project:
                 with conn:
                     yield conn
             except sqlite3.OperationalError as e:
-                err = explain_db_error(e, self.root)
+                err = db.explain_db_error(e, self.root)
                 if err is None:
                     raise
                 raise err from None
@@ -369,7 +360,7 @@ class Project:
         from .summary import camera_counts, project_counts
         from .composites import split_counts
 
-        out = {"project": str(self.root), "schema_version": SCHEMA_VERSION, "cameras": []}
+        out = {"project": str(self.root), "schema_version": db.SCHEMA_VERSION, "cameras": []}
         for cam in self.cameras():
             ft = self.frame_table(cam.id)
             calib = self.calibration(cam.id)
@@ -415,201 +406,6 @@ def _read_background(project: "Project", camera_id: int, window_key: str, rel: s
         raise BadInputError(f"The background {window_key!r} of camera {cam.name!r} has shape {arr.shape} "
                             f"({arr.dtype}); expected {want[0]}x{want[1]}x3 numbers.", redo)
     return arr.astype(np.float32, copy=False)
-
-
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
-        # Where nothing may be written (a read-only mount, a write-protected copy) SQLite may not be able to make
-        # the WAL's shared-memory file: then the file is opened as immutable (read as it is, no locks, no side
-        # files). Plain read-only comes first, so edits still in the WAL are seen wherever SQLite can read them.
-        writable = os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
-        uri = f"file:{quote(str(path))}?mode=ro"
-        if not writable:
-            try:
-                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                conn.execute("PRAGMA foreign_keys = ON")
-                return conn
-            except sqlite3.Error:
-                uri += "&immutable=1"
-    else:
-        uri = f"file:{quote(str(path))}"
-    try:
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-        conn.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-    except sqlite3.DatabaseError as e:
-        raise (explain_db_error(e, path.parent) or _damaged(path.parent, e)) from None
-    return conn
-
-
-def _damaged(root: Path, e: Exception) -> ProjectError:
-    return ProjectError(f"{root.name} is damaged or not a WALT3D Studio project ({e}).",
-                        f"Restore {DB_NAME} from a backup ({DB_NAME}.bak-* beside it), or create a new project.")
-
-
-def explain_db_error(e: BaseException, root: Path) -> ProjectError | None:
-    """What is true about a SQLite failure that is not damage (disk full, read-only place), or None."""
-    from ..errors import explain_os_error
-
-    text = str(e).lower()
-    if "full" in text or "disk i/o" in text or "readonly" in text or "read-only" in text or "unable to open" in text:
-        if "full" in text or ("disk i/o" in text and _free_bytes(root) < (64 << 20)):
-            code = errno.ENOSPC
-        elif "readonly" in text or "read-only" in text or not os.access(root, os.W_OK):
-            code = errno.EROFS
-        else:
-            code = errno.EIO
-        probe = OSError(code, str(e))
-        if probe.errno == errno.EIO:
-            return ProjectError(f"Cannot read or write {root.name} ({e}).",
-                                "This is a storage problem (a disk or network drive failing or gone), not damage to "
-                                "the project: check the drive and try again before restoring anything.")
-        return explain_os_error(probe, root)
-    return None
-
-
-def _free_bytes(root: Path) -> int:
-    try:
-        return shutil.disk_usage(root).free
-    except OSError:
-        return 0
-
-
-def _schema_version(conn: sqlite3.Connection, root: Path) -> int:
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.DatabaseError as e:
-        raise (explain_db_error(e, root) or _damaged(root, e)) from None
-    if row is None:
-        raise ProjectError(f"{root.name} has no schema version.", "The database is damaged; restore a backup.")
-    try:
-        return int(str(row[0]).strip())
-    except ValueError:
-        raise ProjectError(f"{root.name} has a schema version that is not a number ({str(row[0])[:40]!r}).",
-                           f"The database is damaged; restore {DB_NAME} from a backup ({DB_NAME}.bak-*).") from None
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection, root: Path):
-    """An explicit BEGIN IMMEDIATE ... COMMIT with autocommit off around it.
-
-    Python's sqlite3 starts its implicit transactions only before INSERT/UPDATE/DELETE, so DDL in a `with conn:`
-    block commits one statement at a time; here everything between BEGIN and COMMIT rolls back as one."""
-    old = conn.isolation_level
-    conn.isolation_level = None
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException as e:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(e, sqlite3.OperationalError):
-                err = explain_db_error(e, root)
-                if err is not None:
-                    raise err from None
-            raise
-    finally:
-        conn.isolation_level = old
-
-
-def _migrate(conn: sqlite3.Connection, root: Path, version: int) -> None:
-    """Back the database up (SQLite's online backup), then apply each missing step in a transaction of its own
-    that also records the new version: a failure (or a kill) leaves the last whole version, and opening again
-    retries from there."""
-    backup_path = root / f"{DB_NAME}.bak-v{version}"
-    if not backup_path.exists():  # a retry keeps the first backup, made before any step ran
-        with atomic_path(backup_path) as tmp:
-            backup = sqlite3.connect(tmp)
-            try:
-                conn.backup(backup)
-            finally:
-                backup.close()
-    for v in range(version, SCHEMA_VERSION):
-        try:
-            with _immediate(conn, root):
-                for statement in _split_sql(MIGRATIONS[v]):
-                    conn.execute(statement)
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(v + 1),))
-        except sqlite3.DatabaseError as e:
-            raise ProjectError(f"Upgrading {root.name} from schema {v} to {v + 1} failed ({e}); nothing of that step "
-                               f"was kept, the project is still at schema {v}.",
-                               "Fix the cause (e.g. free disk space) and open it again to retry; the backup "
-                               f"{backup_path.name} holds the project as it was.") from None
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements of a migration step (executescript would commit mid-way; we want one transaction)."""
-    out, buf = [], ""
-    for piece in script.split(";"):
-        buf += piece + ";"
-        if sqlite3.complete_statement(buf):  # a ';' inside a string or trigger does not end a statement
-            if buf.strip(" \n\t;"):
-                out.append(buf.strip())
-            buf = ""
-    return out
-
-
-def _take_lock(root: Path) -> int:
-    """An exclusive lock on the project, held while it is open for writing, so two programs never both write.
-
-    The OS lock is on the project folder itself, which is never removed while in use (deleting `.lock` must not
-    let a second writer in); `.lock` only says who holds it."""
-    try:
-        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError as e:
-        from ..errors import explain_os_error
-
-        raise (explain_os_error(e, root) or e) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        if _delegated_to_us(root):
-            return DELEGATED
-        try:
-            holder = (root / ".lock").read_text(errors="replace").strip() or "another program"
-        except OSError:
-            holder = "another program"
-        raise ProjectLockedError(f"{root.name} is already open in {holder}.",
-                                 "Close it there first, or open this project read-only.")
-    try:
-        write_text(root / ".lock", f"WALT3D Studio (pid {os.getpid()} on {socket.gethostname()})")
-    except OSError as e:
-        from ..errors import explain_os_error
-
-        _release_lock(fd)
-        raise (explain_os_error(e, root) or e) from None
-    return fd
-
-
-DELEGATED = -1  # "the lock holder (our parent, the app) lets this child write": nothing to release
-DELEGATE_ENV = "WALT3D_LOCK_DELEGATE"
-DELEGATE_FILE = ".lock-delegate"
-
-
-def _delegated_to_us(root: Path) -> bool:
-    """A child job the lock holder started may write too: it was given the token the holder left in the
-    project (see `Project.delegate_lock`); SQLite's busy timeout then keeps the two writers in turn."""
-    token = os.environ.get(DELEGATE_ENV)
-    if not token:
-        return False
-    try:
-        return (root / DELEGATE_FILE).read_text().strip() == token
-    except OSError:
-        return False
-
-
-def _release_lock(fd: int | None) -> None:
-    if fd is not None and fd != DELEGATED:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
 
 def _check_tz(tz: str) -> None:
