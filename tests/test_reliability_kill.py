@@ -171,3 +171,40 @@ def test_crops_of_a_mine_killed_before_its_merge_are_swept_by_the_next_run(tmp_p
         used = {root / crop_file(c) for c in detection_table(p, camera_id=cam).crop_path if c}
     # the next run swept it; its own pack is in the store
     assert len(used) == 1 and {f for f in crops.rglob("*") if f.is_file()} == used
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("camera", [None, "north"])
+def test_sigkill_while_an_import_scans_leaves_no_empty_camera(tmp_path, camera):
+    """A camera made for an import is written with its source, in one transaction: killed while it scans the
+    footage, `add-source` leaves the project as it was (no empty 'cam1' or 'north' to trip over later)."""
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"cam_20240501_0800{i:02d}.png"), np.full((12, 16, 3), 40 * i, np.uint8))
+    with Project.create(tmp_path / "p") as p:
+        root = p.root
+    args = [str(root), str(folder)] + (["--camera", camera] if camera else [])
+    proc = _spawn(f"""
+        import time
+        import walt3d_studio.timelapse as T
+        from walt3d_studio.cli import main
+        real = T.scan_source
+        def slow_scan(*a, **k):
+            out = real(*a, **k)
+            print("scanned", flush=True)
+            time.sleep(30)
+            return out
+        T.scan_source = slow_scan
+        main(["--quiet", "add-source", *{args!r}])
+    """)
+    _wait_line(proc, "scanned")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with Project.open(root) as p:
+        assert p.cameras() == [] and p.sources() == []
+        src = p.add_source(folder, new_camera=(camera, None) if camera else None)  # and the import can run again
+        assert [c.name for c in p.cameras()] == [camera or "cam1"] and src.n_frames == 3

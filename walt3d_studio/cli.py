@@ -36,26 +36,22 @@ def cmd_add_source(args) -> int:
 
     with Project.open(args.project) as p:
         cams = p.cameras()
-        names = {c.name: c.id for c in cams}
         if args.camera:
-            cam_id = names.get(args.camera) or p.add_camera(args.camera, args.tz)
+            cam_id = next((c.id for c in cams if c.name == args.camera), None)
         else:  # the first camera, made on the first import
-            cam_id = cams[0].id if cams else p.add_camera("cam1", args.tz)
-        made = cam_id not in names.values()
-        try:
-            for path in args.paths:
-                start = parse_user_time(args.start, p.camera(cam_id).tz) if args.start else None
-                with progress_bar(f"importing {Path(path).name}", args.quiet) as ctx:
-                    src = p.add_source(path, cam_id, ctx=ctx, start=start, fps=args.fps)
-                cam_id = src.camera_id
-                print(f"Added {src.n_frames} frames from {src.path} (capture times from {src.time_origin})")
-                if src.skipped:
-                    print(f"  skipped {len(src.skipped)} unreadable: " +
-                          ", ".join(s["name"] for s in src.skipped[:10]) + (" ..." if len(src.skipped) > 10 else ""))
-        except BaseException:
-            if made:  # a camera this command made for nothing is taken back, so a retry starts clean
-                p.remove_camera_if_empty(cam_id)
-            raise
+            cam_id = cams[0].id if cams else None
+        # a camera this command makes is written with its first source: a failed or killed import leaves none
+        new = p.check_new_camera(args.camera or "cam1", args.tz) if cam_id is None else None
+        for path in args.paths:
+            tz = p.camera(cam_id).tz if cam_id is not None else new[1]
+            start = parse_user_time(args.start, tz) if args.start else None
+            with progress_bar(f"importing {Path(path).name}", args.quiet) as ctx:
+                src = p.add_source(path, cam_id, ctx=ctx, start=start, fps=args.fps, new_camera=new)
+            cam_id, new = src.camera_id, None
+            print(f"Added {src.n_frames} frames from {src.path} (capture times from {src.time_origin})")
+            if src.skipped:
+                print(f"  skipped {len(src.skipped)} unreadable: " +
+                      ", ".join(s["name"] for s in src.skipped[:10]) + (" ..." if len(src.skipped) > 10 else ""))
     return 0
 
 

@@ -189,28 +189,29 @@ class Project:
 
     # -- cameras -------------------------------------------------------------------------------
     def add_camera(self, name: str, tz: str | None = None) -> int:
-        from ..timelapse import default_timezone
+        name, tz = self.check_new_camera(name, tz)
+        with self.transaction() as c:
+            return self._insert_camera(c, name, tz)
 
+    def check_new_camera(self, name: str, tz: str | None) -> tuple[str, str]:
+        """A new camera's name and time zone, checked (a clear error before anything is written)."""
+        from ..timelapse import default_timezone
         from ..validate import check_camera_name
 
         check_camera_name(name)
         tz = tz or default_timezone()
         _check_tz(tz)
+        if self.conn.execute("SELECT 1 FROM cameras WHERE name = ?", (name,)).fetchone():
+            raise BadInputError(f"A camera named {name!r} already exists.", "Pick another name.")
+        return name, tz
+
+    @staticmethod
+    def _insert_camera(c, name: str, tz: str) -> int:
         try:
-            with self.transaction() as c:
-                return c.execute("INSERT INTO cameras (name, tz, created_at) VALUES (?, ?, ?)",
-                                 (name, tz, time.time())).lastrowid
+            return c.execute("INSERT INTO cameras (name, tz, created_at) VALUES (?, ?, ?)",
+                             (name, tz, time.time())).lastrowid
         except sqlite3.IntegrityError:
             raise BadInputError(f"A camera named {name!r} already exists.", "Pick another name.")
-
-    def remove_camera_if_empty(self, camera_id: int) -> bool:
-        """Delete a camera that has no source yet (one made for an import that then failed)."""
-        try:
-            with self.transaction() as c:
-                return c.execute("DELETE FROM cameras WHERE id = ? AND NOT EXISTS (SELECT 1 FROM sources WHERE "
-                                 "camera_id = ?)", (camera_id, camera_id)).rowcount > 0
-        except (sqlite3.Error, ProjectError):
-            return False
 
     def cameras(self) -> list[CameraRow]:
         rows = self.conn.execute("SELECT id, name, tz, width, height FROM cameras ORDER BY id").fetchall()
@@ -251,19 +252,30 @@ class Project:
 
     # -- sources and frames --------------------------------------------------------------------
     def add_source(self, path: str | os.PathLike, camera_id: int | None = None, *, ctx: JobContext | None = None,
-                   start: float | None = None, fps: float | None = None) -> SourceRow:
-        """Scan a folder of images or a video and add its frames to a camera (created if there is none)."""
-        from ..timelapse import default_timezone, scan_source
+                   start: float | None = None, fps: float | None = None,
+                   new_camera: tuple[str, str | None] | None = None) -> SourceRow:
+        """Scan a folder of images or a video and add its frames to a camera: `camera_id`, or a new camera
+        `new_camera` = (name, time zone or None), or the first camera ('cam1', made when there is none). A new
+        camera is written in the same transaction as its first source, so an import that fails, or is killed
+        while it scans, leaves no empty camera behind."""
+        from ..timelapse import scan_source
 
         ctx = ctx or silent()
         path = Path(path).resolve()
-        if camera_id is None:
+        if camera_id is None and new_camera is None:
             cams = self.cameras()
-            camera_id = cams[0].id if cams else self.add_camera("cam1", default_timezone())
-        cam = self.camera(camera_id)
-        if self.conn.execute("SELECT 1 FROM sources WHERE camera_id = ? AND path = ?",
-                             (camera_id, str(path))).fetchone():
-            raise BadInputError(f"{path} is already a source of camera {cam.name!r}.", "Nothing to do.")
+            if cams:
+                camera_id = cams[0].id
+            else:
+                new_camera = ("cam1", None)
+        if new_camera is not None:
+            name, tz = self.check_new_camera(*new_camera)
+            cam = CameraRow(-1, name, tz, None, None)
+        else:
+            cam = self.camera(camera_id)
+            if self.conn.execute("SELECT 1 FROM sources WHERE camera_id = ? AND path = ?",
+                                 (camera_id, str(path))).fetchone():
+                raise BadInputError(f"{path} is already a source of camera {cam.name!r}.", "Nothing to do.")
         scanned = scan_source(path, cam.tz, ctx, start=start, fps=fps)
         w, h = scanned.size
         if cam.width and (cam.width, cam.height) != (w, h):
@@ -272,6 +284,8 @@ class Project:
                 "Add it to a camera of its own (one camera = one fixed view and size): `walt3d add-source PROJECT "
                 "PATH --camera NEW_NAME`, or Camera > New camera in the app.")
         with self.transaction() as c:
+            if new_camera is not None:
+                camera_id = self._insert_camera(c, cam.name, cam.tz)
             c.execute("UPDATE cameras SET width = ?, height = ? WHERE id = ?", (w, h, camera_id))
             sid = c.execute(
                 "INSERT INTO sources (camera_id, kind, path, fps, start_time, time_origin, n_frames, skipped_json,"
