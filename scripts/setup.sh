@@ -19,6 +19,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch and torchvision first, pinned to the pair that installs from local disk on our machines and imports
 # together (torchvision fails beside torch 2.13); on other machines pip fetches the same pair.
-.venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-.venv/bin/python -m pip install -q -e ".[dev,ray]"
+# Every other dependency at the version tested with this checkout (scripts/constraints.txt).
+.venv/bin/python -m pip install -q -c scripts/constraints.txt "torch==2.14.1" "torchvision==0.29.1"
+.venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[dev,ray]"
 echo "set up: .venv ($(.venv/bin/python --version))"
