@@ -266,13 +266,15 @@ def run_pipeline(frames: Iterable[tuple[FrameInfo, np.ndarray | None]], detector
                 crop_jobs.append((to_crop, pool.submit(_encode_crops, frame, dets_to_crop)))
             records.extend(recs)
             while crop_jobs and (crop_jobs[0][1].done() or len(crop_jobs) > 4 * workers):
-                _pack_crops(pack, *crop_jobs.popleft())
+                recs_done, pngs = crop_jobs.popleft()
+                _pack_crops(pack, recs_done, pngs.result())
             now = time.monotonic()
             if now - last_report > 0.1 or n + 1 == total:
                 last_report = now
                 ctx.progress(n + 1, total, f"{len(records)} detections")
         while crop_jobs:
-            _pack_crops(pack, *crop_jobs.popleft())
+            recs_done, pngs = crop_jobs.popleft()
+            _pack_crops(pack, recs_done, pngs.result())
         _mark_suspects(records, events)
         if settings.stitch is not None:
             stitch_tracks(records, settings.stitch, settings.tracker.max_gap_s)
@@ -474,9 +476,9 @@ def _encode_crops(frame: np.ndarray, dets: list) -> list[bytes]:
     return [encode_png_rgba(rgba_crop(frame, d)) for d in dets]
 
 
-def _pack_crops(pack: CropPack, recs: list[dict], pngs) -> None:
-    """Append the crops to the run's pack; each record's "crop" names its span. `pngs`: bytes, or a future."""
-    for r, png in zip(recs, pngs if isinstance(pngs, list) else pngs.result()):
+def _pack_crops(pack: CropPack, recs: list[dict], pngs: list[bytes]) -> None:
+    """Append the crops to the run's pack; each record's "crop" names its span."""
+    for r, png in zip(recs, pngs):
         r["crop"] = pack.add(png)
 
 

@@ -69,8 +69,8 @@ class LearnedPriorSettings:
     sizes grow (`_horizon`), then one scale per track, then the *lowest* cluster of those scales: their
     `start_quantile` first, then the median of the tracks within `inlier` of it, `iterations` times. The learning
     tracks still include blobs that were merged from their first frame (a queue entering the view), often more
-    than half of them in a dense scene: hence the lowest cluster, not the median. Fragments of objects (a car cut in two by a windscreen the colour of the
-    road) pull it down when they are many.
+    than half of them in a dense scene: hence the lowest cluster, not the median. Fragments of objects (a car cut
+    in two by a windscreen the colour of the road) pull it down when they are many.
     Singles vary by their type (a van is longer than a hatchback, a walker mid-stride is wider): the spread of
     the chosen tracks' points sets the bound, exp(`sigmas` * std), kept within [`min_ratio`, `max_ratio`]. A
     detection larger than the bound on any measure is "too large" for one object at its row; so is one in a
